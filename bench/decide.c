@@ -1,0 +1,5 @@
+/* STUB: replaced by the decision benchmark. */
+int main(void)
+{
+    return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * Step 2 of the request path: where is the client? libmaxminddb lookups by address,
+ * configurable data paths, special-purpose ranges as unknown, operator overrides.
+ * A dom_geo_t is refcounted so a reload can swap it while requests still hold the old one.
+ */
+#ifndef DOMICILE_GEO_H
+#define DOMICILE_GEO_H
+
+#include <stdint.h>
+#include "domicile/clientip.h"
+
+typedef enum dom_geo_shape {
+    DOM_GEO_SHAPE_AUTO = 0, /* detect from metadata/sample record: GeoIP2 if it has country.iso_code, else flat */
+    DOM_GEO_SHAPE_GEOIP2,   /* country.iso_code, subdivisions.0.iso_code, country.is_in_european_union */
+    DOM_GEO_SHAPE_FLAT,     /* country_code (e.g. geo-whois-asn-country, ip-location-db) */
+} dom_geo_shape_t;
+
+/** An operator override: a network mapped to a country or straight to a jurisdiction. */
+typedef struct dom_geo_override {
+    dom_cidr_t cidr;
+    char country[3];                        /* "" if this override names a jurisdiction */
+    char subdivision[8];                    /* optional, e.g. "US-CA" */
+    char jurisdiction[DOM_NAME_MAX + 1];    /* "" if this override names a country */
+} dom_geo_override_t;
+
+/** How to open and read a geo database. Zero-initialised means GeoIP2 defaults, auto shape. */
+typedef struct dom_geo_options {
+    dom_geo_shape_t shape;
+    /* Data paths, dot-separated ("country.iso_code", "subdivisions.0.iso_code"); NULL = default of the shape. */
+    const char *country_path;
+    const char *subdivision_path;
+    const char *eu_path;
+    /* Overrides, copied at open; longest prefix wins. */
+    const dom_geo_override_t *overrides;
+    size_t n_overrides;
+} dom_geo_options_t;
+
+typedef enum dom_geo_source {
+    DOM_GEO_NONE = 0,   /* unknown location: not in the database, no database, or a decode error */
+    DOM_GEO_DATABASE,   /* found in the database */
+    DOM_GEO_SPECIAL,    /* special-purpose range (loopback, RFC 1918, CGNAT, ...): unknown whatever the db says */
+    DOM_GEO_OVERRIDE,   /* an operator override matched */
+    DOM_GEO_ERROR,      /* lookup or decode error (counted); location unknown */
+} dom_geo_source_t;
+
+/** Result of a lookup. All strings are copied into the struct (no pointers into mmdb memory). */
+typedef struct dom_geo_result {
+    dom_geo_source_t source;
+    char country[3];                     /* ISO 3166-1 alpha-2, "" when unknown */
+    char subdivision[8];                 /* ISO 3166-2 with country prefix ("US-CA"), "" when unknown */
+    int in_eu;                           /* the database's EU flag; missing means 0 */
+    char jurisdiction[DOM_NAME_MAX + 1]; /* set only by a CIDR -> jurisdiction override */
+} dom_geo_result_t;
+
+/** Metadata of the open database, for reporting. */
+typedef struct dom_geo_metadata {
+    char database_type[64];
+    uint64_t build_epoch;
+    uint32_t node_count;
+    uint16_t ip_version;
+    dom_geo_shape_t shape; /* the shape in use (after detection) */
+} dom_geo_metadata_t;
+
+typedef struct dom_geo dom_geo_t;
+
+/**
+ * Opens an mmdb file and checks it: metadata sane, sample lookups (IPv4 and IPv6 public
+ * addresses) decode with the configured paths. On failure *out is NULL and `err` says why.
+ * The returned handle has one reference. Errors: DOM_EGEO, DOM_ENOMEM, DOM_EINVAL (bad paths).
+ */
+int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **out, char *err, size_t errlen);
+
+/**
+ * A geo handle with no database: every lookup is unknown, but overrides and
+ * special ranges still apply. For running without a database (fail closed).
+ */
+int dom_geo_open_none(const dom_geo_options_t *opts, dom_geo_t **out);
+
+/** Adds a reference (thread-safe). */
+void dom_geo_retain(dom_geo_t *geo);
+/** Drops a reference; the last one closes the database. NULL is safe. */
+void dom_geo_release(dom_geo_t *geo);
+
+/**
+ * Looks up an address: override (longest prefix) → special-purpose range (unknown) →
+ * database. Never fails: errors give source DOM_GEO_ERROR and are counted. Thread-safe.
+ */
+void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *out);
+
+/** Metadata of the database (zeroed for dom_geo_open_none). */
+const dom_geo_metadata_t *dom_geo_metadata(const dom_geo_t *geo);
+
+/** Number of lookup/decode errors seen on this handle. */
+uint64_t dom_geo_error_count(const dom_geo_t *geo);
+
+/** The file the handle was opened from ("" for none). */
+const char *dom_geo_path(const dom_geo_t *geo);
+
+/**
+ * Returns 1 for special-purpose addresses (IANA special-purpose registries: this-network,
+ * loopback, RFC 1918, CGNAT 100.64/10, link-local, documentation, benchmarking, multicast,
+ * reserved, broadcast, ULA fc00::/7, fe80::/10, 2001:db8::/32, ::/128, ::1, 64:ff9b:1::/48,
+ * Teredo/ORCHID etc.). Their location is unknown whatever a database says.
+ */
+int dom_addr_is_special(const dom_addr_t *addr);
+
+/** Human name of a source ("database", "special", ...). */
+const char *dom_geo_source_name(dom_geo_source_t source);
+
+#endif

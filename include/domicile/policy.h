@@ -1,0 +1,90 @@
+/*
+ * Step 5 of the request path: the decision. One pure function from the facts of a
+ * request to what the gateway must do. No I/O, no libh2o, no clock (now is an input).
+ */
+#ifndef DOMICILE_POLICY_H
+#define DOMICILE_POLICY_H
+
+#include "domicile/clientip.h"
+#include "domicile/geo.h"
+#include "domicile/pin.h"
+#include "domicile/rules.h"
+
+/** How the jurisdiction was chosen. Order of precedence: pin → override → subdivision → country → group → default. */
+typedef enum dom_jurisdiction_source {
+    DOM_JSRC_NONE = 0, /* nothing applied (no rules loaded, or pin refused) */
+    DOM_JSRC_PIN,
+    DOM_JSRC_OVERRIDE,
+    DOM_JSRC_SUBDIVISION,
+    DOM_JSRC_COUNTRY,
+    DOM_JSRC_GROUP,
+    DOM_JSRC_DEFAULT,
+} dom_jurisdiction_source_t;
+
+typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
+typedef enum dom_action { DOM_ACTION_ROUTE = 0, DOM_ACTION_REJECT } dom_action_t;
+
+/** Everything the decision depends on. Borrowed pointers; strings need not be NUL-terminated. */
+typedef struct dom_request_facts {
+    const dom_geo_result_t *geo;   /* NULL = unknown location */
+    int location_hidden;           /* client address unknown (obfuscated Forwarded hop): treat as unknown */
+    int pin_present;               /* a pin header was sent */
+    int pin_status;                /* dom_pin_verify result when pin_present */
+    const dom_pin_t *pin;          /* valid when pin_status == DOM_OK */
+    const char *method;
+    size_t method_len;
+    const char *path;              /* path without query string */
+    size_t path_len;
+    const char *consent;           /* consent header value: comma-separated class names, or "*"; NULL = none */
+    size_t consent_len;
+    int64_t now;                   /* unix seconds, for effective dates */
+} dom_request_facts_t;
+
+/** The other outcome, from a newer rule in report mode (never applied, only recorded). */
+typedef struct dom_report {
+    int present;
+    const dom_jurisdiction_t *jurisdiction;
+    dom_action_t action;
+    int status;
+    const char *reason;
+    uint16_t regions[DOM_MAX_REGIONS];
+    size_t n_regions;
+    int differs;                   /* 1 if it would decide differently from the enforced rule */
+} dom_report_t;
+
+/**
+ * The decision. Strings point into the ruleset (or are static); the ruleset must stay
+ * referenced as long as the decision is used, and anything turned into a header is copied.
+ */
+typedef struct dom_decision {
+    const dom_jurisdiction_t *jurisdiction; /* NULL if none applied */
+    dom_jurisdiction_source_t source;
+    size_t class_index;
+    const char *class_name;                 /* NULL when no rules */
+    dom_access_t access;
+    dom_action_t action;
+    int status;          /* 0 for route; else 400, 401, 403, 451, 503 */
+    const char *reason;  /* machine-readable reason code: "routed", "class_denied", "consent_required",
+                            "pin_malformed", "pin_unknown_key", "pin_bad_signature", "pin_expired",
+                            "pin_unknown_jurisdiction", "no_rules", "no_rule_for_location", ... */
+    uint16_t regions[DOM_MAX_REGIONS];      /* ordered allowed regions for a route (indices into ruleset regions) */
+    size_t n_regions;
+    int anonymize;
+    dom_on_unavailable_t on_unavailable;
+    dom_report_t report;
+} dom_decision_t;
+
+/**
+ * Decides. rules may be NULL (no rules loaded): every request is then rejected with 503
+ * "no_rules" (fail closed). An invalid pin is refused (400 malformed, 401 otherwise),
+ * never replaced by geolocation. Returns 0.
+ */
+int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom_decision_t *out);
+
+/** "pin", "override", "subdivision", "country", "group", "default", "none". */
+const char *dom_jurisdiction_source_name(dom_jurisdiction_source_t source);
+
+/** Returns 1 for methods that read (GET, HEAD, OPTIONS), 0 for writes (everything else). */
+int dom_method_is_read(const char *method, size_t len);
+
+#endif

@@ -1,0 +1,11 @@
+/* The subcommands of the one `domicile` binary; each lives in its own file. */
+#ifndef DOM_CLI_H
+#define DOM_CLI_H
+
+/* Each returns the process exit status: 0 success, 1 the thing checked is bad, 2 usage error. */
+int dom_cli_serve(int argc, char **argv);   /* serve.c */
+int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show */
+int dom_cli_explain(int argc, char **argv); /* explain.c */
+int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
+
+#endif

@@ -1,0 +1,9 @@
+/* STUB: replaced by the module's implementation. */
+#include <stdio.h>
+#include "cli/cli.h"
+
+int dom_cli_serve(int argc, char **argv)
+{
+    fprintf(stderr, "domicile serve: not built yet\n");
+    return 2;
+}

@@ -1,0 +1,2 @@
+/* STUB: replaced by the gateway. */
+int dom__gateway_stub;
