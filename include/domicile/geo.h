@@ -18,15 +18,17 @@ typedef enum dom_geo_shape {
 /** An operator override: a network mapped to a country or straight to a jurisdiction. */
 typedef struct dom_geo_override {
     dom_cidr_t cidr;
-    char country[3];                        /* "" if this override names a jurisdiction */
-    char subdivision[8];                    /* optional, e.g. "US-CA" */
-    char jurisdiction[DOM_NAME_MAX + 1];    /* "" if this override names a country */
+    char country[3];                     /* "" if this override names a jurisdiction */
+    char subdivision[8];                 /* optional, e.g. "US-CA" */
+    char jurisdiction[DOM_NAME_MAX + 1]; /* "" if this override names a country */
 } dom_geo_override_t;
 
 /** How to open and read a geo database. Zero-initialised means GeoIP2 defaults, auto shape. */
 typedef struct dom_geo_options {
     dom_geo_shape_t shape;
-    /* Data paths, dot-separated ("country.iso_code", "subdivisions.0.iso_code"); NULL = default of the shape. */
+    /* Data paths, dot-separated ("country.iso_code", "subdivisions.0.iso_code"); NULL = default of the shape.
+     * "" turns the subdivision or EU path off (the country path is required). Defaults: GeoIP2 as above;
+     * flat: country_code, no subdivision, no EU flag. */
     const char *country_path;
     const char *subdivision_path;
     const char *eu_path;
@@ -36,11 +38,11 @@ typedef struct dom_geo_options {
 } dom_geo_options_t;
 
 typedef enum dom_geo_source {
-    DOM_GEO_NONE = 0,   /* unknown location: not in the database, no database, or a decode error */
-    DOM_GEO_DATABASE,   /* found in the database */
-    DOM_GEO_SPECIAL,    /* special-purpose range (loopback, RFC 1918, CGNAT, ...): unknown whatever the db says */
-    DOM_GEO_OVERRIDE,   /* an operator override matched */
-    DOM_GEO_ERROR,      /* lookup or decode error (counted); location unknown */
+    DOM_GEO_NONE = 0, /* unknown location: not in the database, no database, or a decode error */
+    DOM_GEO_DATABASE, /* found in the database */
+    DOM_GEO_SPECIAL,  /* special-purpose range (loopback, RFC 1918, CGNAT, ...): unknown whatever the db says */
+    DOM_GEO_OVERRIDE, /* an operator override matched */
+    DOM_GEO_ERROR,    /* lookup or decode error (counted); location unknown */
 } dom_geo_source_t;
 
 /** Result of a lookup. All strings are copied into the struct (no pointers into mmdb memory). */
@@ -64,15 +66,20 @@ typedef struct dom_geo_metadata {
 typedef struct dom_geo dom_geo_t;
 
 /**
- * Opens an mmdb file and checks it: metadata sane, sample lookups (IPv4 and IPv6 public
- * addresses) decode with the configured paths. On failure *out is NULL and `err` says why.
- * The returned handle has one reference. Errors: DOM_EGEO, DOM_ENOMEM, DOM_EINVAL (bad paths).
+ * Opens an mmdb file and checks it: metadata sane, every search-tree record points to a node,
+ * "empty" or into the data section, every distinct data record decodes with the configured
+ * paths and at least one gives a country, sample lookups (IPv4 and IPv6 public addresses) work.
+ * DOM_GEO_SHAPE_AUTO picks GeoIP2 if a record has country.iso_code, else flat if one has
+ * country_code. Takes about 0.1 s for a 1M-network database. On failure *out is NULL and
+ * `err` (may be NULL) says why, naming the file. The returned handle has one reference.
+ * Errors: DOM_EGEO, DOM_ENOMEM, DOM_EINVAL (bad paths or overrides).
  */
 int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **out, char *err, size_t errlen);
 
 /**
  * A geo handle with no database: every lookup is unknown, but overrides and
  * special ranges still apply. For running without a database (fail closed).
+ * Errors: DOM_ENOMEM, DOM_EINVAL (bad overrides).
  */
 int dom_geo_open_none(const dom_geo_options_t *opts, dom_geo_t **out);
 
@@ -83,7 +90,9 @@ void dom_geo_release(dom_geo_t *geo);
 
 /**
  * Looks up an address: override (longest prefix) → special-purpose range (unknown) →
- * database. Never fails: errors give source DOM_GEO_ERROR and are counted. Thread-safe.
+ * database. Never fails: errors give source DOM_GEO_ERROR and are counted. Thread-safe,
+ * no allocation. A record whose country is not [A-Z]{2} gives DOM_GEO_NONE; a subdivision
+ * that is not [A-Z0-9]{1,3} is dropped. IPv4-mapped IPv6 is looked up as IPv4.
  */
 void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *out);
 
@@ -106,5 +115,8 @@ int dom_addr_is_special(const dom_addr_t *addr);
 
 /** Human name of a source ("database", "special", ...). */
 const char *dom_geo_source_name(dom_geo_source_t source);
+
+/** Human name of a shape ("auto", "geoip2", "flat"). */
+const char *dom_geo_shape_name(dom_geo_shape_t shape);
 
 #endif

@@ -1,0 +1,876 @@
+/*
+ * Step 2 of the request path: where is the client? See docs/internals/geo.md.
+ *
+ * Open does the expensive checking once (every search-tree record in range, every distinct
+ * data record decodes with the configured paths) so that the per-request lookup is a tree
+ * walk plus three MMDB_aget_value calls on precomputed paths, with no allocation.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <maxminddb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "domicile/geo.h"
+
+#define PATH_MAX_ELEMS 16
+#define PATH_MAX_LEN 255
+/* Beyond this many distinct data records open stops decoding them (a full GeoIP2-City has
+ * a few hundred thousand); lookups still handle decode errors of the unchecked rest. */
+#define VERIFY_MAX_RECORDS 4000000u
+#define METADATA_MARKER "\xab\xcd\xefMaxMind.com"
+#define METADATA_MARKER_LEN 14
+#define METADATA_MAX_SIZE (128 * 1024)
+
+/* A dot-separated data path split into the NULL-terminated array MMDB_aget_value wants. */
+typedef struct data_path {
+    const char *elems[PATH_MAX_ELEMS + 1];
+    char buf[PATH_MAX_LEN + 1];
+    char text[PATH_MAX_LEN + 1]; /* as given, for messages */
+    int enabled;
+} data_path_t;
+
+struct dom_geo {
+    atomic_size_t refs;
+    _Atomic uint64_t errors;
+    int has_db;
+    MMDB_s mmdb;
+    dom_geo_metadata_t meta;
+    char *path;
+    data_path_t country, subdivision, eu;
+    dom_geo_override_t *overrides; /* longest prefix first */
+    size_t n_overrides;
+};
+
+/* Test hook: the unit test turns the data-record check off to reach the lookup error path. */
+static int verify_records = 1;
+
+/* ---- addresses ---- */
+
+static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* dom_addr_t is normally unmapped already; callers that build one by hand may not have. */
+static void normalise(const dom_addr_t *in, dom_addr_t *out)
+{
+    if (in->family == AF_INET6 && memcmp(in->bytes, v4_mapped_prefix, 12) == 0) {
+        memset(out, 0, sizeof(*out));
+        out->family = AF_INET;
+        memcpy(out->bytes, in->bytes + 12, 4);
+    } else {
+        *out = *in;
+    }
+}
+
+static int prefix_match(const uint8_t *net, unsigned prefix, const uint8_t *addr)
+{
+    unsigned full = prefix / 8, rest = prefix % 8;
+    if (memcmp(net, addr, full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (net[full] & mask) == (addr[full] & mask);
+}
+
+/* Our own containment test, so geo.c does not depend on clientip.c; family must match. */
+static int cidr_contains(const dom_cidr_t *cidr, const dom_addr_t *addr)
+{
+    if (cidr->net.family != addr->family)
+        return 0;
+    unsigned max = addr->family == AF_INET ? 32 : 128;
+    return cidr->prefix <= max && prefix_match(cidr->net.bytes, cidr->prefix, addr->bytes);
+}
+
+typedef struct special_range {
+    uint8_t bytes[16];
+    unsigned prefix;
+} special_range_t;
+
+/* IANA IPv4 Special-Purpose Address Registry, plus multicast and the reserved 240/4. Anycast
+ * entries (AS112, AMT, 6to4 relays) are in too: an anycast address has no single location. */
+static const special_range_t special_v4[] = {
+    {{0}, 8},             /* this network */
+    {{10}, 8},            /* RFC 1918 */
+    {{100, 64}, 10},      /* CGNAT shared address space */
+    {{127}, 8},           /* loopback */
+    {{169, 254}, 16},     /* link-local */
+    {{172, 16}, 12},      /* RFC 1918 */
+    {{192, 0, 0}, 24},    /* IETF protocol assignments */
+    {{192, 0, 2}, 24},    /* TEST-NET-1 */
+    {{192, 31, 196}, 24}, /* AS112-v4 */
+    {{192, 52, 193}, 24}, /* AMT */
+    {{192, 88, 99}, 24},  /* deprecated 6to4 relay anycast */
+    {{192, 168}, 16},     /* RFC 1918 */
+    {{192, 175, 48}, 24}, /* direct delegation AS112 */
+    {{198, 18}, 15},      /* benchmarking */
+    {{198, 51, 100}, 24}, /* TEST-NET-2 */
+    {{203, 0, 113}, 24},  /* TEST-NET-3 */
+    {{224}, 4},           /* multicast */
+    {{240}, 4},           /* reserved, including the limited broadcast address */
+};
+
+/* IPv6 outside 2000::/3 is special as a whole (::, ::1, 64:ff9b::/96, 100::/64, fc00::/7,
+ * fe80::/10, ff00::/8, ...); these are the special blocks inside it. 6to4 and Teredo embed
+ * an IPv4 address, but whose (relay or client) is not knowable here: unknown, fail closed. */
+static const special_range_t special_v6[] = {
+    {{0x20, 0x01, 0x00, 0x00}, 23}, /* IETF protocol assignments: Teredo, benchmarking, ORCHID, AMT, AS112 */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32}, /* documentation */
+    {{0x20, 0x02}, 16},             /* 6to4 */
+    {{0x3f, 0xff, 0x00}, 20},       /* documentation (RFC 9637) */
+};
+
+int dom_addr_is_special(const dom_addr_t *addr)
+{
+    if (addr == NULL)
+        return 1;
+    dom_addr_t a;
+    normalise(addr, &a);
+    if (a.family == AF_INET) {
+        for (size_t i = 0; i < sizeof(special_v4) / sizeof(special_v4[0]); ++i)
+            if (prefix_match(special_v4[i].bytes, special_v4[i].prefix, a.bytes))
+                return 1;
+        return 0;
+    }
+    if (a.family != AF_INET6)
+        return 1;
+    if ((a.bytes[0] & 0xe0) != 0x20)
+        return 1;
+    for (size_t i = 0; i < sizeof(special_v6) / sizeof(special_v6[0]); ++i)
+        if (prefix_match(special_v6[i].bytes, special_v6[i].prefix, a.bytes))
+            return 1;
+    return 0;
+}
+
+/* ---- codes ---- */
+
+static int is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int is_country(const char *s, size_t len)
+{
+    return len == 2 && is_upper(s[0]) && is_upper(s[1]);
+}
+
+static int is_subdivision_part(const char *s, size_t len)
+{
+    if (len < 1 || len > 3)
+        return 0;
+    for (size_t i = 0; i < len; ++i)
+        if (!is_upper(s[i]) && !(s[i] >= '0' && s[i] <= '9'))
+            return 0;
+    return 1;
+}
+
+/* ---- records ---- */
+
+/* MMDB_aget_value on a path; 0 with *found = 0 when the record simply lacks it. */
+static int get_value(MMDB_entry_s *entry, const data_path_t *path, MMDB_entry_data_s *value, int *found)
+{
+    *found = 0;
+    if (!path->enabled)
+        return MMDB_SUCCESS;
+    int rc = MMDB_aget_value(entry, value, path->elems);
+    /* "does not match" is an absent element (an empty subdivisions array, a scalar where a map
+     * was expected): the record just has no such field. */
+    if (rc == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR)
+        return MMDB_SUCCESS;
+    if (rc == MMDB_SUCCESS)
+        *found = value->has_data;
+    return rc;
+}
+
+/*
+ * Reads country, subdivision and EU flag of a data record into out (which the caller zeroed).
+ * Returns MMDB_SUCCESS or the libmaxminddb error of a decode failure. Garbage codes are dropped.
+ */
+static int read_record(const dom_geo_t *geo, MMDB_entry_s *entry, dom_geo_result_t *out)
+{
+    MMDB_entry_data_s v;
+    int found, rc;
+
+    if ((rc = get_value(entry, &geo->country, &v, &found)) != MMDB_SUCCESS)
+        return rc;
+    if (found && v.type == MMDB_DATA_TYPE_UTF8_STRING && is_country(v.utf8_string, v.data_size))
+        memcpy(out->country, v.utf8_string, 2);
+
+    if ((rc = get_value(entry, &geo->subdivision, &v, &found)) != MMDB_SUCCESS)
+        return rc;
+    if (found && v.type == MMDB_DATA_TYPE_UTF8_STRING && out->country[0] != '\0') {
+        const char *s = v.utf8_string;
+        size_t len = v.data_size;
+        /* Some databases store the full ISO 3166-2 code ("US-CA"); accept it if it names our country. */
+        if (len > 3 && s[2] == '-' && memcmp(s, out->country, 2) == 0) {
+            s += 3;
+            len -= 3;
+        }
+        if (is_subdivision_part(s, len)) {
+            memcpy(out->subdivision, out->country, 2);
+            out->subdivision[2] = '-';
+            memcpy(out->subdivision + 3, s, len);
+            out->subdivision[3 + len] = '\0';
+        }
+    }
+
+    if ((rc = get_value(entry, &geo->eu, &v, &found)) != MMDB_SUCCESS)
+        return rc;
+    if (found && v.type == MMDB_DATA_TYPE_BOOLEAN)
+        out->in_eu = v.boolean ? 1 : 0;
+    return MMDB_SUCCESS;
+}
+
+/* The database part of a lookup. Returns MMDB_SUCCESS or the error (not yet counted). */
+static int lookup_db(const dom_geo_t *geo, const dom_addr_t *a, dom_geo_result_t *out)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, a->bytes, 4);
+    } else {
+        if (geo->meta.ip_version == 4)
+            return MMDB_SUCCESS; /* an IPv4-only database just has no IPv6 networks */
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, a->bytes, 16);
+    }
+    int mmdb_error = MMDB_SUCCESS;
+    MMDB_lookup_result_s res = MMDB_lookup_sockaddr(&geo->mmdb, (const struct sockaddr *)&ss, &mmdb_error);
+    if (mmdb_error != MMDB_SUCCESS)
+        return mmdb_error;
+    if (!res.found_entry)
+        return MMDB_SUCCESS;
+    int rc = read_record(geo, &res.entry, out);
+    if (rc != MMDB_SUCCESS) {
+        out->country[0] = out->subdivision[0] = '\0';
+        out->in_eu = 0;
+        return rc;
+    }
+    if (out->country[0] != '\0')
+        out->source = DOM_GEO_DATABASE;
+    else /* a record without a usable country says nothing we can route on */
+        out->subdivision[0] = '\0', out->in_eu = 0;
+    return MMDB_SUCCESS;
+}
+
+void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->source = DOM_GEO_NONE;
+    if (geo == NULL || addr == NULL)
+        return;
+    dom_addr_t a;
+    normalise(addr, &a);
+    if (a.family != AF_INET && a.family != AF_INET6)
+        return;
+
+    /* Overrides come first: an office VPN on 10/8 mapped by the operator is legitimate. */
+    for (size_t i = 0; i < geo->n_overrides; ++i) {
+        const dom_geo_override_t *ov = &geo->overrides[i];
+        if (cidr_contains(&ov->cidr, &a)) {
+            out->source = DOM_GEO_OVERRIDE;
+            memcpy(out->country, ov->country, sizeof(out->country));
+            memcpy(out->subdivision, ov->subdivision, sizeof(out->subdivision));
+            memcpy(out->jurisdiction, ov->jurisdiction, sizeof(out->jurisdiction));
+            return;
+        }
+    }
+    if (dom_addr_is_special(&a)) {
+        out->source = DOM_GEO_SPECIAL;
+        return;
+    }
+    if (!geo->has_db)
+        return;
+    if (lookup_db(geo, &a, out) != MMDB_SUCCESS) {
+        atomic_fetch_add_explicit(&geo->errors, 1, memory_order_relaxed);
+        out->source = DOM_GEO_ERROR;
+    }
+}
+
+/* ---- options ---- */
+
+static int set_path(data_path_t *p, const char *given, const char *dflt, const char *what, char *err, size_t errlen)
+{
+    const char *s = given != NULL ? given : dflt;
+    memset(p, 0, sizeof(*p));
+    if (s == NULL || s[0] == '\0') /* "" turns an optional field off */
+        return 0;
+    size_t len = strlen(s);
+    if (len > PATH_MAX_LEN) {
+        snprintf(err, errlen, "geo %s path is longer than %d characters", what, PATH_MAX_LEN);
+        return DOM_EINVAL;
+    }
+    memcpy(p->text, s, len + 1);
+    memcpy(p->buf, s, len + 1);
+    size_t n = 0;
+    char *elem = p->buf;
+    for (size_t i = 0; i <= len; ++i) {
+        char c = p->buf[i];
+        if (c != '.' && c != '\0') {
+            if ((unsigned char)c <= ' ' || c == 0x7f) {
+                snprintf(err, errlen, "geo %s path \"%s\" contains a space or control character", what, s);
+                return DOM_EINVAL;
+            }
+            continue;
+        }
+        p->buf[i] = '\0';
+        if (*elem == '\0') {
+            snprintf(err, errlen, "geo %s path \"%s\" has an empty element (use a.b.c)", what, s);
+            return DOM_EINVAL;
+        }
+        if (n == PATH_MAX_ELEMS) {
+            snprintf(err, errlen, "geo %s path \"%s\" has more than %d elements", what, s, PATH_MAX_ELEMS);
+            return DOM_EINVAL;
+        }
+        p->elems[n++] = elem;
+        elem = p->buf + i + 1;
+    }
+    p->elems[n] = NULL;
+    p->enabled = 1;
+    return 0;
+}
+
+static int set_paths(dom_geo_t *geo, const dom_geo_options_t *opts, dom_geo_shape_t shape, char *err, size_t errlen)
+{
+    int flat = shape == DOM_GEO_SHAPE_FLAT;
+    int rc;
+    if ((rc = set_path(&geo->country, opts->country_path, flat ? "country_code" : "country.iso_code", "country", err,
+                       errlen)) != 0 ||
+        (rc = set_path(&geo->subdivision, opts->subdivision_path, flat ? NULL : "subdivisions.0.iso_code",
+                       "subdivision", err, errlen)) != 0 ||
+        (rc = set_path(&geo->eu, opts->eu_path, flat ? NULL : "country.is_in_european_union", "EU flag", err,
+                       errlen)) != 0)
+        return rc;
+    if (!geo->country.enabled) {
+        snprintf(err, errlen, "geo country path must not be empty");
+        return DOM_EINVAL;
+    }
+    return 0;
+}
+
+static int override_cmp(const void *a, const void *b)
+{
+    const dom_geo_override_t *x = a, *y = b;
+    /* IPv4 prefixes count as their IPv6-mapped length so families order consistently. */
+    unsigned px = x->cidr.prefix + (x->cidr.net.family == AF_INET ? 96 : 0);
+    unsigned py = y->cidr.prefix + (y->cidr.net.family == AF_INET ? 96 : 0);
+    if (px != py)
+        return px > py ? -1 : 1;
+    return x < y ? -1 : x > y; /* never equal pointers: keeps the given order for ties (qsort is not stable) */
+}
+
+static int copy_overrides(dom_geo_t *geo, const dom_geo_options_t *opts, char *err, size_t errlen)
+{
+    if (opts->n_overrides == 0)
+        return 0;
+    if (opts->overrides == NULL) {
+        snprintf(err, errlen, "geo overrides: count without a list");
+        return DOM_EINVAL;
+    }
+    if ((geo->overrides = calloc(opts->n_overrides, sizeof(*geo->overrides))) == NULL)
+        return DOM_ENOMEM;
+    for (size_t i = 0; i < opts->n_overrides; ++i) {
+        dom_geo_override_t *ov = &geo->overrides[i];
+        *ov = opts->overrides[i];
+        ov->country[sizeof(ov->country) - 1] = '\0';
+        ov->subdivision[sizeof(ov->subdivision) - 1] = '\0';
+        ov->jurisdiction[sizeof(ov->jurisdiction) - 1] = '\0';
+        dom_cidr_t *c = &ov->cidr;
+        if (c->net.family == AF_INET6 && c->prefix >= 96 && memcmp(c->net.bytes, v4_mapped_prefix, 12) == 0) {
+            dom_addr_t v4;
+            normalise(&c->net, &v4);
+            c->net = v4;
+            c->prefix -= 96;
+        }
+        if ((c->net.family != AF_INET && c->net.family != AF_INET6) ||
+            c->prefix > (c->net.family == AF_INET ? 32u : 128u)) {
+            snprintf(err, errlen, "geo override %zu: not a valid network", i + 1);
+            return DOM_EINVAL;
+        }
+        if (ov->country[0] == '\0' && ov->subdivision[0] != '\0' && strlen(ov->subdivision) > 3)
+            memcpy(ov->country, ov->subdivision, 2); /* "US-CA" names its country */
+        int has_country = ov->country[0] != '\0', has_jur = ov->jurisdiction[0] != '\0';
+        if (has_country == has_jur) {
+            snprintf(err, errlen, "geo override %zu: give either a country or a jurisdiction", i + 1);
+            return DOM_EINVAL;
+        }
+        if (has_country && !is_country(ov->country, strlen(ov->country))) {
+            snprintf(err, errlen, "geo override %zu: country \"%s\" is not an ISO 3166-1 code", i + 1, ov->country);
+            return DOM_EINVAL;
+        }
+        size_t sl = strlen(ov->subdivision);
+        if (sl != 0 && (!has_country || sl < 4 || memcmp(ov->subdivision, ov->country, 2) != 0 ||
+                        ov->subdivision[2] != '-' || !is_subdivision_part(ov->subdivision + 3, sl - 3))) {
+            snprintf(err, errlen, "geo override %zu: subdivision \"%s\" is not an ISO 3166-2 code of %s", i + 1,
+                     ov->subdivision, ov->country);
+            return DOM_EINVAL;
+        }
+    }
+    geo->n_overrides = opts->n_overrides;
+    qsort(geo->overrides, geo->n_overrides, sizeof(*geo->overrides), override_cmp);
+    return 0;
+}
+
+static dom_geo_t *geo_new(void)
+{
+    dom_geo_t *geo = calloc(1, sizeof(*geo));
+    if (geo == NULL)
+        return NULL;
+    atomic_init(&geo->refs, 1);
+    atomic_init(&geo->errors, 0);
+    return geo;
+}
+
+static void geo_free(dom_geo_t *geo)
+{
+    if (geo->has_db)
+        MMDB_close(&geo->mmdb);
+    free(geo->overrides);
+    free(geo->path);
+    free(geo);
+}
+
+/* ---- checking a database at open ---- */
+
+/* Says why MMDB_open refused a file, in words an operator can act on. */
+static void explain_open_error(const char *path, int status, int saved_errno, off_t size, char *err, size_t errlen)
+{
+    if (status == MMDB_FILE_OPEN_ERROR || status == MMDB_IO_ERROR) {
+        snprintf(err, errlen, "geo database \"%s\": cannot read it: %s", path, strerror(saved_errno));
+        return;
+    }
+    if (status == MMDB_INVALID_METADATA_ERROR) {
+        /* Was the metadata marker there at all? Then the file is cut or the metadata lies. */
+        int found = 0;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            size_t want = size > METADATA_MAX_SIZE ? METADATA_MAX_SIZE : (size_t)size;
+            char *buf = malloc(want != 0 ? want : 1);
+            if (buf != NULL && pread(fd, buf, want, size - (off_t)want) == (ssize_t)want)
+                found = memmem(buf, want, METADATA_MARKER, METADATA_MARKER_LEN) != NULL;
+            free(buf);
+            close(fd);
+        }
+        if (!found)
+            snprintf(err, errlen,
+                     "geo database \"%s\": no MaxMind DB metadata marker in the last 128 KiB: not an mmdb file, "
+                     "or truncated",
+                     path);
+        else
+            snprintf(err, errlen,
+                     "geo database \"%s\": invalid metadata (missing fields, or the search tree it describes does "
+                     "not fit the %lld-byte file: truncated?)",
+                     path, (long long)size);
+        return;
+    }
+    if (status == MMDB_UNKNOWN_DATABASE_FORMAT_ERROR) {
+        snprintf(err, errlen, "geo database \"%s\": unsupported MaxMind DB format version or record size", path);
+        return;
+    }
+    snprintf(err, errlen, "geo database \"%s\": its metadata does not decode: %s", path, MMDB_strerror(status));
+}
+
+static uint32_t be24(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | be24(p + 1);
+}
+
+/* The two records of a node, read straight from the mapped tree (the layout is fixed by the spec). */
+static void read_node(const MMDB_s *m, uint32_t node, uint32_t rec[2])
+{
+    const uint8_t *p = m->file_content + (size_t)node * m->full_record_byte_size;
+    switch (m->metadata.record_size) {
+    case 24:
+        rec[0] = be24(p);
+        rec[1] = be24(p + 3);
+        break;
+    case 28:
+        rec[0] = (uint32_t)(p[3] & 0xf0) << 20 | be24(p);
+        rec[1] = (uint32_t)(p[3] & 0x0f) << 24 | be24(p + 4);
+        break;
+    default:
+        rec[0] = be32(p);
+        rec[1] = be32(p + 4);
+        break;
+    }
+}
+
+/*
+ * Every record of every node must point to a node, to "empty", or into the data section;
+ * the offsets of the data records it points to are marked in `seen` (one bit per byte).
+ */
+static int check_tree(const dom_geo_t *geo, uint8_t *seen, uint32_t *n_records, char *err, size_t errlen)
+{
+    const MMDB_s *m = &geo->mmdb;
+    uint64_t nodes = m->metadata.node_count, data = m->data_section_size;
+    size_t tree_size = (size_t)nodes * m->full_record_byte_size;
+
+    for (size_t i = 0; i < 16; ++i) {
+        if (m->file_content[tree_size + i] != 0) {
+            snprintf(err, errlen,
+                     "geo database \"%s\": no data section separator after the search tree: node_count (%u) in "
+                     "the metadata is wrong, or the tree is corrupt",
+                     geo->path, m->metadata.node_count);
+            return DOM_EGEO;
+        }
+    }
+    *n_records = 0;
+    for (uint32_t node = 0; node < nodes; ++node) {
+        uint32_t rec[2];
+        read_node(m, node, rec);
+        for (int side = 0; side < 2; ++side) {
+            uint64_t r = rec[side];
+            if (r <= nodes)
+                continue;
+            if (r < nodes + 16 || r - nodes - 16 >= data) {
+                snprintf(err, errlen,
+                         "geo database \"%s\": search tree is corrupt: node %u points to %llu, outside the "
+                         "tree (%llu nodes) and the %llu-byte data section",
+                         geo->path, node, (unsigned long long)r, (unsigned long long)nodes, (unsigned long long)data);
+                return DOM_EGEO;
+            }
+            uint64_t off = r - nodes - 16;
+            if (!(seen[off / 8] & (1u << (off % 8)))) {
+                seen[off / 8] |= (uint8_t)(1u << (off % 8));
+                ++*n_records;
+            }
+        }
+    }
+    return 0;
+}
+
+static void corrupt_record(const dom_geo_t *geo, uint64_t off, int status, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "geo database \"%s\": data section is corrupt: the record at offset %llu does not decode (%s)", geo->path,
+             (unsigned long long)off, MMDB_strerror(status));
+}
+
+/* The next marked data offset at or after `off`, or UINT64_MAX. */
+static uint64_t next_record(const uint8_t *seen, uint64_t off, uint64_t size)
+{
+    for (; off < size; ++off) {
+        if (seen[off / 8] == 0) {
+            off |= 7; /* skip a whole empty byte of the bitmap */
+            continue;
+        }
+        if (seen[off / 8] & (1u << (off % 8)))
+            return off;
+    }
+    return UINT64_MAX;
+}
+
+/*
+ * Which shape do the records have? GeoIP2 wins when a record has a valid country.iso_code.
+ * Returns 1 if detected, 0 if neither shape fits, DOM_EGEO on a record that does not decode.
+ */
+static int detect_shape(dom_geo_t *geo, const uint8_t *seen, dom_geo_shape_t *shape, char *err, size_t errlen)
+{
+    data_path_t geoip2, flat;
+    char ignored[8];
+    set_path(&geoip2, NULL, "country.iso_code", "", ignored, sizeof(ignored));
+    set_path(&flat, NULL, "country_code", "", ignored, sizeof(ignored));
+    int have_flat = 0, rc, found;
+    uint32_t checked = 0;
+    uint64_t size = geo->mmdb.data_section_size;
+    for (uint64_t off = next_record(seen, 0, size); off != UINT64_MAX && checked < VERIFY_MAX_RECORDS;
+         off = next_record(seen, off + 1, size), ++checked) {
+        MMDB_entry_s entry = {.mmdb = &geo->mmdb, .offset = (uint32_t)off};
+        MMDB_entry_data_s v;
+        if ((rc = get_value(&entry, &geoip2, &v, &found)) != MMDB_SUCCESS) {
+            corrupt_record(geo, off, rc, err, errlen);
+            return DOM_EGEO;
+        }
+        if (found && v.type == MMDB_DATA_TYPE_UTF8_STRING && is_country(v.utf8_string, v.data_size)) {
+            *shape = DOM_GEO_SHAPE_GEOIP2;
+            return 1;
+        }
+        if (have_flat)
+            continue;
+        if ((rc = get_value(&entry, &flat, &v, &found)) != MMDB_SUCCESS) {
+            corrupt_record(geo, off, rc, err, errlen);
+            return DOM_EGEO;
+        }
+        have_flat = found && v.type == MMDB_DATA_TYPE_UTF8_STRING && is_country(v.utf8_string, v.data_size);
+    }
+    if (!have_flat)
+        return 0;
+    *shape = DOM_GEO_SHAPE_FLAT;
+    return 1;
+}
+
+/* Every distinct data record must decode with the configured paths, and some must give a country. */
+static int check_records(dom_geo_t *geo, const uint8_t *seen, char *err, size_t errlen)
+{
+    uint32_t checked = 0, with_country = 0;
+    uint64_t size = geo->mmdb.data_section_size;
+    for (uint64_t off = next_record(seen, 0, size); off != UINT64_MAX && checked < VERIFY_MAX_RECORDS;
+         off = next_record(seen, off + 1, size), ++checked) {
+        MMDB_entry_s entry = {.mmdb = &geo->mmdb, .offset = (uint32_t)off};
+        dom_geo_result_t r;
+        memset(&r, 0, sizeof(r));
+        int rc = read_record(geo, &entry, &r);
+        if (rc != MMDB_SUCCESS) {
+            corrupt_record(geo, off, rc, err, errlen);
+            return DOM_EGEO;
+        }
+        with_country += r.country[0] != '\0';
+    }
+    if (checked != 0 && with_country == 0) {
+        snprintf(err, errlen,
+                 "geo database \"%s\": no record has an ISO country code at \"%s\"; check the shape and data paths "
+                 "(type \"%s\")",
+                 geo->path, geo->country.text, geo->meta.database_type);
+        return DOM_EGEO;
+    }
+    return 0;
+}
+
+/* Public addresses any full database covers; each must look up without an error. */
+static int check_samples(dom_geo_t *geo, char *err, size_t errlen)
+{
+    static const char *const samples[] = {"8.8.8.8", "81.2.69.160", "2001:4860:4860::8888", "2a02:d280::1"};
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); ++i) {
+        dom_addr_t a;
+        memset(&a, 0, sizeof(a));
+        a.family = strchr(samples[i], ':') != NULL ? AF_INET6 : AF_INET;
+        inet_pton(a.family, samples[i], a.bytes);
+        dom_geo_result_t r;
+        memset(&r, 0, sizeof(r));
+        int rc = lookup_db(geo, &a, &r);
+        if (rc != MMDB_SUCCESS) {
+            snprintf(err, errlen, "geo database \"%s\": looking up %s fails: %s", geo->path, samples[i],
+                     MMDB_strerror(rc));
+            return DOM_EGEO;
+        }
+    }
+    return 0;
+}
+
+static void copy_printable(char *dst, size_t dstlen, const char *src)
+{
+    size_t n = 0;
+    for (; src != NULL && *src != '\0' && n + 1 < dstlen; ++src)
+        dst[n++] = (*src >= ' ' && *src < 0x7f) ? *src : '?';
+    dst[n] = '\0';
+}
+
+static int check_database(dom_geo_t *geo, const dom_geo_options_t *opts, char *err, size_t errlen)
+{
+    const MMDB_s *m = &geo->mmdb;
+    int rc;
+    uint8_t *seen = NULL;
+
+    copy_printable(geo->meta.database_type, sizeof(geo->meta.database_type), m->metadata.database_type);
+    geo->meta.build_epoch = m->metadata.build_epoch;
+    geo->meta.node_count = m->metadata.node_count;
+    geo->meta.ip_version = m->metadata.ip_version;
+    if ((m->metadata.ip_version != 4 && m->metadata.ip_version != 6) || m->metadata.node_count == 0 ||
+        (m->metadata.record_size != 24 && m->metadata.record_size != 28 && m->metadata.record_size != 32)) {
+        snprintf(err, errlen, "geo database \"%s\": metadata is not sane (ip_version %u, record_size %u, %u nodes)",
+                 geo->path, m->metadata.ip_version, m->metadata.record_size, m->metadata.node_count);
+        rc = DOM_EGEO;
+        goto cleanup;
+    }
+
+    if ((seen = calloc((size_t)m->data_section_size / 8 + 1, 1)) == NULL) {
+        rc = DOM_ENOMEM;
+        goto cleanup;
+    }
+    uint32_t n_records;
+    if ((rc = check_tree(geo, seen, &n_records, err, errlen)) != 0)
+        goto cleanup;
+
+    dom_geo_shape_t shape = opts->shape;
+    if (shape != DOM_GEO_SHAPE_GEOIP2 && shape != DOM_GEO_SHAPE_FLAT) {
+        if ((rc = detect_shape(geo, seen, &shape, err, errlen)) < 0)
+            goto cleanup;
+        if (rc == 0) {
+            if (opts->country_path == NULL) {
+                snprintf(err, errlen,
+                         "geo database \"%s\" (type \"%s\"): no record has a country code at country.iso_code "
+                         "(GeoIP2 shape) or country_code (flat shape); set the shape and data paths",
+                         geo->path, geo->meta.database_type);
+                rc = DOM_EGEO;
+                goto cleanup;
+            }
+            shape = DOM_GEO_SHAPE_FLAT; /* custom country path: no defaults for the rest */
+        }
+    }
+    geo->meta.shape = shape;
+    if ((rc = set_paths(geo, opts, shape, err, errlen)) != 0)
+        goto cleanup;
+    if (verify_records && (rc = check_records(geo, seen, err, errlen)) != 0)
+        goto cleanup;
+    if (verify_records && (rc = check_samples(geo, err, errlen)) != 0)
+        goto cleanup;
+    rc = 0;
+
+cleanup:
+    free(seen);
+    return rc;
+}
+
+int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **out, char *err, size_t errlen)
+{
+    static const dom_geo_options_t defaults;
+    char dummy[1];
+    dom_geo_t *geo = NULL;
+    int rc;
+
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (out == NULL)
+        return DOM_EINVAL;
+    *out = NULL;
+    if (opts == NULL)
+        opts = &defaults;
+    if (path == NULL || path[0] == '\0') {
+        snprintf(err, errlen, "geo database path is empty");
+        return DOM_EINVAL;
+    }
+    if ((geo = geo_new()) == NULL || (geo->path = strdup(path)) == NULL) {
+        rc = DOM_ENOMEM;
+        goto cleanup;
+    }
+    /* Check the paths before the (possibly slow) database checks, so a typo fails fast. */
+    if ((rc = set_paths(geo, opts, DOM_GEO_SHAPE_GEOIP2, err, errlen)) != 0 ||
+        (rc = copy_overrides(geo, opts, err, errlen)) != 0)
+        goto cleanup;
+
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "geo database \"%s\": %s", path, strerror(errno));
+        rc = DOM_EGEO;
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "geo database \"%s\": not a regular file", path);
+        rc = DOM_EGEO;
+        goto cleanup;
+    }
+    if (st.st_size == 0) {
+        snprintf(err, errlen, "geo database \"%s\": file is empty", path);
+        rc = DOM_EGEO;
+        goto cleanup;
+    }
+    errno = 0;
+    int status = MMDB_open(path, MMDB_MODE_MMAP, &geo->mmdb);
+    if (status != MMDB_SUCCESS) {
+        explain_open_error(path, status, errno, st.st_size, err, errlen);
+        rc = status == MMDB_OUT_OF_MEMORY_ERROR ? DOM_ENOMEM : DOM_EGEO;
+        goto cleanup;
+    }
+    geo->has_db = 1;
+    if ((rc = check_database(geo, opts, err, errlen)) != 0)
+        goto cleanup;
+    *out = geo;
+    return 0;
+
+cleanup:
+    if (geo != NULL)
+        geo_free(geo);
+    if (err[0] == '\0' && errlen > 1)
+        snprintf(err, errlen, "geo database \"%s\": %s", path != NULL ? path : "", dom_strerror(rc));
+    return rc;
+}
+
+int dom_geo_open_none(const dom_geo_options_t *opts, dom_geo_t **out)
+{
+    static const dom_geo_options_t defaults;
+    char err[256];
+    int rc;
+    if (out == NULL)
+        return DOM_EINVAL;
+    *out = NULL;
+    if (opts == NULL)
+        opts = &defaults;
+    dom_geo_t *geo = geo_new();
+    if (geo == NULL || (geo->path = strdup("")) == NULL) {
+        rc = DOM_ENOMEM;
+        goto cleanup;
+    }
+    if ((rc = copy_overrides(geo, opts, err, sizeof(err))) != 0)
+        goto cleanup;
+    *out = geo;
+    return 0;
+
+cleanup:
+    if (geo != NULL)
+        geo_free(geo);
+    return rc;
+}
+
+void dom_geo_retain(dom_geo_t *geo)
+{
+    if (geo != NULL)
+        atomic_fetch_add_explicit(&geo->refs, 1, memory_order_relaxed);
+}
+
+void dom_geo_release(dom_geo_t *geo)
+{
+    /* acq_rel: the last releaser must see every other holder's work before it frees. */
+    if (geo != NULL && atomic_fetch_sub_explicit(&geo->refs, 1, memory_order_acq_rel) == 1)
+        geo_free(geo);
+}
+
+const dom_geo_metadata_t *dom_geo_metadata(const dom_geo_t *geo)
+{
+    static const dom_geo_metadata_t none;
+    return geo != NULL ? &geo->meta : &none;
+}
+
+uint64_t dom_geo_error_count(const dom_geo_t *geo)
+{
+    return geo != NULL ? atomic_load_explicit(&geo->errors, memory_order_relaxed) : 0;
+}
+
+const char *dom_geo_path(const dom_geo_t *geo)
+{
+    return geo != NULL && geo->path != NULL ? geo->path : "";
+}
+
+const char *dom_geo_source_name(dom_geo_source_t source)
+{
+    switch (source) {
+    case DOM_GEO_NONE:
+        return "none";
+    case DOM_GEO_DATABASE:
+        return "database";
+    case DOM_GEO_SPECIAL:
+        return "special";
+    case DOM_GEO_OVERRIDE:
+        return "override";
+    case DOM_GEO_ERROR:
+        return "error";
+    }
+    return "unknown";
+}
+
+const char *dom_geo_shape_name(dom_geo_shape_t shape)
+{
+    switch (shape) {
+    case DOM_GEO_SHAPE_AUTO:
+        return "auto";
+    case DOM_GEO_SHAPE_GEOIP2:
+        return "geoip2";
+    case DOM_GEO_SHAPE_FLAT:
+        return "flat";
+    }
+    return "unknown";
+}
