@@ -70,21 +70,26 @@ typedef struct dom_strref {
 } dom_strref_t;
 
 typedef enum dom_clientip_source {
-    DOM_CLIENTIP_PEER = 0,      /* the socket peer (or PROXY protocol source) */
-    DOM_CLIENTIP_XFF,           /* X-Forwarded-For, from a trusted peer */
-    DOM_CLIENTIP_FORWARDED,     /* RFC 7239 Forwarded for=, from a trusted peer */
+    DOM_CLIENTIP_PEER = 0,  /* the socket peer (or PROXY protocol source) */
+    DOM_CLIENTIP_XFF,       /* X-Forwarded-For, from a trusted peer */
+    DOM_CLIENTIP_FORWARDED, /* RFC 7239 Forwarded for=, from a trusted peer */
 } dom_clientip_source_t;
+
+/** Most hops accepted over all lines of a forwarding header; a longer chain is malformed. */
+#define DOM_CLIENTIP_MAX_HOPS 64
 
 /** Result of resolving the client address. */
 typedef struct dom_clientip {
     dom_addr_t addr;
+    /** Which header decided (PEER if none was used or it was malformed); with `hidden` addr may still be the peer. */
     dom_clientip_source_t source;
     /** 1 if a trusted proxy's header was malformed: addr is then the peer and the caller counts it. */
     int malformed;
     /**
      * 1 if the chain ends in an RFC 7239 obfuscated identifier ("_hidden") or "unknown"
-     * hop: the real client is unknown, so its location must be treated as unknown
-     * (fail closed). addr is then the last trusted hop.
+     * hop (also "unknown" in X-Forwarded-For, as Squid sends it): the real client is unknown,
+     * so its location must be treated as unknown (fail closed). addr is then the last
+     * trusted hop (the peer if the hidden hop is the rightmost).
      */
     int hidden;
 } dom_clientip_t;
@@ -95,8 +100,10 @@ typedef struct dom_clientip {
  * Otherwise `Forwarded` (all lines, in order) is used if present, else `X-Forwarded-For`
  * (all lines, in order, comma-separated); the hops are walked right to left skipping
  * trusted addresses, the first untrusted one wins (if all are trusted, the leftmost).
- * A malformed element falls back to the peer with out->malformed = 1.
- * Returns 0 (the result is always usable).
+ * The whole header is parsed first: any malformed part (bad address or syntax, empty
+ * element, Forwarded element without for=, more than DOM_CLIENTIP_MAX_HOPS hops) falls
+ * back to the peer with out->malformed = 1. No allocation; linear in the header size.
+ * Returns 0 (the result is always usable); DOM_EINVAL only if out or peer is NULL.
  */
 int dom_clientip_resolve(const dom_cidr_list_t *trusted, const dom_addr_t *peer, const dom_strref_t *xff, size_t nxff,
                          const dom_strref_t *forwarded, size_t nforwarded, dom_clientip_t *out);
