@@ -49,6 +49,7 @@ typedef struct dom_jurisdiction {
     int is_default;            /* applies to unknown locations */
     const char *source_file;   /* "regions/eu-gdpr.yaml" (for explain) */
     dom_class_rule_t *classes; /* indexed like dom_ruleset_t.classes */
+    const char *applies_to;    /* the applies_to entries as written, ", "-separated ("EEA, CH"); "" for the default */
 } dom_jurisdiction_t;
 
 typedef struct dom_data_class {
@@ -181,6 +182,9 @@ int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_ru
  * transaction and leaves the database untouched. Errors: DOM_ELMDB, DOM_EIO, DOM_ENOMEM.
  */
 int dom_rules_compile(const dom_ruleset_t *rs, const char *path, char *err, size_t errlen);
+
+/** Same as dom_rules_compile(), and stores the generation it committed in *generation (may be NULL). */
+int dom_rules_compile_ex(const dom_ruleset_t *rs, const char *path, uint64_t *generation, char *err, size_t errlen);
 
 /* ---- the live store (src/core/rules_store.c) ---- */
 

@@ -1,9 +1,350 @@
-/* STUB: replaced by the module's implementation. */
+/*
+ * `domicile rules check|compile|show`: the compliance team's and the operator's view of
+ * the rule files (docs/rules.md). check and compile print every problem as
+ * file:line:col: message on stderr; show prints what a compiled database holds.
+ */
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include "cli/cli.h"
+#include "domicile/rules.h"
+
+static void usage(FILE *fp)
+{
+    fputs("usage: domicile rules check DIR\n"
+          "       domicile rules compile DIR -o FILE\n"
+          "       domicile rules show FILE [--json]\n"
+          "\n"
+          "  check     validate every rule file in DIR; problems go to stderr as file:line:col: message\n"
+          "  compile   check, then write the rule set into the LMDB file FILE in one transaction\n"
+          "            (safe while a gateway reads it); nothing is written when check finds errors\n"
+          "  show      print the version and every jurisdiction of a compiled database\n",
+          fp);
+}
+
+static size_t count_names(const dom_ruleset_t *rs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rs->n_jurisdictions; ++i)
+        n += i == 0 || strcmp(rs->jurisdictions[i].name, rs->jurisdictions[i - 1].name) != 0;
+    return n;
+}
+
+static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const dom_rules_diag_t *diag)
+{
+    fprintf(fp, "%s: %zu jurisdictions (%zu versions), %zu classes, %zu regions", what, count_names(rs),
+            rs->n_jurisdictions, rs->n_classes, rs->n_regions);
+    if (diag->warnings != 0)
+        fprintf(fp, ", %zu warning%s", diag->warnings, diag->warnings == 1 ? "" : "s");
+}
+
+static int parse(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t **rs)
+{
+    memset(diag, 0, sizeof(*diag));
+    int ret = dom_rules_parse_dir(dir, diag, rs);
+    if (ret == 0)
+        return 0;
+    if (ret == DOM_ERULES)
+        fprintf(stderr, "%s: %zu error%s\n", dir, diag->errors, diag->errors == 1 ? "" : "s");
+    else
+        fprintf(stderr, "%s: %s\n", dir, dom_strerror(ret));
+    return -1;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    if (argc != 2) {
+        usage(stderr);
+        return 2;
+    }
+    dom_rules_diag_t diag;
+    dom_ruleset_t *rs;
+    if (parse(argv[1], &diag, &rs) != 0)
+        return 1;
+    summary(stdout, argv[1], rs, &diag);
+    fputs(": OK\n", stdout);
+    dom_ruleset_release(rs);
+    return 0;
+}
+
+static int cmd_compile(int argc, char **argv)
+{
+    const char *dir = NULL, *out = NULL;
+    for (int i = 1; i < argc; ++i) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
+            out = argv[++i];
+        } else if (argv[i][0] != '-' && dir == NULL) {
+            dir = argv[i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (dir == NULL || out == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    dom_rules_diag_t diag;
+    dom_ruleset_t *rs;
+    if (parse(dir, &diag, &rs) != 0) {
+        fprintf(stderr, "%s: not written\n", out);
+        return 1;
+    }
+    char err[512];
+    uint64_t generation = 0;
+    int ret = dom_rules_compile_ex(rs, out, &generation, err, sizeof(err));
+    if (ret != 0) {
+        fprintf(stderr, "%s: %s (%s); the database is unchanged\n", out, err, dom_strerror(ret));
+        dom_ruleset_release(rs);
+        return 1;
+    }
+    summary(stdout, dir, rs, &diag);
+    printf("\n%s: generation %" PRIu64 ", source sha256 %s\n", out, generation, rs->source_hash);
+    dom_ruleset_release(rs);
+    return 0;
+}
+
+/* ---- show ---- */
+
+static void json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; s != NULL && *s != '\0'; ++s) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(fp, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(fp, "\\u%04x", c);
+        else
+            fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+static void date(int64_t t, char *out, size_t len, const char *fmt)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, len, fmt, &tm);
+}
+
+static void region_list_json(FILE *fp, const dom_ruleset_t *rs, const uint16_t *r, size_t n)
+{
+    fputc('[', fp);
+    for (size_t i = 0; i < n; ++i) {
+        if (i)
+            fputc(',', fp);
+        json_str(fp, r[i] < rs->n_regions ? rs->regions[r[i]].name : "?");
+    }
+    fputc(']', fp);
+}
+
+static void region_list_text(FILE *fp, const dom_ruleset_t *rs, const uint16_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        fprintf(fp, "%s%s", i ? ", " : "", r[i] < rs->n_regions ? rs->regions[r[i]].name : "?");
+}
+
+static void methods_text(unsigned m, char *out, size_t len)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"};
+    size_t off = 0;
+    out[0] = '\0';
+    if ((m & DOM_METHOD_ALL) == DOM_METHOD_ALL) {
+        snprintf(out, len, "ALL");
+        return;
+    }
+    for (int i = 0; i < 8; ++i)
+        if (m & (1u << i))
+            off += (size_t)snprintf(out + off, len - off, "%s%s", off ? "," : "", names[i]);
+}
+
+/* Is this version the one that applies now for its name? (newest enforce in effect) */
+static int in_effect(const dom_ruleset_t *rs, const dom_jurisdiction_t *j, int64_t now)
+{
+    const dom_jurisdiction_t *enforce, *report;
+    dom_ruleset_find(rs, j->name, now, &enforce, &report);
+    return enforce == j || report == j;
+}
+
+static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
+{
+    char buf[64];
+    fprintf(fp, "{\"generation\":%" PRIu64 ",\"source_hash\":", rs->generation);
+    json_str(fp, rs->source_hash);
+    date(rs->compiled_at, buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ");
+    fprintf(fp, ",\"compiled_at\":");
+    json_str(fp, buf);
+    fprintf(fp, ",\"regions\":[");
+    for (size_t i = 0; i < rs->n_regions; ++i) {
+        fprintf(fp, "%s{\"name\":", i ? "," : "");
+        json_str(fp, rs->regions[i].name);
+        fprintf(fp, ",\"location\":");
+        json_str(fp, rs->regions[i].location);
+        fprintf(fp, ",\"description\":");
+        json_str(fp, rs->regions[i].description);
+        fputc('}', fp);
+    }
+    fprintf(fp, "],\"classes\":[");
+    for (size_t i = 0; i < rs->n_classes; ++i) {
+        fprintf(fp, "%s{\"name\":", i ? "," : "");
+        json_str(fp, rs->classes[i].name);
+        fprintf(fp, ",\"description\":");
+        json_str(fp, rs->classes[i].description);
+        fprintf(fp, ",\"personal\":%s}", rs->classes[i].personal ? "true" : "false");
+    }
+    fprintf(fp, "],\"default_class\":");
+    json_str(fp, rs->classes[rs->default_class].name);
+    fprintf(fp, ",\"routes\":[");
+    for (size_t i = 0; i < rs->n_routes; ++i) {
+        methods_text(rs->routes[i].methods, buf, sizeof(buf));
+        fprintf(fp, "%s{\"prefix\":", i ? "," : "");
+        json_str(fp, rs->routes[i].prefix);
+        fprintf(fp, ",\"methods\":");
+        json_str(fp, buf);
+        fprintf(fp, ",\"class\":");
+        json_str(fp, rs->classes[rs->routes[i].class_index].name);
+        fputc('}', fp);
+    }
+    fprintf(fp, "],\"jurisdictions\":[");
+    for (size_t i = 0; i < rs->n_jurisdictions; ++i) {
+        const dom_jurisdiction_t *j = &rs->jurisdictions[i];
+        fprintf(fp, "%s{\"name\":", i ? "," : "");
+        json_str(fp, j->name);
+        fprintf(fp, ",\"version\":");
+        json_str(fp, j->version);
+        date(j->effective, buf, sizeof(buf), "%Y-%m-%d");
+        fprintf(fp, ",\"effective\":");
+        json_str(fp, buf);
+        fprintf(fp, ",\"mode\":\"%s\",\"default\":%s,\"in_effect\":%s,\"applies_to\":",
+                j->mode == DOM_MODE_REPORT ? "report" : "enforce", j->is_default ? "true" : "false",
+                in_effect(rs, j, now) ? "true" : "false");
+        json_str(fp, j->applies_to);
+        fprintf(fp, ",\"on_unavailable\":\"%s\",\"policy_url\":",
+                j->on_unavailable == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next_region" : "reject");
+        json_str(fp, j->policy_url);
+        fprintf(fp, ",\"law\":");
+        json_str(fp, j->law);
+        fprintf(fp, ",\"source_file\":");
+        json_str(fp, j->source_file);
+        fprintf(fp, ",\"classes\":{");
+        for (size_t c = 0; c < rs->n_classes; ++c) {
+            const dom_class_rule_t *r = &j->classes[c];
+            fprintf(fp, "%s", c ? "," : "");
+            json_str(fp, rs->classes[c].name);
+            fprintf(fp, ":{\"deny\":%s", r->deny ? "true" : "false");
+            if (r->deny) {
+                fprintf(fp, ",\"reason\":");
+                json_str(fp, r->deny_reason != NULL ? r->deny_reason : "class_denied");
+            }
+            fprintf(fp, ",\"write\":");
+            region_list_json(fp, rs, r->write_regions, r->n_write);
+            fprintf(fp, ",\"read\":");
+            region_list_json(fp, rs, r->read_regions, r->n_read);
+            fprintf(fp, ",\"consent\":\"%s\",\"anonymize\":%s}", r->consent_required ? "required" : "none",
+                    r->anonymize ? "true" : "false");
+        }
+        fprintf(fp, "}}");
+    }
+    fprintf(fp, "]}\n");
+}
+
+static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64_t now)
+{
+    char buf[64];
+    date(rs->compiled_at, buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC");
+    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\n", path, rs->generation, buf,
+            rs->source_hash);
+    fprintf(fp, "regions:");
+    for (size_t i = 0; i < rs->n_regions; ++i)
+        fprintf(fp, "%s %s (%s)", i ? "," : "", rs->regions[i].name, rs->regions[i].location);
+    fprintf(fp, "\nclasses:");
+    for (size_t i = 0; i < rs->n_classes; ++i)
+        fprintf(fp, "%s %s", i ? "," : "", rs->classes[i].name);
+    fprintf(fp, " (default: %s)\nroutes:\n", rs->classes[rs->default_class].name);
+    for (size_t i = 0; i < rs->n_routes; ++i) {
+        methods_text(rs->routes[i].methods, buf, sizeof(buf));
+        fprintf(fp, "  %-32s %-10s -> %s\n", rs->routes[i].prefix, buf, rs->classes[rs->routes[i].class_index].name);
+    }
+    for (size_t i = 0; i < rs->n_jurisdictions; ++i) {
+        const dom_jurisdiction_t *j = &rs->jurisdictions[i];
+        date(j->effective, buf, sizeof(buf), "%Y-%m-%d");
+        fprintf(fp, "\njurisdiction %s version %s, effective %s, %s%s%s\n", j->name, j->version, buf,
+                j->mode == DOM_MODE_REPORT ? "report" : "enforce", j->is_default ? ", default" : "",
+                in_effect(rs, j, now) ? ", in effect" : (j->effective > now ? ", staged" : ", superseded"));
+        if (!j->is_default)
+            fprintf(fp, "  applies to: %s\n", j->applies_to);
+        if (j->law[0] != '\0')
+            fprintf(fp, "  law: %s\n", j->law);
+        fprintf(fp, "  policy: %s; when unavailable: %s; from %s\n", j->policy_url[0] ? j->policy_url : "(none)",
+                j->on_unavailable == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next region" : "reject", j->source_file);
+        for (size_t c = 0; c < rs->n_classes; ++c) {
+            const dom_class_rule_t *r = &j->classes[c];
+            fprintf(fp, "  %-12s ", rs->classes[c].name);
+            if (r->deny) {
+                fprintf(fp, "deny (%s)\n", r->deny_reason != NULL ? r->deny_reason : "class_denied");
+                continue;
+            }
+            fprintf(fp, "write ");
+            region_list_text(fp, rs, r->write_regions, r->n_write);
+            fprintf(fp, "; read ");
+            region_list_text(fp, rs, r->read_regions, r->n_read);
+            fprintf(fp, "%s%s\n", r->consent_required ? "; consent required" : "", r->anonymize ? "; anonymize" : "");
+        }
+    }
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    const char *path = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (argv[i][0] != '-' && path == NULL)
+            path = argv[i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    dom_rules_store_t *store;
+    char err[512];
+    int ret = dom_rules_store_open(path, &store, err, sizeof(err));
+    if (ret != 0) {
+        fprintf(stderr, "%s (%s)\n", err, dom_strerror(ret));
+        return 1;
+    }
+    dom_ruleset_t *rs = dom_rules_store_current(store);
+    int64_t now = (int64_t)time(NULL);
+    if (json)
+        show_json(stdout, rs, now);
+    else
+        show_text(stdout, path, rs, now);
+    dom_ruleset_release(rs);
+    dom_rules_store_close(store);
+    return 0;
+}
 
 int dom_cli_rules(int argc, char **argv)
 {
-    fprintf(stderr, "domicile rules: not built yet\n");
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "compile") == 0)
+        return cmd_compile(argc - 1, argv + 1);
+    if (strcmp(argv[1], "show") == 0)
+        return cmd_show(argc - 1, argv + 1);
+    fprintf(stderr, "domicile rules: unknown subcommand \"%s\"\n", argv[1]);
+    usage(stderr);
     return 2;
 }

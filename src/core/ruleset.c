@@ -1,0 +1,325 @@
+/*
+ * The in-memory rule set: its arena, its refcount, and the lookups that run on every
+ * request (jurisdiction resolution, data class of a path). The lookups never allocate
+ * and never touch LMDB: a snapshot is immutable once built (docs/internals/rules.md).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "ruleset_internal.h"
+
+/* ---- arena ---- */
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t size, used;
+    _Alignas(16) unsigned char bytes[];
+} chunk_t;
+
+struct dom__arena {
+    chunk_t *head;
+};
+
+#define CHUNK_MIN 16384
+
+dom__arena_t *dom__arena_new(void)
+{
+    return calloc(1, sizeof(dom__arena_t));
+}
+
+void dom__arena_free(dom__arena_t *arena)
+{
+    if (arena == NULL)
+        return;
+    chunk_t *c = arena->head;
+    while (c != NULL) {
+        chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(arena);
+}
+
+void *dom__arena_alloc(dom__arena_t *arena, size_t size)
+{
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    chunk_t *c = arena->head;
+    if (c == NULL || c->size - c->used < size) {
+        size_t want = size > CHUNK_MIN ? size : CHUNK_MIN;
+        chunk_t *n = malloc(sizeof(chunk_t) + want);
+        if (n == NULL)
+            return NULL;
+        n->size = want;
+        n->used = 0;
+        /* A big allocation gets its own chunk behind the current one, so the current keeps its free space. */
+        if (c != NULL && want == size && c->size - c->used > CHUNK_MIN / 4) {
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            arena->head = n;
+        }
+        c = n;
+    }
+    void *p = c->bytes + c->used;
+    c->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void *dom__arena_calloc(dom__arena_t *arena, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / 4 / size)
+        return NULL;
+    return dom__arena_alloc(arena, n * size);
+}
+
+char *dom__arena_strndup(dom__arena_t *arena, const char *s, size_t len)
+{
+    if (len == SIZE_MAX)
+        return NULL;
+    char *p = dom__arena_alloc(arena, len + 1);
+    if (p != NULL && len != 0)
+        memcpy(p, s, len);
+    return p;
+}
+
+/* ---- ruleset lifetime ---- */
+
+dom_ruleset_t *dom__ruleset_new(void)
+{
+    dom__arena_t *arena = dom__arena_new();
+    if (arena == NULL)
+        return NULL;
+    dom_ruleset_t *rs = dom__arena_alloc(arena, sizeof(*rs));
+    if (rs == NULL) {
+        dom__arena_free(arena);
+        return NULL;
+    }
+    rs->refcnt = 1;
+    rs->arena = arena;
+    return rs;
+}
+
+dom__arena_t *dom__ruleset_arena(dom_ruleset_t *rs)
+{
+    return rs->arena;
+}
+
+void dom_ruleset_retain(dom_ruleset_t *rs)
+{
+    __atomic_fetch_add(&rs->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+void dom_ruleset_release(dom_ruleset_t *rs)
+{
+    if (rs == NULL)
+        return;
+    if (__atomic_sub_fetch(&rs->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+        dom__arena_free(rs->arena); /* the struct itself lives in the arena */
+}
+
+/* ---- names ---- */
+
+const char *dom__level_name(dom_rules_level_t level)
+{
+    switch (level) {
+    case DOM_LEVEL_SUBDIVISION:
+        return "subdivision";
+    case DOM_LEVEL_COUNTRY:
+        return "country";
+    case DOM_LEVEL_GROUP:
+        return "group";
+    }
+    return "?";
+}
+
+const char *dom__mode_name(dom_rule_mode_t mode)
+{
+    return mode == DOM_MODE_REPORT ? "report" : "enforce";
+}
+
+const char *dom__on_unavailable_name(dom_on_unavailable_t v)
+{
+    return v == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next_region" : "reject";
+}
+
+unsigned dom_method_bit(const char *method, size_t len)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } methods[] = {{"GET", DOM_METHOD_GET},        {"HEAD", DOM_METHOD_HEAD},   {"POST", DOM_METHOD_POST},
+                   {"PUT", DOM_METHOD_PUT},        {"PATCH", DOM_METHOD_PATCH}, {"DELETE", DOM_METHOD_DELETE},
+                   {"OPTIONS", DOM_METHOD_OPTIONS}};
+    if (method == NULL)
+        return DOM_METHOD_OTHER;
+    /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); ++i)
+        if (strlen(methods[i].name) == len && memcmp(methods[i].name, method, len) == 0)
+            return methods[i].bit;
+    return DOM_METHOD_OTHER;
+}
+
+/* ---- sorting ---- */
+
+static int claim_cmp(const void *a, const void *b, void *ctx)
+{
+    const dom_ruleset_t *rs = ctx;
+    const dom_rule_claim_t *x = a, *y = b;
+    if (x->level != y->level)
+        return x->level < y->level ? -1 : 1;
+    int c = strncmp(x->key, y->key, sizeof(x->key));
+    if (c != 0)
+        return c;
+    int64_t ex = rs->jurisdictions[x->jurisdiction].effective;
+    int64_t ey = rs->jurisdictions[y->jurisdiction].effective;
+    if (ex != ey)
+        return ex < ey ? -1 : 1;
+    return x->jurisdiction < y->jurisdiction ? -1 : x->jurisdiction > y->jurisdiction;
+}
+
+void dom__ruleset_sort_claims(dom_ruleset_t *rs)
+{
+    if (rs->n_claims > 1)
+        qsort_r(rs->claims, rs->n_claims, sizeof(rs->claims[0]), claim_cmp, rs);
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+    const dom_route_rule_t *x = a, *y = b;
+    if (x->prefix_len != y->prefix_len)
+        return x->prefix_len > y->prefix_len ? -1 : 1;
+    int c = strcmp(x->prefix, y->prefix);
+    if (c != 0)
+        return c;
+    return x->methods < y->methods ? -1 : x->methods > y->methods;
+}
+
+void dom__ruleset_sort_routes(dom_ruleset_t *rs)
+{
+    if (rs->n_routes > 1)
+        qsort(rs->routes, rs->n_routes, sizeof(rs->routes[0]), route_cmp);
+}
+
+/* ---- lookups (per request: no allocation) ---- */
+
+static int key_cmp(const dom_rule_claim_t *c, dom_rules_level_t level, const char *key)
+{
+    if (c->level != level)
+        return c->level < level ? -1 : 1;
+    return strncmp(c->key, key, sizeof(c->key));
+}
+
+/* Picks, among candidates [first, last) (sorted by effective ascending), the newest enforce version in effect
+ * and the newest report version in effect that is newer than it. */
+#define PICK(COUNT, JUR_AT)                                                                                            \
+    do {                                                                                                               \
+        for (size_t i_ = (COUNT); i_-- > 0;) {                                                                         \
+            const dom_jurisdiction_t *j_ = (JUR_AT);                                                                   \
+            if (j_->effective > now)                                                                                   \
+                continue;                                                                                              \
+            if (j_->mode == DOM_MODE_ENFORCE) {                                                                        \
+                if (*enforce == NULL)                                                                                  \
+                    *enforce = j_;                                                                                     \
+            } else if (*enforce == NULL && *report == NULL) {                                                          \
+                *report = j_;                                                                                          \
+            }                                                                                                          \
+            if (*enforce != NULL)                                                                                      \
+                break;                                                                                                 \
+        }                                                                                                              \
+        if (*report != NULL && *enforce != NULL && (*report)->effective <= (*enforce)->effective)                      \
+            *report = NULL;                                                                                            \
+    } while (0)
+
+void dom_ruleset_resolve(const dom_ruleset_t *rs, dom_rules_level_t level, const char *key, int64_t now,
+                         const dom_jurisdiction_t **enforce, const dom_jurisdiction_t **report)
+{
+    *enforce = NULL;
+    *report = NULL;
+    if (rs == NULL || key == NULL || key[0] == '\0' || strlen(key) >= sizeof(rs->claims[0].key))
+        return;
+    size_t lo = 0, hi = rs->n_claims;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key_cmp(&rs->claims[mid], level, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < rs->n_claims && key_cmp(&rs->claims[end], level, key) == 0)
+        ++end;
+    const dom_rule_claim_t *first = rs->claims + lo;
+    /* Walking newest first: a report version seen before the enforce one is newer than it. */
+    PICK(end - lo, &rs->jurisdictions[first[i_].jurisdiction]);
+}
+
+void dom_ruleset_find(const dom_ruleset_t *rs, const char *name, int64_t now, const dom_jurisdiction_t **enforce,
+                      const dom_jurisdiction_t **report)
+{
+    *enforce = NULL;
+    *report = NULL;
+    if (rs == NULL)
+        return;
+    if (name == NULL) {
+        /* The default versions: few, and the array is sorted by name then effective, so walk it all backwards
+         * keeping the newest per mode. Different default names are refused by check at equal dates. */
+        const dom_jurisdiction_t *best_e = NULL, *best_r = NULL;
+        for (size_t i = 0; i < rs->n_jurisdictions; ++i) {
+            const dom_jurisdiction_t *j = &rs->jurisdictions[i];
+            if (!j->is_default || j->effective > now)
+                continue;
+            const dom_jurisdiction_t **best = j->mode == DOM_MODE_ENFORCE ? &best_e : &best_r;
+            if (*best == NULL || j->effective >= (*best)->effective)
+                *best = j;
+        }
+        *enforce = best_e;
+        if (best_r != NULL && (best_e == NULL || best_r->effective > best_e->effective))
+            *report = best_r;
+        return;
+    }
+    size_t lo = 0, hi = rs->n_jurisdictions;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(rs->jurisdictions[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < rs->n_jurisdictions && strcmp(rs->jurisdictions[end].name, name) == 0)
+        ++end;
+    const dom_jurisdiction_t *first = rs->jurisdictions + lo;
+    PICK(end - lo, &first[i_]);
+}
+
+size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t method_len, const char *path,
+                            size_t path_len)
+{
+    unsigned bit = dom_method_bit(method, method_len);
+    for (size_t i = 0; i < rs->n_routes; ++i) {
+        const dom_route_rule_t *r = &rs->routes[i];
+        if ((r->methods & bit) == 0 || r->prefix_len > path_len || memcmp(r->prefix, path, r->prefix_len) != 0)
+            continue;
+        /* Match whole path segments: /v1/account must not capture /v1/accounting. */
+        if (r->prefix_len == path_len || r->prefix[r->prefix_len - 1] == '/' || path[r->prefix_len] == '/' ||
+            path[r->prefix_len] == '?')
+            return r->class_index;
+    }
+    return rs->default_class;
+}
+
+int dom_ruleset_region_index(const dom_ruleset_t *rs, const char *name)
+{
+    if (rs == NULL || name == NULL)
+        return -1;
+    for (size_t i = 0; i < rs->n_regions; ++i)
+        if (strcmp(rs->regions[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
