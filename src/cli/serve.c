@@ -1,9 +1,50 @@
-/* STUB: replaced by the module's implementation. */
+/* `domicile serve -c FILE [--check]`: the gateway, or only a check of its configuration. */
 #include <stdio.h>
+#include <string.h>
 #include "cli/cli.h"
+#include "gateway/server.h"
+
+static void usage(FILE *fp)
+{
+    fputs("usage: domicile serve -c FILE [--check]\n"
+          "\n"
+          "  -c, --config FILE   gateway configuration (see docs/config.md)\n"
+          "  -t, --check         validate the configuration and everything it names, then exit\n"
+          "                      (errors as file:line:col: message; exit status 1 on errors)\n"
+          "\n"
+          "SIGTERM or SIGINT drains: stop accepting, finish in-flight requests within\n"
+          "limits.drain_timeout, then exit 0.\n",
+          fp);
+}
 
 int dom_cli_serve(int argc, char **argv)
 {
-    fprintf(stderr, "domicile serve: not built yet\n");
-    return 2;
+    const char *config = NULL;
+    int check = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "domicile serve: %s needs a file\n", argv[i]);
+                return 2;
+            }
+            config = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config = argv[i] + 9;
+        } else if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "-t") == 0) {
+            check = 1;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "domicile serve: unknown option \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config == NULL) {
+        fprintf(stderr, "domicile serve: -c FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    return dom_gateway_main(config, check);
 }

@@ -1,2 +1,424 @@
-/* STUB: replaced by the gateway. */
-int dom__gateway_stub;
+/*
+ * The gateway process: start-up checks, listeners (TLS with ALPN h2/http1.1, cleartext
+ * with h2c), one event loop per thread (SO_REUSEPORT: one listening socket per thread),
+ * and the drain on SIGTERM. Requests are handled in handler.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "gateway/gateway.h"
+#include "gateway/server.h"
+
+#define UPSTREAM_KEEPALIVE_MS 2000
+#define DRAIN_IDLE_CLOSE_MS 1000
+
+static int draining_flag, force_exit_flag;
+/* The running server stays reachable until exit: threads may hold h2o state when serve() returns. */
+static dom__server_t *running_server;
+
+/*
+ * LeakSanitizer (sanitizer builds only): libh2o keeps per-thread recycled chunks that become
+ * unreachable when a worker thread ends; they are h2o's, freed by the process exit.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:h2o_mem_alloc_recycle\nleak:libh2o-evloop.so\n";
+}
+
+static void report_ssl(dom_config_diag_t *diag, const char *file, const dom_config_mark_t *mark, const char *what,
+                       const char *path)
+{
+    char buf[256] = "";
+    unsigned long e = ERR_get_error();
+    if (e != 0)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    dom_config_report(diag, file, mark, 0, "cannot load %s %s: %s", what, path, buf[0] ? buf : "unknown error");
+}
+
+static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_config_diag_t *diag)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_certificate) != 1) {
+        report_ssl(diag, file, &l->tls_mark, "certificate", l->tls_certificate);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1) {
+        report_ssl(diag, file, &l->tls_mark, "key", l->tls_key);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        dom_config_report(diag, file, &l->tls_mark, 0, "key %s does not match certificate %s", l->tls_key,
+                          l->tls_certificate);
+        goto fail;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols); /* h2, http/1.1 */
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* Opens and cross-checks everything the config names. Returns the number of errors. */
+static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
+{
+    dom_config_t *cfg = srv->config;
+    char err[512] = "";
+    size_t before = diag->errors;
+
+    if (dom_rules_store_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
+        dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: %s", cfg->rules,
+                          err[0] ? err : "cannot open");
+    } else {
+        dom_ruleset_t *rs = dom_rules_store_current(srv->rules);
+        dom_config_check_regions(cfg, rs, diag);
+        dom_ruleset_release(rs);
+    }
+
+    dom_geo_options_t opts = {
+        .shape = cfg->geo.shape,
+        .country_path = cfg->geo.country_path,
+        .subdivision_path = cfg->geo.subdivision_path,
+        .eu_path = cfg->geo.eu_path,
+        .overrides = cfg->overrides,
+        .n_overrides = cfg->n_overrides,
+    };
+    if (cfg->geo.database != NULL) {
+        err[0] = '\0';
+        if (dom_geo_open(cfg->geo.database, &opts, &srv->geo, err, sizeof(err)) != 0)
+            dom_config_report(diag, cfg->file, &cfg->geo.mark, 0, "geo database %s: %s", cfg->geo.database,
+                              err[0] ? err : "cannot open");
+    } else {
+        dom_config_report(diag, cfg->file, NULL, 1,
+                          "no geo database: every location is unknown and gets the default rule (fail closed)");
+        if (dom_geo_open_none(&opts, &srv->geo) != 0)
+            dom_config_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
+    }
+
+    if (cfg->pins.keys != NULL) {
+        err[0] = '\0';
+        if (dom_pin_keyring_load(cfg->pins.keys, &srv->keyring, err, sizeof(err)) != 0)
+            dom_config_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
+    }
+
+    if ((srv->listener_ssl = calloc(cfg->n_listeners, sizeof(SSL_CTX *))) == NULL)
+        return ++diag->errors;
+    for (size_t i = 0; i < cfg->n_listeners; ++i)
+        if (cfg->listeners[i].tls_certificate != NULL)
+            srv->listener_ssl[i] = listener_ssl_ctx(&cfg->listeners[i], cfg->file, diag);
+
+    int need_upstream_tls = 0;
+    for (size_t i = 0; i < cfg->n_clusters; ++i)
+        for (size_t j = 0; j < cfg->clusters[i].n_nodes; ++j)
+            need_upstream_tls |= cfg->clusters[i].nodes[j].tls;
+    if (need_upstream_tls) {
+        /* upstream TLS verifies the node's certificate against the system store */
+        srv->upstream_ssl = SSL_CTX_new(TLS_client_method());
+        if (srv->upstream_ssl != NULL) {
+            SSL_CTX_set_min_proto_version(srv->upstream_ssl, TLS1_2_VERSION);
+            SSL_CTX_set_default_verify_paths(srv->upstream_ssl);
+            SSL_CTX_set_verify(srv->upstream_ssl, SSL_VERIFY_PEER, NULL);
+        }
+    }
+    return diag->errors - before;
+}
+
+static int open_listener(const dom_config_listener_t *l, char *err, size_t errlen)
+{
+    int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+        goto fail;
+    if (l->addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
+        goto fail;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) != 0 || listen(fd, SOMAXCONN) != 0)
+        goto fail;
+    return fd;
+fail:
+    snprintf(err, errlen, "%s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static void on_connection_close(void *data)
+{
+    dom__worker_t *w = data;
+    if (--w->open_connections == 0 && w->draining)
+        w->done = 1;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    h2o_accept_ctx_t *actx = listener->data;
+    dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, actx->ctx);
+    for (int i = 0; i < 32; ++i) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            return;
+        /* counted so the drain knows when the last connection is gone */
+        ++w->open_connections;
+        sock->on_close.cb = on_connection_close;
+        sock->on_close.data = w;
+        h2o_accept(actx, sock);
+    }
+}
+
+static void on_notify(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    /* wake-ups only (messages are NULL); the loop in run_worker looks at the flags */
+}
+
+static void start_drain(dom__worker_t *w)
+{
+    dom__server_t *srv = w->server;
+    w->draining = 1;
+    for (size_t i = 0; i < srv->config->n_listeners; ++i) {
+        if (w->listeners[i] != NULL) {
+            h2o_socket_read_stop(w->listeners[i]);
+            h2o_socket_close(w->listeners[i]);
+            w->listeners[i] = NULL;
+        }
+    }
+    /* HTTP/2: GOAWAY; HTTP/1: requests parsed from now on get Connection: close */
+    h2o_context_request_shutdown(&w->ctx);
+    /*
+     * h2o 2.2.5 leaves idle HTTP/1.1 keep-alive connections (and idle HTTP/2 ones) open until
+     * their timeouts. Both wait on per-context timeout lists; shortening those lists' timeout
+     * closes every connection that is waiting for a next request within a second, while
+     * requests being processed are not on those lists and finish normally.
+     */
+    uint64_t idle = srv->config->limits.drain_timeout_ms < DRAIN_IDLE_CLOSE_MS ? srv->config->limits.drain_timeout_ms
+                                                                               : DRAIN_IDLE_CLOSE_MS;
+    w->ctx.http1.req_timeout.timeout = idle;
+    w->ctx.http2.idle_timeout.timeout = idle;
+    if (w->open_connections == 0)
+        w->done = 1;
+}
+
+static void *run_worker(void *arg)
+{
+    dom__worker_t *w = arg;
+    while (!w->done) {
+        h2o_evloop_run(w->ctx.loop, INT32_MAX);
+        if (__atomic_load_n(&force_exit_flag, __ATOMIC_ACQUIRE))
+            break;
+        if (!w->draining && __atomic_load_n(&draining_flag, __ATOMIC_ACQUIRE))
+            start_drain(w);
+    }
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char *err, size_t errlen)
+{
+    dom_config_t *cfg = srv->config;
+    w->server = srv;
+    w->index = index;
+    h2o_evloop_t *loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, loop, &srv->globalconf);
+    w->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(w->queue, &w->notify, on_notify);
+    dom__rng_seed(w->rng);
+    dom_geo_retain(srv->geo);
+    w->geo = srv->geo;
+    if (dom__upstream_init(&w->clusters, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
+        snprintf(err, errlen, "cannot set up upstream pools");
+        return -1;
+    }
+    w->listeners = calloc(cfg->n_listeners, sizeof(*w->listeners));
+    w->accept_ctxs = calloc(cfg->n_listeners, sizeof(*w->accept_ctxs));
+    w->listen_fds = calloc(cfg->n_listeners, sizeof(int));
+    if (w->listeners == NULL || w->accept_ctxs == NULL || w->listen_fds == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; ++i) {
+        const dom_config_listener_t *l = &cfg->listeners[i];
+        char why[128];
+        int fd = open_listener(l, why, sizeof(why));
+        if (fd < 0) {
+            snprintf(err, errlen, "%s:%zu:%zu: cannot listen on %s: %s", cfg->file, l->mark.line, l->mark.col,
+                     l->address, why);
+            return -1;
+        }
+        w->listen_fds[i] = fd;
+        h2o_accept_ctx_t *actx = &w->accept_ctxs[i];
+        actx->ctx = &w->ctx;
+        actx->hosts = srv->globalconf.hosts;
+        actx->ssl_ctx = srv->listener_ssl[i];
+        actx->expect_proxy_line = l->proxy_protocol;
+        w->listeners[i] = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        w->listeners[i]->data = actx;
+        h2o_socket_read_start(w->listeners[i], on_accept);
+    }
+    return 0;
+}
+
+static void setup_globalconf(dom__server_t *srv)
+{
+    dom_config_t *cfg = srv->config;
+    h2o_globalconf_t *gc = &srv->globalconf;
+    h2o_config_init(gc);
+    /* before any h2o_context_init, which copies some of these */
+    gc->server_name = h2o_iovec_init(H2O_STRLIT("domicile"));
+    uint64_t largest = dom_config_largest_body(cfg);
+    gc->max_request_entity_size = largest > SIZE_MAX ? SIZE_MAX : (size_t)largest;
+    gc->proxy.io_timeout = cfg->limits.upstream_timeout_ms;
+    /* the handler rebuilds X-Forwarded-For / Forwarded / X-Forwarded-Proto from the resolved client */
+    gc->proxy.emit_x_forwarded_headers = 0;
+    gc->proxy.preserve_x_forwarded_proto = 1;
+    gc->proxy.emit_via_header = 0;
+    gc->proxy.ssl_ctx = srv->upstream_ssl;
+    h2o_hostconf_t *host = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = dom__handler_on_req;
+}
+
+static void print_listening(const dom_config_t *cfg, size_t threads)
+{
+    for (size_t i = 0; i < cfg->n_listeners; ++i)
+        fprintf(stderr, "domicile: listening on %s (%s%s)\n", cfg->listeners[i].address,
+                cfg->listeners[i].tls_certificate != NULL ? "TLS: h2, http/1.1" : "cleartext: http/1.1, h2c",
+                cfg->listeners[i].proxy_protocol ? ", PROXY protocol" : "");
+    fprintf(stderr, "domicile: ready (%zu threads, %zu clusters)\n", threads, cfg->n_clusters);
+}
+
+static int serve(dom__server_t *srv)
+{
+    dom_config_t *cfg = srv->config;
+    size_t n_nodes = 0;
+    for (size_t i = 0; i < cfg->n_clusters; ++i)
+        n_nodes += cfg->clusters[i].n_nodes;
+    if ((srv->health = calloc(n_nodes ? n_nodes : 1, sizeof(*srv->health))) == NULL)
+        return 1;
+    for (size_t i = 0; i < n_nodes; ++i)
+        srv->health[i].up = 1; /* until the ops issue's health checks say otherwise */
+
+    setup_globalconf(srv);
+
+    /* signals are taken by the main thread only */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv->n_workers = cfg->threads;
+    if ((srv->workers = calloc(srv->n_workers, sizeof(*srv->workers))) == NULL)
+        return 1;
+    for (size_t i = 0; i < srv->n_workers; ++i) {
+        char err[512] = "";
+        if (init_worker(srv, &srv->workers[i], i, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < srv->n_workers; ++i) {
+        if (pthread_create(&srv->workers[i].thread, NULL, run_worker, &srv->workers[i]) != 0) {
+            fprintf(stderr, "domicile: cannot start thread: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    print_listening(cfg, srv->n_workers);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "domicile: %s: draining (up to %llu ms)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            (unsigned long long)cfg->limits.drain_timeout_ms);
+    __atomic_store_n(&draining_flag, 1, __ATOMIC_RELEASE);
+    for (size_t i = 0; i < srv->n_workers; ++i)
+        h2o_multithread_send_message(&srv->workers[i].notify, NULL);
+
+    /* wait for every thread to finish its connections, or the drain bound */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        size_t done = 0;
+        for (size_t i = 0; i < srv->n_workers; ++i)
+            done += __atomic_load_n(&srv->workers[i].done, __ATOMIC_ACQUIRE) != 0;
+        if (done == srv->n_workers)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t elapsed = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= (int64_t)cfg->limits.drain_timeout_ms) {
+            fprintf(stderr, "domicile: drain timeout: closing the remaining connections\n");
+            __atomic_store_n(&force_exit_flag, 1, __ATOMIC_RELEASE);
+            for (size_t i = 0; i < srv->n_workers; ++i)
+                h2o_multithread_send_message(&srv->workers[i].notify, NULL);
+            break;
+        }
+        /* a second signal means: stop now */
+        struct timespec tick = {0, 20 * 1000 * 1000};
+        if (sigtimedwait(&set, NULL, &tick) > 0) {
+            __atomic_store_n(&force_exit_flag, 1, __ATOMIC_RELEASE);
+            for (size_t i = 0; i < srv->n_workers; ++i)
+                h2o_multithread_send_message(&srv->workers[i].notify, NULL);
+            break;
+        }
+    }
+    for (size_t i = 0; i < srv->n_workers; ++i)
+        pthread_join(srv->workers[i].thread, NULL);
+    fprintf(stderr, "domicile: stopped\n");
+    return 0;
+}
+
+int dom_gateway_main(const char *config_path, int check_only)
+{
+    dom_config_diag_t diag = {0};
+    dom__server_t *srv = calloc(1, sizeof(*srv));
+    int status = 1;
+    if (srv == NULL)
+        return 1;
+    if (dom_config_load(config_path, &srv->config, &diag) != 0)
+        goto cleanup;
+    if (prepare(srv, &diag) != 0)
+        goto cleanup;
+    if (check_only) {
+        printf("domicile: the configuration file %s syntax is ok\n"
+               "domicile: configuration file %s test is successful%s\n",
+               config_path, config_path, diag.warnings ? " (with warnings)" : "");
+        status = 0;
+        goto cleanup;
+    }
+    /* Threads may still hold h2o state at exit: the server's memory is left to the process exit. */
+    running_server = srv;
+    return serve(srv);
+
+cleanup:
+    if (status != 0 && check_only)
+        fprintf(stderr, "domicile: configuration file %s test failed\n", config_path);
+    dom_rules_store_close(srv->rules);
+    dom_geo_release(srv->geo);
+    dom_pin_keyring_free(&srv->keyring);
+    if (srv->listener_ssl != NULL && srv->config != NULL)
+        for (size_t i = 0; i < srv->config->n_listeners; ++i)
+            SSL_CTX_free(srv->listener_ssl[i]);
+    free(srv->listener_ssl);
+    SSL_CTX_free(srv->upstream_ssl);
+    dom_config_free(srv->config);
+    free(srv);
+    return status;
+}

@@ -1,0 +1,155 @@
+/*
+ * The gateway's configuration (operators' surface): a YAML file parsed into a plain
+ * struct. No libh2o here, so `explain -c` and the tests can use it. The keys are
+ * documented in docs/config.md; examples/domicile.yaml is the reference file.
+ */
+#ifndef DOM_GATEWAY_CONFIG_H
+#define DOM_GATEWAY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "domicile/clientip.h"
+#include "domicile/geo.h"
+#include "domicile/rules.h"
+
+/** Where a value sits in the config file (1-based), for messages pointing at it. */
+typedef struct dom_config_mark {
+    size_t line, col;
+} dom_config_mark_t;
+
+/** Where diagnostics go. Each is printed as "file:line:col: message" (line 0: "file: message"). */
+typedef struct dom_config_diag {
+    /** NULL: print to stderr ("warning: " before warnings). */
+    void (*report)(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message);
+    void *ctx;
+    size_t errors;
+    size_t warnings;
+} dom_config_diag_t;
+
+typedef struct dom_config_listener {
+    char *address;                /* as written: "127.0.0.1:8443", "[::1]:8443" */
+    struct sockaddr_storage addr; /* numeric address and port */
+    socklen_t addrlen;
+    char *tls_certificate; /* absolute or config-relative resolved path; NULL = cleartext */
+    char *tls_key;
+    int proxy_protocol; /* expect a PROXY protocol v1/v2 header first */
+    dom_config_mark_t mark, tls_mark;
+} dom_config_listener_t;
+
+typedef enum dom_balance {
+    DOM_BALANCE_ROUND_ROBIN = 0,
+    DOM_BALANCE_LEAST_OUTSTANDING,
+} dom_balance_t;
+
+typedef struct dom_config_node {
+    char *url;     /* as written: "http://127.0.0.1:9101" */
+    int tls;       /* https:// */
+    char *host;    /* host name or address, without brackets */
+    uint16_t port; /* explicit or the scheme's default */
+    dom_config_mark_t mark;
+} dom_config_node_t;
+
+typedef struct dom_config_cluster {
+    char *name;
+    char *region; /* a storage region of the rule set */
+    dom_balance_t balance;
+    dom_config_node_t *nodes;
+    size_t n_nodes;
+    dom_config_mark_t mark, region_mark;
+} dom_config_cluster_t;
+
+typedef struct dom_config_class_limit {
+    char *class_name;
+    uint64_t max_body;
+    dom_config_mark_t mark;
+} dom_config_class_limit_t;
+
+/** A parsed configuration. Paths are resolved against the config file's directory. */
+typedef struct dom_config {
+    char *file;       /* the config file as given */
+    char *dir;        /* its directory */
+    unsigned threads; /* default: number of online CPUs */
+
+    dom_config_listener_t *listeners;
+    size_t n_listeners;
+
+    dom_cidr_list_t trusted_proxies;
+
+    struct {
+        char *database; /* NULL: no database, every location unknown (fail closed) */
+        dom_geo_shape_t shape;
+        char *country_path, *subdivision_path, *eu_path; /* NULL = default of the shape */
+        dom_config_mark_t mark;
+    } geo;
+
+    dom_geo_override_t *overrides;
+    size_t n_overrides;
+
+    char *rules; /* compiled rules database (required) */
+    dom_config_mark_t rules_mark;
+
+    struct {
+        char *header; /* lower-case; default "domicile-pin" */
+        char *keys;   /* key file; NULL = no keys (every pin is refused as unknown_key) */
+        dom_config_mark_t mark;
+    } pins;
+
+    char *consent_header; /* lower-case; default "domicile-consent" */
+
+    struct {
+        uint64_t max_body; /* bytes; default 1 MiB */
+        dom_config_class_limit_t *classes;
+        size_t n_classes;
+        uint64_t upstream_timeout_ms; /* default 30 s */
+        uint64_t drain_timeout_ms;    /* default 10 s */
+    } limits;
+
+    int expose_decision_headers;
+    char **anonymize_strip_headers; /* lower-case names */
+    size_t n_anonymize_strip_headers;
+
+    dom_config_cluster_t *clusters;
+    size_t n_clusters;
+
+    struct {
+        char *listen; /* NULL: no admin listener */
+        struct sockaddr_storage addr;
+        socklen_t addrlen;
+        dom_config_mark_t mark;
+    } admin;
+} dom_config_t;
+
+/**
+ * Loads and checks a configuration file. Every problem is reported through diag (NULL:
+ * stderr) as file:line:col: message; unknown keys are errors. On success *out is a new
+ * config the caller frees with dom_config_free; on failure *out is NULL.
+ * Errors: DOM_ECONFIG (problems reported), DOM_EIO (cannot read the file), DOM_ENOMEM.
+ */
+int dom_config_load(const char *path, dom_config_t **out, dom_config_diag_t *diag);
+
+/**
+ * Same, from a buffer: `name` is used in messages and relative paths resolve against `dir`
+ * (NULL: the current directory). Used by the fuzzer and the tests.
+ */
+int dom_config_load_buffer(const char *name, const char *dir, const char *buf, size_t len, dom_config_t **out,
+                           dom_config_diag_t *diag);
+
+/** Frees a config. NULL safe. */
+void dom_config_free(dom_config_t *cfg);
+
+/**
+ * Checks the clusters against a rule set: a cluster whose region the rules do not know is an
+ * error (reported at the cluster's region); a region some rule allows but no cluster serves is
+ * a warning (requests allowed only there get 451 no_compliant_region). Returns the number of errors.
+ */
+size_t dom_config_check_regions(const dom_config_t *cfg, const dom_ruleset_t *rules, dom_config_diag_t *diag);
+
+/** Largest body any class may send (max of max_body and class_max_body): h2o's own hard limit. */
+uint64_t dom_config_largest_body(const dom_config_t *cfg);
+
+/** Reports one diagnostic (counts it). Shared with the server's start-up checks. */
+void dom_config_report(dom_config_diag_t *diag, const char *file, const dom_config_mark_t *mark, int is_warning,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * Internals shared by the gateway's files (steps 6-7 of the request path). Only
+ * src/gateway/ includes h2o.h. One dom__worker per thread: its own event loop, h2o
+ * context, listeners, socket pools and counters, so the request path takes no locks.
+ */
+#ifndef DOM_GATEWAY_GATEWAY_H
+#define DOM_GATEWAY_GATEWAY_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <h2o.h>
+#include "domicile/geo.h"
+#include "domicile/pin.h"
+#include "domicile/policy.h"
+#include "domicile/rules.h"
+#include "gateway/config.h"
+
+/* ---- upstream.c: clusters and nodes ---- */
+
+/** Shared by all threads: the health of one node (the ops issue's health checks flip `up`). */
+typedef struct dom__node_health {
+    int up; /* atomic; 1 = may receive requests */
+} dom__node_health_t;
+
+/** One node as one thread sees it: its own socket pool (pools need a loop for their timeout). */
+typedef struct dom__node {
+    const dom_config_node_t *config;
+    dom__node_health_t *health;
+    h2o_socketpool_t pool;
+    h2o_url_t url;         /* for rewriting Location headers that point at the node */
+    h2o_iovec_t authority; /* "host:port" */
+    size_t outstanding;    /* requests of this thread in flight to this node */
+} dom__node_t;
+
+typedef struct dom__cluster {
+    const dom_config_cluster_t *config;
+    dom__node_t *nodes;
+    size_t n_nodes;
+    size_t next; /* round-robin cursor */
+} dom__cluster_t;
+
+/** Builds one thread's view of the clusters; pools get `loop`'s timers. Errors: DOM_ENOMEM. */
+int dom__upstream_init(dom__cluster_t **out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
+                       uint64_t keepalive_ms);
+
+/** Outcome of choosing where a routed request goes. */
+typedef enum dom__pick_result {
+    DOM_PICK_OK = 0,
+    DOM_PICK_NO_CLUSTER, /* no allowed region has a cluster configured: 451 no_compliant_region */
+    DOM_PICK_NONE_UP,    /* clusters exist but no node is up in the regions we may use: 503 */
+} dom__pick_result_t;
+
+/**
+ * Picks a node for a route decision: regions in the decision's order, skipping regions without a
+ * cluster; in the first region that has clusters, the first cluster with an up node, and in it a node
+ * by the cluster's balance. With on_unavailable reject, a region with clusters but no up node ends the
+ * search (503); with next_region the next listed region is tried. Never leaves the decision's list.
+ */
+dom__pick_result_t dom__upstream_pick(dom__cluster_t *clusters, size_t n_clusters, const dom_ruleset_t *rules,
+                                      const dom_decision_t *d, dom__node_t **node, const char **region);
+
+/* ---- server.c: the process ---- */
+
+typedef struct dom__server dom__server_t;
+
+typedef struct dom__worker {
+    h2o_context_t ctx; /* first: on_req finds the worker from req->conn->ctx */
+    dom__server_t *server;
+    size_t index;
+    pthread_t thread;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t notify;
+    h2o_socket_t **listeners;
+    h2o_accept_ctx_t *accept_ctxs;
+    int *listen_fds;
+    dom__cluster_t *clusters;
+    dom_geo_t *geo; /* this thread's reference; swapped by a message (ops issue) */
+    uint64_t rng[4];
+    size_t open_connections;
+    int draining, done;
+    h2o_timeout_entry_t drain_check;
+    struct {
+        uint64_t requests, routed, rejected, malformed_forwarding, body_too_large;
+    } counters;
+} dom__worker_t;
+
+struct dom__server {
+    dom_config_t *config;
+    dom_rules_store_t *rules;
+    dom_geo_t *geo;
+    dom_pin_keyring_t keyring;
+    h2o_globalconf_t globalconf;
+    SSL_CTX **listener_ssl;     /* per listener, NULL for cleartext */
+    SSL_CTX *upstream_ssl;      /* for https:// nodes */
+    dom__node_health_t *health; /* flattened per cluster/node */
+    dom__worker_t *workers;
+    size_t n_workers;
+};
+
+/* ---- handler.c: on_req ---- */
+
+/** The request handler registered on "/". */
+int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req);
+
+/** Fills the per-thread PRNG from RAND_bytes. */
+void dom__rng_seed(uint64_t s[4]);
+
+/* ---- respond.c: answers of our own ---- */
+
+/** One JSON error shape for every refusal. NULL fields are written as null. */
+typedef struct dom__refusal {
+    int status;
+    const char *reason;
+    const char *jurisdiction;
+    const char *rule_version;
+    const char *class_name;
+    const char *request_id;
+    const char *policy_url;
+    unsigned retry_after; /* seconds; 0 = no Retry-After */
+} dom__refusal_t;
+
+/** Sends a refusal as JSON (RFC 7725 Link for 451, Retry-After for 503). */
+void dom__respond_refusal(h2o_req_t *req, const dom__refusal_t *r);
+
+/** Sets status, reason and headers of a refusal and returns its JSON body (in the request pool). */
+h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r);
+
+/**
+ * Arms a forwarded request so that h2o's own 502 for an unreachable node becomes `r`
+ * (a JSON 503 with Retry-After). Strings in r must live in the request pool.
+ */
+void dom__respond_on_unreachable(h2o_req_t *req, const dom__refusal_t *r);
+
+/** The HTTP reason phrase of a status. */
+const char *dom__status_text(int status);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * The request path inside the gateway: header hygiene → client address (step 1) →
+ * geolocation (2) → pin (3) → rules snapshot (4) → decision (5) → forward or refuse (6).
+ * Steps 1-5 are the decision core's pure functions; this file only gathers their inputs
+ * from the h2o request and turns the decision into headers and an upstream choice.
+ * No locks and no malloc: everything per request comes from req->pool.
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "domicile/clientip.h"
+#include "gateway/gateway.h"
+
+#define MAX_FORWARDING_LINES 16
+#define REQUEST_ID_MAX 128
+
+/* Per-request state released with the request's pool: the rules snapshot and the node's count. */
+struct request_state {
+    dom_ruleset_t *rules;
+    dom__node_t *node;
+};
+
+static void request_state_dispose(void *p)
+{
+    struct request_state *st = p;
+    if (st->node != NULL)
+        --st->node->outstanding;
+    dom_ruleset_release(st->rules);
+}
+
+/* xoshiro256**: fast, per thread, seeded from the OpenSSL CSPRNG. Request ids need uniqueness, not secrecy. */
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(uint64_t s[4])
+{
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+void dom__rng_seed(uint64_t s[4])
+{
+    if (RAND_bytes((unsigned char *)s, 4 * sizeof(uint64_t)) != 1 || (s[0] | s[1] | s[2] | s[3]) == 0) {
+        /* RAND_bytes does not fail on Linux with getrandom; keep the state non-zero regardless */
+        s[0] = (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull;
+        s[1] = (uint64_t)(uintptr_t)s;
+        s[2] = 0xbf58476d1ce4e5b9ull;
+        s[3] = 0x94d049bb133111ebull;
+    }
+}
+
+static int is_name(const h2o_iovec_t *name, const char *lit, size_t len)
+{
+    return name->len == len && h2o_lcstris(name->base, name->len, lit, len);
+}
+
+static int has_prefix(const h2o_iovec_t *name, const char *lit, size_t len)
+{
+    return name->len >= len && h2o_lcstris(name->base, len, lit, len);
+}
+
+static int request_id_ok(h2o_iovec_t v)
+{
+    if (v.len == 0 || v.len > REQUEST_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < v.len; ++i) {
+        char c = v.base[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+              c == '.' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+/* What the header pass collected. Values point into the request (alive as long as it is). */
+struct gathered {
+    dom_strref_t xff[MAX_FORWARDING_LINES], fwd[MAX_FORWARDING_LINES];
+    size_t n_xff, n_fwd;
+    int too_many;
+    h2o_iovec_t pin, consent, request_id;
+    int has_pin, has_consent, has_request_id;
+};
+
+/*
+ * One pass over the request headers: drops what no client may send us (X-Domicile-*,
+ * X-Residency-*) and what the gateway rebuilds itself (forwarding headers, X-Request-Id),
+ * and remembers the values the decision needs. Compacts the vector in place.
+ */
+static void gather_and_strip(h2o_req_t *req, const dom__server_t *srv, struct gathered *g)
+{
+    const dom_config_t *cfg = srv->config;
+    size_t pin_len = strlen(cfg->pins.header), consent_len = strlen(cfg->consent_header), out = 0;
+    for (size_t i = 0; i < req->headers.size; ++i) {
+        h2o_header_t *h = &req->headers.entries[i];
+        const h2o_iovec_t *name = h->name;
+        if (has_prefix(name, H2O_STRLIT("x-domicile-")) || has_prefix(name, H2O_STRLIT("x-residency-")))
+            continue;
+        if (name == &H2O_TOKEN_X_FORWARDED_FOR->buf || is_name(name, H2O_STRLIT("x-forwarded-for"))) {
+            if (g->n_xff < MAX_FORWARDING_LINES)
+                g->xff[g->n_xff++] = (dom_strref_t){h->value.base, h->value.len};
+            else
+                g->too_many = 1;
+            continue;
+        }
+        if (is_name(name, H2O_STRLIT("forwarded"))) {
+            if (g->n_fwd < MAX_FORWARDING_LINES)
+                g->fwd[g->n_fwd++] = (dom_strref_t){h->value.base, h->value.len};
+            else
+                g->too_many = 1;
+            continue;
+        }
+        if (is_name(name, H2O_STRLIT("x-real-ip")) || is_name(name, H2O_STRLIT("x-forwarded-proto")) ||
+            is_name(name, H2O_STRLIT("x-forwarded-host")))
+            continue;
+        if (is_name(name, H2O_STRLIT("x-request-id"))) {
+            if (!g->has_request_id) {
+                g->request_id = h->value;
+                g->has_request_id = 1;
+            }
+            continue;
+        }
+        if (!g->has_pin && is_name(name, cfg->pins.header, pin_len)) {
+            g->pin = h->value;
+            g->has_pin = 1;
+        } else if (!g->has_consent && is_name(name, cfg->consent_header, consent_len)) {
+            g->consent = h->value;
+            g->has_consent = 1;
+        }
+        if (out != i)
+            req->headers.entries[out] = *h;
+        ++out;
+    }
+    req->headers.size = out;
+}
+
+/* For anonymized classes: nothing that identifies the client reaches the upstream. */
+static void strip_identity(h2o_req_t *req, const dom_config_t *cfg)
+{
+    size_t out = 0, pin_len = strlen(cfg->pins.header);
+    for (size_t i = 0; i < req->headers.size; ++i) {
+        h2o_header_t *h = &req->headers.entries[i];
+        const h2o_iovec_t *name = h->name;
+        int drop = name == &H2O_TOKEN_COOKIE->buf || name == &H2O_TOKEN_AUTHORIZATION->buf ||
+                   is_name(name, H2O_STRLIT("cookie")) || is_name(name, H2O_STRLIT("authorization")) ||
+                   is_name(name, H2O_STRLIT("proxy-authorization")) || is_name(name, cfg->pins.header, pin_len);
+        for (size_t k = 0; !drop && k < cfg->n_anonymize_strip_headers; ++k)
+            drop = is_name(name, cfg->anonymize_strip_headers[k], strlen(cfg->anonymize_strip_headers[k]));
+        if (drop)
+            continue;
+        if (out != i)
+            req->headers.entries[out] = *h;
+        ++out;
+    }
+    req->headers.size = out;
+}
+
+static void add_req_header(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
+{
+    /* values may live in the rules snapshot: copy them into the request's pool first */
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
+    h2o_add_header_by_str(&req->pool, &req->headers, name, name_len, 0, NULL, v.base, v.len);
+}
+
+static const char *pool_cstr(h2o_req_t *req, const char *s)
+{
+    return s != NULL ? h2o_strdup(&req->pool, s, SIZE_MAX).base : NULL;
+}
+
+static uint64_t class_limit(const dom_config_t *cfg, const char *class_name)
+{
+    for (size_t i = 0; class_name != NULL && i < cfg->limits.n_classes; ++i)
+        if (strcmp(cfg->limits.classes[i].class_name, class_name) == 0)
+            return cfg->limits.classes[i].max_body;
+    return cfg->limits.max_body;
+}
+
+int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, req->conn->ctx);
+    dom__server_t *srv = w->server;
+    const dom_config_t *cfg = srv->config;
+    ++w->counters.requests;
+
+    /* hygiene first: nothing below may see a client-sent X-Domicile-* header */
+    struct gathered g;
+    memset(&g, 0, sizeof(g));
+    gather_and_strip(req, srv, &g);
+
+    char *request_id;
+    if (g.has_request_id && request_id_ok(g.request_id)) {
+        request_id = h2o_strdup(&req->pool, g.request_id.base, g.request_id.len).base;
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        uint64_t a = rng_next(w->rng), b = rng_next(w->rng);
+        request_id = h2o_mem_alloc_pool(&req->pool, 33);
+        for (int i = 0; i < 16; ++i) {
+            request_id[i] = hex[(a >> (60 - 4 * i)) & 15];
+            request_id[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
+        }
+        request_id[32] = '\0';
+    }
+
+    /* step 1: who is the client (PROXY protocol source is what h2o reports as the peer) */
+    struct sockaddr_storage ss;
+    dom_addr_t peer;
+    memset(&peer, 0, sizeof(peer));
+    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
+    int have_peer = sslen != 0 && dom_addr_from_sockaddr((void *)&ss, &peer) == 0;
+    dom_clientip_t client;
+    memset(&client, 0, sizeof(client));
+    if (have_peer) {
+        if (g.too_many) {
+            /* more forwarding lines than any sane chain: treat like a malformed one */
+            client.addr = peer;
+            client.malformed = 1;
+        } else {
+            dom_clientip_resolve(&cfg->trusted_proxies, &peer, g.xff, g.n_xff, g.fwd, g.n_fwd, &client);
+        }
+        if (client.malformed)
+            ++w->counters.malformed_forwarding;
+    }
+
+    /* step 2: where is it. A hidden client, or a malformed header from a trusted proxy, leaves the
+     * location unknown: geolocating the proxy instead would let a client who writes garbage into
+     * X-Forwarded-For choose the proxy's jurisdiction (fail closed). */
+    int location_known = have_peer && !client.hidden && !client.malformed;
+    dom_geo_result_t geo;
+    memset(&geo, 0, sizeof(geo));
+    if (location_known)
+        dom_geo_lookup(w->geo, &client.addr, &geo);
+
+    /* step 3: a residency pin, if sent */
+    int64_t now = (int64_t)time(NULL);
+    dom_pin_t pin;
+    memset(&pin, 0, sizeof(pin));
+    int pin_status = 0;
+    if (g.has_pin)
+        pin_status = dom_pin_verify(&srv->keyring, g.pin.base, g.pin.len, now, &pin);
+
+    /* step 4: the rules snapshot, held until the request's pool goes away */
+    struct request_state *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), request_state_dispose);
+    st->rules = dom_rules_store_current(srv->rules);
+    st->node = NULL;
+
+    /* step 5: decide */
+    dom_request_facts_t facts;
+    memset(&facts, 0, sizeof(facts));
+    facts.geo = location_known ? &geo : NULL;
+    facts.location_hidden = !location_known;
+    facts.pin_present = g.has_pin;
+    facts.pin_status = pin_status;
+    facts.pin = g.has_pin && pin_status == 0 ? &pin : NULL;
+    facts.method = req->method.base;
+    facts.method_len = req->method.len;
+    facts.path = req->path_normalized.base;
+    facts.path_len = req->path_normalized.len;
+    facts.consent = g.has_consent ? g.consent.base : NULL;
+    facts.consent_len = g.has_consent ? g.consent.len : 0;
+    facts.now = now;
+    dom_decision_t d;
+    dom_decide(st->rules, &facts, &d);
+
+    dom__refusal_t refusal = {
+        .status = d.status,
+        .reason = d.reason,
+        .jurisdiction = d.jurisdiction != NULL ? pool_cstr(req, d.jurisdiction->name) : NULL,
+        .rule_version = d.jurisdiction != NULL ? pool_cstr(req, d.jurisdiction->version) : NULL,
+        .class_name = pool_cstr(req, d.class_name),
+        .request_id = request_id,
+        .policy_url = d.jurisdiction != NULL ? pool_cstr(req, d.jurisdiction->policy_url) : NULL,
+    };
+    if (d.action == DOM_ACTION_REJECT) {
+        if (refusal.status == 503)
+            refusal.retry_after = 5;
+        ++w->counters.rejected;
+        dom__respond_refusal(req, &refusal);
+        return 0;
+    }
+
+    /* the body was buffered by h2o up to the largest class limit; this class may allow less */
+    if (req->entity.base != NULL && req->entity.len > class_limit(cfg, d.class_name)) {
+        ++w->counters.body_too_large;
+        refusal.status = 413;
+        refusal.reason = "body_too_large";
+        dom__respond_refusal(req, &refusal);
+        return 0;
+    }
+
+    /* step 6: a node in the first allowed region that has one; never outside the list */
+    dom__node_t *node = NULL;
+    const char *region = NULL;
+    switch (dom__upstream_pick(w->clusters, cfg->n_clusters, st->rules, &d, &node, &region)) {
+    case DOM_PICK_OK:
+        break;
+    case DOM_PICK_NO_CLUSTER:
+        refusal.status = 451;
+        refusal.reason = "no_compliant_region";
+        ++w->counters.rejected;
+        dom__respond_refusal(req, &refusal);
+        return 0;
+    case DOM_PICK_NONE_UP:
+        refusal.status = 503;
+        refusal.reason = "region_unavailable";
+        refusal.retry_after = 5;
+        ++w->counters.rejected;
+        dom__respond_refusal(req, &refusal);
+        return 0;
+    }
+    ++node->outstanding;
+    st->node = node;
+    ++w->counters.routed;
+
+    /* the decision, from the gateway only (client copies were stripped above) */
+    const char *jname = refusal.jurisdiction != NULL ? refusal.jurisdiction : "";
+    const char *version = refusal.rule_version != NULL ? refusal.rule_version : "";
+    const char *cls = refusal.class_name != NULL ? refusal.class_name : "";
+    add_req_header(req, H2O_STRLIT("x-domicile-jurisdiction"), jname, strlen(jname));
+    add_req_header(req, H2O_STRLIT("x-domicile-region"), region, strlen(region));
+    add_req_header(req, H2O_STRLIT("x-domicile-class"), cls, strlen(cls));
+    add_req_header(req, H2O_STRLIT("x-domicile-rule-version"), version, strlen(version));
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, request_id,
+                          strlen(request_id));
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-proto"), 0, NULL,
+                          req->input.scheme->name.base, req->input.scheme->name.len);
+    if (d.anonymize) {
+        strip_identity(req, cfg);
+    } else if (have_peer) {
+        /* rebuilt from the resolved address, not appended to what the client claimed */
+        char addr[64];
+        if (dom_addr_format(&client.addr, addr, sizeof(addr)) == 0) {
+            size_t alen = strlen(addr);
+            add_req_header(req, H2O_STRLIT("x-forwarded-for"), addr, alen);
+            char fwd[128];
+            int n =
+                snprintf(fwd, sizeof(fwd), client.addr.family == AF_INET6 ? "for=\"[%s]\";proto=%s" : "for=%s;proto=%s",
+                         addr, req->input.scheme->name.base);
+            add_req_header(req, H2O_STRLIT("forwarded"), fwd, (size_t)n);
+        }
+    }
+    if (cfg->expose_decision_headers) {
+        h2o_iovec_t r = h2o_strdup(&req->pool, region, SIZE_MAX);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, r.base, r.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-version"), 0, NULL, version,
+                              strlen(version));
+    }
+
+    /* the node refused or timed out: the regions we may use are unreachable, never another one */
+    refusal.status = 503;
+    refusal.reason = "region_unavailable";
+    refusal.retry_after = 5;
+    dom__respond_on_unreachable(req, &refusal);
+
+    h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+    memset(ov, 0, sizeof(*ov));
+    ov->socketpool = &node->pool;
+    ov->location_rewrite.match = &node->url;
+    ov->location_rewrite.path_prefix = h2o_iovec_init(H2O_STRLIT("/"));
+    req->overrides = ov;
+    h2o__proxy_process_request(req);
+    return 0;
+}

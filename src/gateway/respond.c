@@ -1,0 +1,199 @@
+/*
+ * Answers of the gateway's own: every refusal is one JSON shape, so a client (or a
+ * compliance auditor with curl) can tell why without reading logs. 451 follows RFC 7725
+ * (Link rel="blocked-by"); 503 carries Retry-After.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "gateway/gateway.h"
+
+const char *dom__status_text(int status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 413:
+        return "Payload Too Large";
+    case 451:
+        return "Unavailable For Legal Reasons";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
+    }
+}
+
+/* A sentence for people; the reason code is for machines. */
+static const char *message_for(const char *reason, int status)
+{
+    static const struct {
+        const char *reason, *message;
+    } table[] = {
+        {"class_denied", "The rules of your jurisdiction do not allow this service to store this kind of data."},
+        {"consent_required", "Storing this kind of data needs your consent (send the consent header)."},
+        {"pin_malformed", "The residency pin is malformed."},
+        {"pin_unknown_key", "The residency pin is signed with a key this gateway does not know."},
+        {"pin_bad_signature", "The residency pin's signature is not valid."},
+        {"pin_expired", "The residency pin has expired."},
+        {"pin_unknown_jurisdiction", "The residency pin names a jurisdiction the rules do not know."},
+        {"location_unknown", "Your location is unknown, and the rules refuse to store data without knowing it."},
+        {"no_allowed_region", "The rules of your jurisdiction allow no storage region for this kind of data."},
+        {"override_unknown_jurisdiction", "An operator override names a jurisdiction the rules do not know."},
+        {"no_rules", "No rules are loaded: the gateway refuses rather than guess."},
+        {"no_rule_for_location", "No rule covers your location: the gateway refuses rather than guess."},
+        {"no_compliant_region",
+         "This deployment has no storage cluster in any region where the rules allow this data to be stored."},
+        {"region_unavailable", "No storage cluster is reachable in the regions the rules allow. Try again later."},
+        {"body_too_large", "The request body is larger than this gateway accepts for this kind of data."},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i)
+        if (strcmp(table[i].reason, reason) == 0)
+            return table[i].message;
+    return status == 451 ? "The rules of your jurisdiction do not allow this request." : "The request was refused.";
+}
+
+/* Appends a JSON string (or null); returns the new offset, never beyond cap. */
+static size_t put_json_string(char *buf, size_t off, size_t cap, const char *s)
+{
+    if (s == NULL) {
+        int n = snprintf(buf + off, cap - off, "null");
+        return off + (n > 0 && (size_t)n < cap - off ? (size_t)n : 0);
+    }
+    if (off + 2 >= cap)
+        return off;
+    buf[off++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && off + 8 < cap; ++p) {
+        if (*p == '"' || *p == '\\') {
+            buf[off++] = '\\';
+            buf[off++] = (char)*p;
+        } else if (*p < 0x20) {
+            off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", *p);
+        } else {
+            buf[off++] = (char)*p;
+        }
+    }
+    buf[off++] = '"';
+    return off;
+}
+
+static size_t put_fields(char *buf, size_t off, size_t cap, const dom__refusal_t *r, const char *message)
+{
+    off += (size_t)snprintf(buf + off, cap - off, "\"status\":%d,\"reason\":", r->status);
+    off = put_json_string(buf, off, cap, r->reason);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"message\":");
+    off = put_json_string(buf, off, cap, message);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"jurisdiction\":");
+    off = put_json_string(buf, off, cap, r->jurisdiction);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"rule_version\":");
+    off = put_json_string(buf, off, cap, r->rule_version);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"class\":");
+    off = put_json_string(buf, off, cap, r->class_name);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"request_id\":");
+    off = put_json_string(buf, off, cap, r->request_id);
+    off += (size_t)snprintf(buf + off, cap - off, ",\"policy_url\":");
+    off = put_json_string(buf, off, cap, r->policy_url);
+    return off < cap ? off : cap - 1;
+}
+
+h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r)
+{
+    enum { CAP = 4096 };
+    char *buf = h2o_mem_alloc_pool(&req->pool, CAP);
+    const char *message = message_for(r->reason, r->status);
+    size_t off = 0;
+    /* the fields at top level, and the same under "error" for clients that expect an envelope */
+    buf[off++] = '{';
+    off = put_fields(buf, off, CAP - 200, r, message);
+    off += (size_t)snprintf(buf + off, CAP - off, ",\"error\":{");
+    off = put_fields(buf, off, CAP - 8, r, message);
+    off += (size_t)snprintf(buf + off, CAP - off, "}}\n");
+
+    req->res.status = r->status;
+    req->res.reason = dom__status_text(r->status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    if (r->request_id != NULL)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
+                              strlen(r->request_id));
+    if (r->status == 451 && r->policy_url != NULL) {
+        h2o_iovec_t link = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("<")),
+                                      h2o_iovec_init(r->policy_url, strlen(r->policy_url)),
+                                      h2o_iovec_init(H2O_STRLIT(">; rel=\"blocked-by\"")));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LINK, NULL, link.base, link.len);
+    }
+    if (r->retry_after != 0) {
+        char *ra = h2o_mem_alloc_pool(&req->pool, 16);
+        int n = snprintf(ra, 16, "%u", r->retry_after);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, ra, (size_t)n);
+    }
+    return h2o_iovec_init(buf, off);
+}
+
+void dom__respond_refusal(h2o_req_t *req, const dom__refusal_t *r)
+{
+    h2o_iovec_t body = dom__refusal_prepare(req, r);
+    h2o_send_inline(req, body.base, body.len);
+}
+
+/*
+ * h2o's proxy answers a node it cannot reach with its own text/plain 502 ("Gateway
+ * Error"). For a residency gateway that is "no cluster reachable in the allowed regions":
+ * a JSON 503 with Retry-After, in the one shape. A prefilter sees the response when it
+ * starts; an h2o-made 502 is recognised by its reason and its lone Content-Type header
+ * (h2o_send_error_generic drops every other header), so an upstream's own 502 passes.
+ */
+struct unreachable_filter {
+    h2o_req_prefilter_t super;
+    dom__refusal_t refusal;
+};
+
+struct replace_body {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+    int sent;
+};
+
+static void replace_body_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                              h2o_send_state_t state)
+{
+    struct replace_body *rb = (void *)self;
+    if (h2o_send_state_is_in_progress(state) || rb->sent) {
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+        return;
+    }
+    rb->sent = 1;
+    h2o_ostream_send_next(self, req, &rb->body, 1, state);
+}
+
+static void on_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    struct unreachable_filter *f = (void *)self;
+    if (req->res.status == 502 && req->res.reason != NULL && strcmp(req->res.reason, "Gateway Error") == 0 &&
+        req->res.headers.size <= 1) {
+        req->res.headers = (h2o_headers_t){NULL, 0, 0};
+        struct replace_body *rb = (void *)h2o_add_ostream(req, sizeof(*rb), slot);
+        rb->super.do_send = replace_body_send;
+        rb->body = dom__refusal_prepare(req, &f->refusal);
+        rb->sent = 0;
+        req->res.content_length = rb->body.len;
+        slot = &rb->super.next;
+    }
+    h2o_setup_next_prefilter(self, req, slot);
+}
+
+void dom__respond_on_unreachable(h2o_req_t *req, const dom__refusal_t *r)
+{
+    struct unreachable_filter *f = (void *)h2o_add_prefilter(req, sizeof(*f));
+    f->super.on_setup_ostream = on_setup_ostream;
+    f->refusal = *r;
+}

@@ -1,0 +1,256 @@
+/* Tests src/gateway/config.c: the good config, each kind of error with file:line:col, paths, suffixes. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "gateway/config.h"
+#include "test.h"
+
+struct recorded {
+    char text[8192];
+    size_t n;
+};
+
+static void record(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
+{
+    struct recorded *r = ctx;
+    size_t off = strlen(r->text);
+    snprintf(r->text + off, sizeof(r->text) - off, "%s:%zu:%zu: %s%s\n", file, line, col, is_warning ? "warning: " : "",
+             message);
+    ++r->n;
+}
+
+static struct recorded rec;
+static dom_config_diag_t diag;
+
+static int load(const char *yaml, dom_config_t **cfg)
+{
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    return dom_config_load_buffer("t.yaml", "/etc/domicile", yaml, strlen(yaml), cfg, &diag);
+}
+
+/* Loads a config that must fail and checks the first message. */
+static void expect_error(const char *yaml, const char *want)
+{
+    dom_config_t *cfg = NULL;
+    int ret = load(yaml, &cfg);
+    is_int(ret, DOM_ECONFIG);
+    ok(cfg == NULL);
+    if (!ok(strstr(rec.text, want) != NULL))
+        printf("#   want \"%s\" in:\n%s", want, rec.text);
+}
+
+#define BASE "listen: [\"127.0.0.1:8080\"]\nrules: r.mdb\n"
+
+static void test_example(void)
+{
+    dom_config_t *cfg = NULL;
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    int ret = dom_config_load(DOM_SOURCE_DIR "/examples/domicile.yaml", &cfg, &diag);
+    is_int(ret, 0);
+    if (cfg == NULL) {
+        printf("%s", rec.text);
+        return;
+    }
+    is_int(diag.errors, 0);
+    is_int(cfg->threads, 2);
+    is_int(cfg->n_listeners, 3);
+    ok(cfg->listeners[0].tls_certificate != NULL);
+    is_str(cfg->listeners[0].tls_certificate, DOM_SOURCE_DIR "/examples/../demo/tls/cert.pem");
+    is_int(cfg->listeners[1].addr.ss_family, AF_INET6);
+    is_int(ntohs(((struct sockaddr_in6 *)&cfg->listeners[1].addr)->sin6_port), 8443);
+    ok(cfg->listeners[2].tls_certificate == NULL);
+    is_int(cfg->trusted_proxies.count, 2);
+    is_str(cfg->geo.database, DOM_SOURCE_DIR "/examples/../demo/geo.mmdb");
+    is_int(cfg->n_overrides, 1);
+    is_str(cfg->overrides[0].country, "DE");
+    is_int(cfg->overrides[0].cidr.prefix, 24);
+    is_str(cfg->rules, DOM_SOURCE_DIR "/examples/../demo/rules.mdb");
+    is_str(cfg->pins.header, "domicile-pin");
+    is_str(cfg->consent_header, "domicile-consent");
+    is_int(cfg->limits.max_body, 1 << 20);
+    is_int(cfg->limits.n_classes, 1);
+    is_str(cfg->limits.classes[0].class_name, "content");
+    is_int(cfg->limits.classes[0].max_body, 8 << 20);
+    is_int(dom_config_largest_body(cfg), 8 << 20);
+    is_int(cfg->limits.upstream_timeout_ms, 30000);
+    is_int(cfg->limits.drain_timeout_ms, 10000);
+    is_int(cfg->expose_decision_headers, 1);
+    is_int(cfg->n_anonymize_strip_headers, 2);
+    is_str(cfg->anonymize_strip_headers[1], "x-device-id");
+    is_int(cfg->n_clusters, 2);
+    is_str(cfg->clusters[0].name, "eu-central-1");
+    is_str(cfg->clusters[0].region, "eu-central");
+    is_int(cfg->clusters[0].balance, DOM_BALANCE_ROUND_ROBIN);
+    is_int(cfg->clusters[0].n_nodes, 1);
+    is_str(cfg->clusters[0].nodes[0].host, "127.0.0.1");
+    is_int(cfg->clusters[0].nodes[0].port, 9101);
+    is_int(cfg->clusters[0].nodes[0].tls, 0);
+    dom_config_free(cfg);
+}
+
+static void test_values(void)
+{
+    dom_config_t *cfg = NULL;
+    int ret = load(BASE "threads: 3\n"
+                        "listen:\n"
+                        "  - address: \"[::]:443\"\n"
+                        "    tls: { certificate: /abs/c.pem, key: k.pem }\n"
+                        "    proxy_protocol: yes\n"
+                        "  - \"*:80\"\n",
+                   &cfg);
+    /* BASE already has listen: duplicate key */
+    is_int(ret, DOM_ECONFIG);
+    ok(strstr(rec.text, "t.yaml:4:1: duplicate key \"listen\"") != NULL);
+
+    ret = load("rules: r.mdb\nthreads: 3\n"
+               "listen:\n"
+               "  - address: \"[::]:443\"\n"
+               "    tls: { certificate: /abs/c.pem, key: k.pem }\n"
+               "    proxy_protocol: yes\n"
+               "  - \"*:80\"\n"
+               "limits: { max_body: 512k, upstream_timeout: 1500ms, drain_timeout: 2m,\n"
+               "          class_max_body: { telemetry: 2G, account: 100 } }\n"
+               "pins: { header: X-Pin, keys: keys/pin }\n"
+               "consent_header: Consent\n"
+               "geo: { database: g.mmdb, shape: flat, country_path: country_code }\n"
+               "overrides:\n"
+               "  - { cidr: 10.0.0.0/8, country: US-CA }\n"
+               "  - { cidr: \"2001:db8::/32\", jurisdiction: EU-GDPR }\n"
+               "admin: { listen: \"127.0.0.1:9090\" }\n"
+               "clusters:\n"
+               "  - { name: a, region: eu-central, balance: least-outstanding,\n"
+               "      nodes: [\"https://[::1]\", \"http://backend.internal:8080/\"] }\n",
+               &cfg);
+    is_int(ret, 0);
+    if (cfg == NULL) {
+        printf("%s", rec.text);
+        return;
+    }
+    is_int(cfg->threads, 3);
+    is_int(cfg->listeners[0].proxy_protocol, 1);
+    is_str(cfg->listeners[0].tls_certificate, "/abs/c.pem");
+    is_str(cfg->listeners[0].tls_key, "/etc/domicile/k.pem");
+    is_int(cfg->listeners[1].addr.ss_family, AF_INET);
+    is_int(ntohs(((struct sockaddr_in *)&cfg->listeners[1].addr)->sin_port), 80);
+    is_int(cfg->limits.max_body, 512 * 1024);
+    is_int(cfg->limits.upstream_timeout_ms, 1500);
+    is_int(cfg->limits.drain_timeout_ms, 120000);
+    is_int(dom_config_largest_body(cfg), 2ull << 30);
+    is_str(cfg->pins.header, "x-pin");
+    is_str(cfg->pins.keys, "/etc/domicile/keys/pin");
+    is_str(cfg->consent_header, "consent");
+    is_str(cfg->rules, "/etc/domicile/r.mdb");
+    is_int(cfg->geo.shape, DOM_GEO_SHAPE_FLAT);
+    is_str(cfg->geo.country_path, "country_code");
+    is_str(cfg->overrides[0].country, "US");
+    is_str(cfg->overrides[0].subdivision, "US-CA");
+    is_str(cfg->overrides[1].jurisdiction, "EU-GDPR");
+    is_str(cfg->admin.listen, "127.0.0.1:9090");
+    is_int(cfg->clusters[0].balance, DOM_BALANCE_LEAST_OUTSTANDING);
+    is_int(cfg->clusters[0].nodes[0].tls, 1);
+    is_int(cfg->clusters[0].nodes[0].port, 443);
+    is_str(cfg->clusters[0].nodes[0].host, "::1");
+    is_str(cfg->clusters[0].nodes[1].host, "backend.internal");
+    is_int(cfg->clusters[0].nodes[1].port, 8080);
+    dom_config_free(cfg);
+}
+
+static void test_errors(void)
+{
+    expect_error("listen: [\"127.0.0.1:8080\"]\nrules: [a\n", "t.yaml:3:1: ");
+    expect_error(BASE "thread: 2\n", "t.yaml:3:1: unknown key \"thread\" in the configuration");
+    expect_error(BASE "threads: 0\n", "t.yaml:3:10: threads must be a number from 1 to");
+    expect_error(BASE "threads: [1]\n", "t.yaml:3:10: threads must be a scalar");
+    expect_error("rules: r.mdb\nlisten: [\"127.0.0.1\"]\n", "t.yaml:2:10: bad listen address \"127.0.0.1\"");
+    expect_error("rules: r.mdb\nlisten: [\"::1:80\"]\n", "t.yaml:2:10: bad listen address");
+    expect_error("rules: r.mdb\nlisten: [\"127.0.0.1:0\"]\n", "port must be a number from 1 to 65535");
+    expect_error("rules: r.mdb\nlisten: [\"localhost:80\"]\n", "numeric IPv4 or [IPv6]");
+    expect_error("rules: r.mdb\nlisten:\n  - address: \"127.0.0.1:1\"\n    tls: { certificate: c.pem }\n",
+                 "t.yaml:4:10: tls needs both certificate and key");
+    expect_error("rules: r.mdb\nlisten:\n  - { address: \"127.0.0.1:1\", h2: true }\n",
+                 "t.yaml:3:31: unknown key \"h2\" in a listener");
+    expect_error("rules: r.mdb\nlisten: [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n", "is configured twice");
+    expect_error("rules: r.mdb\n", "no listeners");
+    expect_error("listen: [\"127.0.0.1:8080\"]\n", "no rules database");
+    expect_error("", "the configuration is empty");
+    expect_error("- a\n", "t.yaml:1:1: the configuration must be a mapping");
+    expect_error(BASE "trusted_proxies: [10.0.0.1/8]\n", "t.yaml:3:19: \"10.0.0.1/8\" is not a network");
+    expect_error(BASE "trusted_proxies: 10.0.0.0/8\n", "trusted_proxies must be a list");
+    expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8, country: Germany }]\n", "t.yaml:3:42: country \"Germany\"");
+    expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8 }]\n", "needs either a country or a jurisdiction");
+    expect_error(BASE "overrides: [{ country: DE }]\n", "an override needs a cidr");
+    expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8, country: DE, jurisdiction: X }]\n", "not both");
+    expect_error(BASE "limits: { max_body: 10x }\n", "t.yaml:3:21: limits.max_body \"10x\" is not a size");
+    expect_error(BASE "limits: { max_body: 0 }\n", "limits.max_body must be greater than zero");
+    expect_error(BASE "limits: { max_body: 99999999999999999999999 }\n", "is not a size");
+    expect_error(BASE "limits: { upstream_timeout: 10h }\n", "is not a duration");
+    expect_error(BASE "limits: { upstream_timeout: 0s }\n", "must be greater than zero");
+    expect_error(BASE "limits: { drain_timeout: 9999999999s }\n", "is too long");
+    expect_error(BASE "limits: { class_max_body: { content: -1 } }\n", "is not a size");
+    expect_error(BASE "limits: { max_bodies: 1m }\n", "unknown key \"max_bodies\" in limits");
+    expect_error(BASE "geo: { database: g.mmdb, shape: round }\n", "geo.shape must be auto, geoip2 or flat");
+    expect_error(BASE "geo: { country_path: \"a..b\" }\n", "must be dot-separated keys");
+    expect_error(BASE "geo: { database: \"\" }\n", "geo.database is empty");
+    expect_error(BASE "pins: { header: \"bad header\" }\n", "is not a valid header name");
+    expect_error(BASE "pins: { key: k }\n", "unknown key \"key\" in pins");
+    expect_error(BASE "expose_decision_headers: maybe\n", "must be true or false");
+    expect_error(BASE "anonymize_strip_headers: [\"x:y\"]\n", "is not a valid header name");
+    expect_error(BASE "admin: { listen: nowhere }\n", "bad admin.listen address");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [\"ftp://x\"] }]\n",
+                 "t.yaml:3:42: bad node URL \"ftp://x\": a node URL starts with http:// or https://");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [\"http://x/api\"] }]\n", "no path");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [\"http://x:99999\"] }]\n", "port must be");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [] }]\n", "at least one node");
+    expect_error(BASE "clusters: [{ name: a, nodes: [\"http://x\"] }]\n", "t.yaml:3:12: a cluster needs a region");
+    expect_error(BASE "clusters: [{ name: a, region: r, balance: random, nodes: [\"http://x\"] }]\n",
+                 "balance must be round-robin or least-outstanding");
+    expect_error(BASE "clusters:\n  - { name: a, region: r, nodes: [\"http://x\"] }\n"
+                      "  - { name: a, region: s, nodes: [\"http://y\"] }\n",
+                 "t.yaml:5:5: cluster name \"a\" is used twice (first at line 4)");
+    expect_error(BASE "---\nthreads: 1\n", "only one YAML document");
+    expect_error(BASE "consent_header: \"a\\0b\"\n", "contains a NUL character");
+
+    /* several errors are all reported, not only the first */
+    dom_config_t *cfg;
+    load(BASE "threads: x\nfoo: 1\nlimits: { max_body: q }\n", &cfg);
+    is_int(diag.errors, 3);
+}
+
+static void test_files(void)
+{
+    dom_config_t *cfg = (dom_config_t *)1;
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    is_int(dom_config_load("/nonexistent/domicile.yaml", &cfg, &diag), DOM_EIO);
+    ok(cfg == NULL);
+    ok(strstr(rec.text, "/nonexistent/domicile.yaml:0:0: cannot open") != NULL);
+
+    char dir[] = "/tmp/domcfgXXXXXX";
+    ok(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/gw.yaml", dir);
+    FILE *fp = fopen(path, "w");
+    fputs(BASE "geo: { database: sub/geo.mmdb }\n", fp);
+    fclose(fp);
+    is_int(dom_config_load(path, &cfg, &diag), 0);
+    char want[300];
+    snprintf(want, sizeof(want), "%s/sub/geo.mmdb", dir);
+    if (cfg != NULL)
+        is_str(cfg->geo.database, want);
+    dom_config_free(cfg);
+    unlink(path);
+    rmdir(dir);
+    dom_config_free(NULL);
+}
+
+int main(void)
+{
+    subtest("examples/domicile.yaml", test_example);
+    subtest("values and suffixes", test_values);
+    subtest("errors with file:line:col", test_errors);
+    subtest("files and relative paths", test_files);
+    return done_testing();
+}
