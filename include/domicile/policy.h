@@ -26,18 +26,18 @@ typedef enum dom_action { DOM_ACTION_ROUTE = 0, DOM_ACTION_REJECT } dom_action_t
 
 /** Everything the decision depends on. Borrowed pointers; strings need not be NUL-terminated. */
 typedef struct dom_request_facts {
-    const dom_geo_result_t *geo;   /* NULL = unknown location */
-    int location_hidden;           /* client address unknown (obfuscated Forwarded hop): treat as unknown */
-    int pin_present;               /* a pin header was sent */
-    int pin_status;                /* dom_pin_verify result when pin_present */
-    const dom_pin_t *pin;          /* valid when pin_status == DOM_OK */
+    const dom_geo_result_t *geo; /* NULL = unknown location */
+    int location_hidden;         /* client address unknown (obfuscated Forwarded hop): treat as unknown */
+    int pin_present;             /* a pin header was sent */
+    int pin_status;              /* dom_pin_verify result when pin_present */
+    const dom_pin_t *pin;        /* valid when pin_status == DOM_OK */
     const char *method;
     size_t method_len;
-    const char *path;              /* path without query string */
+    const char *path; /* path without query string */
     size_t path_len;
-    const char *consent;           /* consent header value: comma-separated class names, or "*"; NULL = none */
+    const char *consent; /* consent header value: comma-separated class names, or "*"; NULL = none */
     size_t consent_len;
-    int64_t now;                   /* unix seconds, for effective dates */
+    int64_t now; /* unix seconds, for effective dates */
 } dom_request_facts_t;
 
 /** The other outcome, from a newer rule in report mode (never applied, only recorded). */
@@ -49,7 +49,9 @@ typedef struct dom_report {
     const char *reason;
     uint16_t regions[DOM_MAX_REGIONS];
     size_t n_regions;
-    int differs;                   /* 1 if it would decide differently from the enforced rule */
+    int differs;                      /* 1 if it would decide differently from the enforced rule */
+    int anonymize;                    /* what the report version says about anonymizing (route only) */
+    dom_jurisdiction_source_t source; /* the level the report version was found at */
 } dom_report_t;
 
 /**
@@ -60,14 +62,16 @@ typedef struct dom_decision {
     const dom_jurisdiction_t *jurisdiction; /* NULL if none applied */
     dom_jurisdiction_source_t source;
     size_t class_index;
-    const char *class_name;                 /* NULL when no rules */
+    const char *class_name; /* NULL when no rules */
     dom_access_t access;
     dom_action_t action;
-    int status;          /* 0 for route; else 400, 401, 403, 451, 503 */
-    const char *reason;  /* machine-readable reason code: "routed", "class_denied", "consent_required",
-                            "pin_malformed", "pin_unknown_key", "pin_bad_signature", "pin_expired",
-                            "pin_unknown_jurisdiction", "no_rules", "no_rule_for_location", ... */
-    uint16_t regions[DOM_MAX_REGIONS];      /* ordered allowed regions for a route (indices into ruleset regions) */
+    int status;                        /* 0 for route; else 400, 401, 403, 451, 503 */
+    const char *reason;                /* machine-readable reason code: "routed", "class_denied", "consent_required",
+                                          "pin_malformed", "pin_unknown_key", "pin_bad_signature", "pin_expired",
+                                          "pin_unknown_jurisdiction", "override_unknown_jurisdiction",
+                                          "no_allowed_region", "no_rules", "no_rule_for_location", or a rule's
+                                          own deny reason */
+    uint16_t regions[DOM_MAX_REGIONS]; /* ordered allowed regions for a route (indices into ruleset regions) */
     size_t n_regions;
     int anonymize;
     dom_on_unavailable_t on_unavailable;
@@ -77,9 +81,23 @@ typedef struct dom_decision {
 /**
  * Decides. rules may be NULL (no rules loaded): every request is then rejected with 503
  * "no_rules" (fail closed). An invalid pin is refused (400 malformed, 401 otherwise),
- * never replaced by geolocation. Returns 0.
+ * never replaced by geolocation. An unknown location (geo NULL, location_hidden, or a geo
+ * source other than database/override) gets the default jurisdiction, overrides included:
+ * a hidden client's remaining address is its proxy's. Pure: no I/O, no allocation, no clock.
+ * See docs/internals/policy.md. Returns 0.
  */
 int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom_decision_t *out);
+
+/**
+ * Returns 1 if a consent header value names the class `class_name` (NUL-terminated): the
+ * value is a comma-separated list of class names compared case-insensitively, optional
+ * whitespace (SP, HTAB) around each, empty elements ignored; an element "*" names every class.
+ * value may be NULL (no header: 0).
+ */
+int dom_consent_allows(const char *value, size_t len, const char *class_name);
+
+/** "route" or "reject". */
+const char *dom_action_name(dom_action_t action);
 
 /** "pin", "override", "subdivision", "country", "group", "default", "none". */
 const char *dom_jurisdiction_source_name(dom_jurisdiction_source_t source);
