@@ -156,14 +156,14 @@ def main(t):
         recs = recorded(path)
         t.ok(r.status == 200 and len(recs) == 1 and recs[0]["body_sha256"] == H.sha256(body),
              "%s 8 KiB content write within class_max_body routed intact" % proto, (r, recs))
-        # over every limit (h2o's own hard limit): HTTP/1 must answer 413; HTTP/2 may reset the stream
+        # over every limit (h2o's own hard limit): h2o refuses while the client is still uploading.
+        # HTTP/2 resets the stream; HTTP/1.1 answers 413 and closes, and the kernel's RST for the
+        # unread upload can destroy that 413 before curl reads it (h2o 2.2.5 has no lingering
+        # close). Either way the client sees a failure, never a success, and nothing is stored.
         path = "/v1/sync/huge-%s" % H.uid()
         r = send(gw, proto, "PUT", path, os.urandom(200 * 1024), {"X-Forwarded-For": de})
-        if proto == "h1":
-            t.eq(r.status, 413, "%s 200 KiB content write over class_max_body: 413" % proto)
-        else:
-            t.ok(r.status in (0, 413), "%s 200 KiB content write over class_max_body: 413 or stream reset" % proto,
-                 r)
+        t.ok(r.status in (0, 413), "%s 200 KiB content write over class_max_body: 413 or connection error" % proto,
+             r)
         t.eq(recorded(path), [], "%s 200 KiB write reached no backend" % proto)
 
     # Content-Length over the limit announced up front, over a raw HTTP/1.1 socket.
