@@ -10,20 +10,20 @@
 
 enum {
     DOM_OK = 0,
-    DOM_ENOMEM = -1,         /* out of memory */
-    DOM_EINVAL = -2,         /* malformed input (address, header, value) */
-    DOM_EIO = -3,            /* a file could not be read or written */
-    DOM_ENOTFOUND = -4,      /* looked-up item does not exist */
-    DOM_ECORRUPT = -5,       /* a database (mmdb, LMDB) is corrupt or not ours */
-    DOM_ERANGE = -6,         /* a value or output does not fit */
-    DOM_EPIN_MALFORMED = -10,  /* pin token does not parse */
+    DOM_ENOMEM = -1,            /* out of memory */
+    DOM_EINVAL = -2,            /* malformed input (address, header, value) */
+    DOM_EIO = -3,               /* a file could not be read or written */
+    DOM_ENOTFOUND = -4,         /* looked-up item does not exist */
+    DOM_ECORRUPT = -5,          /* a database (mmdb, LMDB) is corrupt or not ours */
+    DOM_ERANGE = -6,            /* a value or output does not fit */
+    DOM_EPIN_MALFORMED = -10,   /* pin token does not parse */
     DOM_EPIN_UNKNOWN_KEY = -11, /* pin names a key id we do not hold */
     DOM_EPIN_BAD_SIGNATURE = -12,
     DOM_EPIN_EXPIRED = -13,
-    DOM_ERULES = -20,        /* rule files have errors (printed as file:line:col: message) */
-    DOM_ELMDB = -21,         /* LMDB call failed */
-    DOM_EGEO = -30,          /* geo database cannot be opened or fails its checks */
-    DOM_ECONFIG = -40,       /* gateway configuration has errors */
+    DOM_ERULES = -20,  /* rule files have errors (printed as file:line:col: message) */
+    DOM_ELMDB = -21,   /* LMDB call failed */
+    DOM_EGEO = -30,    /* geo database cannot be opened or fails its checks */
+    DOM_ECONFIG = -40, /* gateway configuration has errors */
 };
 
 /** Returns a short constant description of an error code (never NULL). */

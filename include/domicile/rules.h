@@ -19,14 +19,14 @@ typedef enum dom_rule_mode {
 } dom_rule_mode_t;
 
 typedef enum dom_on_unavailable {
-    DOM_ON_UNAVAILABLE_REJECT = 0, /* 503 + Retry-After; never another region */
+    DOM_ON_UNAVAILABLE_REJECT = 0,  /* 503 + Retry-After; never another region */
     DOM_ON_UNAVAILABLE_NEXT_REGION, /* try the next region of the ordered list (still only listed ones) */
 } dom_on_unavailable_t;
 
 /** What one jurisdiction version says about one data class. */
 typedef struct dom_class_rule {
-    int deny;                  /* refuse with 451 */
-    const char *deny_reason;   /* reason code for a deny, e.g. "class_denied" (default) */
+    int deny;                /* refuse with 451 */
+    const char *deny_reason; /* reason code for a deny, e.g. "class_denied" (default) */
     /* Ordered allowed regions (indices into dom_ruleset_t.regions). `write: any` is expanded
      * at compile time in the order of _regions.yaml. */
     uint16_t write_regions[DOM_MAX_REGIONS];
@@ -34,17 +34,17 @@ typedef struct dom_class_rule {
     uint16_t read_regions[DOM_MAX_REGIONS]; /* defaults to the write list when not given */
     size_t n_read;
     int consent_required;
-    int anonymize;             /* strip identity (client address, cookies, auth) before forwarding */
+    int anonymize; /* strip identity (client address, cookies, auth) before forwarding */
 } dom_class_rule_t;
 
 /** One version of one jurisdiction. */
 typedef struct dom_jurisdiction {
-    const char *name;          /* "EU-GDPR" */
-    const char *version;       /* "2026-01" */
-    int64_t effective;         /* unix seconds, 00:00 UTC of the effective date */
+    const char *name;    /* "EU-GDPR" */
+    const char *version; /* "2026-01" */
+    int64_t effective;   /* unix seconds, 00:00 UTC of the effective date */
     dom_rule_mode_t mode;
     const char *policy_url;
-    const char *law;           /* free text citation, optional ("Regulation (EU) 2016/679") */
+    const char *law; /* free text citation, optional ("Regulation (EU) 2016/679") */
     dom_on_unavailable_t on_unavailable;
     int is_default;            /* applies to unknown locations */
     const char *source_file;   /* "regions/eu-gdpr.yaml" (for explain) */
@@ -53,14 +53,14 @@ typedef struct dom_jurisdiction {
 } dom_jurisdiction_t;
 
 typedef struct dom_data_class {
-    const char *name;          /* "account" */
+    const char *name; /* "account" */
     const char *description;
-    int personal;              /* holds personal data */
+    int personal; /* holds personal data */
 } dom_data_class_t;
 
 typedef struct dom_region {
-    const char *name;          /* "eu-central" */
-    const char *location;      /* ISO country the storage is in, "DE" */
+    const char *name;     /* "eu-central" */
+    const char *location; /* ISO country the storage is in, "DE" */
     const char *description;
 } dom_region_t;
 
@@ -82,7 +82,7 @@ unsigned dom_method_bit(const char *method, size_t len);
 typedef struct dom_route_rule {
     const char *prefix;
     size_t prefix_len;
-    unsigned methods;          /* DOM_METHOD_* mask; DOM_METHOD_ALL when not given */
+    unsigned methods; /* DOM_METHOD_* mask; DOM_METHOD_ALL when not given */
     size_t class_index;
 } dom_route_rule_t;
 
@@ -106,20 +106,20 @@ typedef struct dom_rule_claim {
  */
 typedef struct dom_ruleset {
     /* identity of this rule set */
-    uint64_t generation;       /* incremented by every compile into the same database */
-    char source_hash[65];      /* sha256 hex of the sorted source files (names and bytes) */
-    int64_t compiled_at;       /* unix seconds */
+    uint64_t generation;  /* incremented by every compile into the same database */
+    char source_hash[65]; /* sha256 hex of the sorted source files (names and bytes) */
+    int64_t compiled_at;  /* unix seconds */
 
     dom_region_t *regions;
     size_t n_regions;
     dom_data_class_t *classes;
     size_t n_classes;
-    dom_route_rule_t *routes;  /* sorted by prefix length, longest first */
+    dom_route_rule_t *routes; /* sorted by prefix length, longest first */
     size_t n_routes;
-    size_t default_class;      /* class for paths no route matches */
+    size_t default_class;              /* class for paths no route matches */
     dom_jurisdiction_t *jurisdictions; /* every version, sorted by name then effective */
     size_t n_jurisdictions;
-    dom_rule_claim_t *claims;  /* sorted by (level, key, effective) */
+    dom_rule_claim_t *claims; /* sorted by (level, key, effective) */
     size_t n_claims;
 
     /* private */

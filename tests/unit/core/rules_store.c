@@ -8,6 +8,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -225,7 +226,7 @@ static void test_refused(void)
 
 typedef struct reader {
     dom_rules_store_t *store;
-    volatile int *stop;
+    atomic_int *stop;
     long snapshots, seen_a, seen_b, mixed, backwards;
     uint64_t first_gen, last_gen;
 } reader_t;
@@ -269,7 +270,7 @@ static void *reader_main(void *arg)
     reader_t *rd = arg;
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    while (!*rd->stop) {
+    while (!atomic_load(rd->stop)) {
         dom_ruleset_t *rs = dom_rules_store_current(rd->store);
         int letter = snapshot_letter(rs);
         ++rd->snapshots;
@@ -325,7 +326,7 @@ static void test_live(void)
         _exit(broken == NULL ? 0 : 2);
     }
     close(go[0]);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     reader_t rd[2];
     pthread_t th[2];
     for (int i = 0; i < 2; ++i) {
@@ -347,7 +348,7 @@ static void test_live(void)
         if (done)
             break;
     }
-    stop = 1;
+    atomic_store(&stop, 1);
     for (int i = 0; i < 2; ++i)
         pthread_join(th[i], NULL);
     ok(WIFEXITED(status) && WEXITSTATUS(status) == 0);
