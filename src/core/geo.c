@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "domicile/geo.h"
@@ -487,6 +488,19 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | be24(p + 1);
 }
 
+/*
+ * Drops the pages of [from, from+len) from this process's resident set (they stay in the page
+ * cache and fault back in on the next touch). The checks at open read the whole file; without
+ * this a 50 MB database would count fully towards the gateway's RSS for no lookup's benefit.
+ */
+static void release_pages(const uint8_t *from, size_t len)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)from + page - 1) & ~(page - 1), end = ((uintptr_t)from + len) & ~(page - 1);
+    if (end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 /* The two records of a node, read straight from the mapped tree (the layout is fixed by the spec). */
 static void read_node(const MMDB_s *m, uint32_t node, uint32_t rec[2])
 {
@@ -527,8 +541,12 @@ static int check_tree(const dom_geo_t *geo, uint8_t *seen, uint32_t *n_records, 
         }
     }
     *n_records = 0;
+    const uint32_t release_every = (1u << 20) / m->full_record_byte_size; /* about 1 MiB of tree */
     for (uint32_t node = 0; node < nodes; ++node) {
         uint32_t rec[2];
+        if (node != 0 && node % release_every == 0)
+            release_pages(m->file_content + (size_t)(node - release_every) * m->full_record_byte_size,
+                          (size_t)release_every * m->full_record_byte_size);
         read_node(m, node, rec);
         for (int side = 0; side < 2; ++side) {
             uint64_t r = rec[side];
@@ -779,6 +797,8 @@ int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **ou
     geo->has_db = 1;
     if ((rc = check_database(geo, opts, err, errlen)) != 0)
         goto cleanup;
+    /* The check touched every page of the file: keep only what lookups touch. */
+    release_pages(geo->mmdb.file_content, geo->mmdb.file_size);
     *out = geo;
     return 0;
 
