@@ -628,6 +628,16 @@ static int geo_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
             error_at(ctx, v, "geo.shape must be auto, geoip2 or flat, not \"%s\"", s);
         return 0;
     }
+    if (strcmp(key, "reload_poll") == 0) {
+        uint64_t ms;
+        if (duration_value(ctx, v, "geo.reload_poll", &ms) == 0) {
+            if (ms < 10)
+                error_at(ctx, v, "geo.reload_poll must be at least 10ms");
+            else
+                cfg->geo_reload_poll_ms = ms;
+        }
+        return 0;
+    }
     if (strcmp(key, "country_path") == 0)
         slot = &cfg->geo.country_path;
     else if (strcmp(key, "subdivision_path") == 0)
@@ -635,7 +645,7 @@ static int geo_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
     else if (strcmp(key, "eu_path") == 0)
         slot = &cfg->geo.eu_path;
     if (slot == NULL) {
-        unknown_key(ctx, k, key, "geo", "database, shape, country_path, subdivision_path, eu_path");
+        unknown_key(ctx, k, key, "geo", "database, shape, country_path, subdivision_path, eu_path, reload_poll");
         return 0;
     }
     if ((s = scalar(ctx, v, key)) == NULL)
@@ -742,6 +752,91 @@ static int admin_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yam
         cfg->admin.mark = mark_of(v);
     } else {
         unknown_key(ctx, k, key, "admin", "listen");
+    }
+    return 0;
+}
+
+static int audit_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    dom_config_t *cfg = ctx->cfg;
+    const char *s;
+    uint64_t n;
+    if (strcmp(key, "path") == 0) {
+        free(cfg->audit.path);
+        cfg->audit.path = path_value(ctx, v, "audit.path");
+        cfg->audit.mark = mark_of(v);
+    } else if (strcmp(key, "client_address") == 0) {
+        static const char *const modes[] = {"truncate", "hash", "full", "none"};
+        if ((s = scalar(ctx, v, "audit.client_address")) == NULL)
+            return 0;
+        for (int i = 0; i < 4; ++i)
+            if (strcmp(s, modes[i]) == 0) {
+                cfg->audit.client_address = i;
+                return 0;
+            }
+        error_at(ctx, v, "audit.client_address must be truncate, hash, full or none, not \"%s\"", s);
+    } else if (strcmp(key, "ipv4_prefix") == 0 || strcmp(key, "ipv6_prefix") == 0) {
+        unsigned max = key[3] == '4' ? 32 : 128;
+        const char *rest = (s = scalar(ctx, v, key)) != NULL ? parse_u64(s, &n) : NULL;
+        if (s == NULL)
+            return 0;
+        if (rest == NULL || *rest != '\0' || n > max) {
+            error_at(ctx, v, "audit.%s must be a number from 0 to %u", key, max);
+            return 0;
+        }
+        *(key[3] == '4' ? &cfg->audit.ipv4_prefix : &cfg->audit.ipv6_prefix) = (unsigned)n;
+    } else if (strcmp(key, "hash_key_file") == 0) {
+        free(cfg->audit.hash_key_file);
+        cfg->audit.hash_key_file = path_value(ctx, v, "audit.hash_key_file");
+    } else if (strcmp(key, "buffer") == 0) {
+        if (size_value(ctx, v, "audit.buffer", &n) == 0) {
+            if (n < 4096 || n > ((uint64_t)1 << 30))
+                error_at(ctx, v, "audit.buffer must be from 4k to 1g");
+            else
+                cfg->audit.buffer = n;
+        }
+    } else {
+        unknown_key(ctx, k, key, "audit", "path, client_address, ipv4_prefix, ipv6_prefix, hash_key_file, buffer");
+    }
+    return 0;
+}
+
+static int health_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    dom_config_health_t *h = arg;
+    const char *s;
+    uint64_t n;
+    if (strcmp(key, "path") == 0) {
+        if ((s = scalar(ctx, v, "health.path")) == NULL)
+            return 0;
+        int ok = s[0] == '/' && strlen(s) < 1024;
+        for (const char *p = s; ok && *p; ++p)
+            ok = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+        if (!ok) {
+            error_at(ctx, v, "health.path must start with / and hold no spaces or control characters");
+            return 0;
+        }
+        free(h->path);
+        h->path = dup_str(ctx, s);
+    } else if (strcmp(key, "interval") == 0 || strcmp(key, "timeout") == 0 || strcmp(key, "passive_cooldown") == 0) {
+        if (duration_value(ctx, v, key, &n) != 0)
+            return 0;
+        if (n < 10 || n > 3600000) {
+            error_at(ctx, v, "health.%s must be from 10ms to 1h", key);
+            return 0;
+        }
+        *(key[0] == 'i' ? &h->interval_ms : key[0] == 't' ? &h->timeout_ms : &h->passive_cooldown_ms) = n;
+    } else if (strcmp(key, "rise") == 0 || strcmp(key, "fall") == 0 || strcmp(key, "passive_fall") == 0) {
+        const char *rest = (s = scalar(ctx, v, key)) != NULL ? parse_u64(s, &n) : NULL;
+        if (s == NULL)
+            return 0;
+        if (rest == NULL || *rest != '\0' || n > 1000 || (n == 0 && key[0] != 'p')) {
+            error_at(ctx, v, "health.%s must be a number from %d to 1000", key, key[0] == 'p' ? 0 : 1);
+            return 0;
+        }
+        *(key[0] == 'r' ? &h->rise : key[0] == 'f' ? &h->fall : &h->passive_fall) = (unsigned)n;
+    } else {
+        unknown_key(ctx, k, key, "health", "path, interval, timeout, rise, fall, passive_fall, passive_cooldown");
     }
     return 0;
 }
@@ -894,8 +989,10 @@ static int cluster_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, y
             node->mark = mark_of(item);
             ++c->n_nodes;
         }
+    } else if (strcmp(key, "health") == 0) {
+        each_key(ctx, v, "health", health_key, &c->health);
     } else {
-        unknown_key(ctx, k, key, "a cluster", "name, region, balance, nodes");
+        unknown_key(ctx, k, key, "a cluster", "name, region, balance, nodes, health");
     }
     return 0;
 }
@@ -918,6 +1015,12 @@ static void parse_clusters(struct parse_ctx *ctx, yaml_node_t *node)
             continue;
         dom_config_cluster_t *c = &cfg->clusters[cfg->n_clusters++];
         c->mark = mark_of(item);
+        c->health.interval_ms = 2000;
+        c->health.timeout_ms = 1000;
+        c->health.rise = 2;
+        c->health.fall = 3;
+        c->health.passive_fall = 3;
+        c->health.passive_cooldown_ms = 5000;
         if (each_key(ctx, item, "a cluster", cluster_key, c) != 0)
             continue;
         if (c->name == NULL)
@@ -975,10 +1078,12 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
         parse_clusters(ctx, v);
     } else if (strcmp(key, "admin") == 0) {
         each_key(ctx, v, "admin", admin_key, NULL);
+    } else if (strcmp(key, "audit") == 0) {
+        each_key(ctx, v, "audit", audit_key, NULL);
     } else {
         unknown_key(ctx, k, key, "the configuration",
                     "threads, listen, trusted_proxies, geo, overrides, rules, pins, consent_header, limits, "
-                    "expose_decision_headers, anonymize_strip_headers, clusters, admin");
+                    "expose_decision_headers, anonymize_strip_headers, clusters, admin, audit");
     }
     return 0;
 }
@@ -1056,6 +1161,15 @@ int dom_config_load_buffer(const char *name, const char *dir, const char *buf, s
             dom_config_report(diag, name, &top, 0, "no rules database: add \"rules: path/to/rules.mdb\"");
         if (cfg->n_clusters == 0 && diag->errors == errors_before)
             dom_config_report(diag, name, &top, 1, "no clusters: every routed request gets 451 no_compliant_region");
+        if (cfg->audit.path != NULL && cfg->audit.client_address == 1 && cfg->audit.hash_key_file == NULL)
+            dom_config_report(diag, name, &cfg->audit.mark, 0,
+                              "audit.client_address: hash needs audit.hash_key_file (a secret key)");
+        for (size_t i = 0; i < cfg->n_clusters; ++i)
+            if (cfg->clusters[i].health.path != NULL &&
+                cfg->clusters[i].health.timeout_ms > cfg->clusters[i].health.interval_ms)
+                dom_config_report(diag, name, &cfg->clusters[i].mark, 0,
+                                  "cluster %s: health.timeout must not exceed health.interval",
+                                  cfg->clusters[i].name ? cfg->clusters[i].name : "");
     }
     yaml_parser_delete(&parser);
     if (ctx.oom)
@@ -1158,8 +1272,11 @@ void dom_config_free(dom_config_t *cfg)
             free(c->nodes[j].host);
         }
         free(c->nodes);
+        free(c->health.path);
     }
     free(cfg->clusters);
+    free(cfg->audit.path);
+    free(cfg->audit.hash_key_file);
     free(cfg->admin.listen);
     free(cfg);
 }

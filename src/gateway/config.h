@@ -50,10 +50,21 @@ typedef struct dom_config_node {
     dom_config_mark_t mark;
 } dom_config_node_t;
 
+/** Health checking of a cluster's nodes (docs/config.md, clusters[].health). */
+typedef struct dom_config_health {
+    char *path;            /* active check: GET path; NULL = no active checks */
+    uint64_t interval_ms;  /* default 2 s */
+    uint64_t timeout_ms;   /* default 1 s */
+    unsigned rise, fall;   /* successes to come up, failures to go down; default 2 and 3 */
+    unsigned passive_fall; /* consecutive failed requests (connect failure, 5xx) that mark a node down; 0 = off */
+    uint64_t passive_cooldown_ms; /* without active checks: a passively downed node is retried after this */
+} dom_config_health_t;
+
 typedef struct dom_config_cluster {
     char *name;
     char *region; /* a storage region of the rule set */
     dom_balance_t balance;
+    dom_config_health_t health;
     dom_config_node_t *nodes;
     size_t n_nodes;
     dom_config_mark_t mark, region_mark;
@@ -111,6 +122,17 @@ typedef struct dom_config {
 
     dom_config_cluster_t *clusters;
     size_t n_clusters;
+
+    struct {
+        char *path;         /* NULL: no audit log */
+        int client_address; /* dom__audit_addr_mode_t: 0 truncate, 1 hash, 2 full, 3 none */
+        unsigned ipv4_prefix, ipv6_prefix;
+        char *hash_key_file;
+        uint64_t buffer;
+        dom_config_mark_t mark;
+    } audit;
+
+    uint64_t geo_reload_poll_ms; /* geo.reload_poll: stat interval beside inotify; default 2 s */
 
     struct {
         char *listen; /* NULL: no admin listener */

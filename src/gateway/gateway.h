@@ -14,12 +14,26 @@
 #include "domicile/policy.h"
 #include "domicile/rules.h"
 #include "gateway/config.h"
+#include "gateway/metrics.h"
+
+struct dom__audit;
+struct dom__georeload;
+struct dom__health;
+struct dom__admin;
 
 /* ---- upstream.c: clusters and nodes ---- */
 
-/** Shared by all threads: the health of one node (the ops issue's health checks flip `up`). */
+/**
+ * Shared by all threads: the health of one node. `up` is read with a relaxed load per pick;
+ * health.c flips it (active checks, passive marks from the workers).
+ */
 typedef struct dom__node_health {
     int up; /* atomic; 1 = may receive requests */
+    const dom_config_cluster_t *cluster;
+    const dom_config_node_t *node;
+    unsigned passive_streak;                                /* consecutive failed requests (atomic) */
+    int64_t passive_down_at;                                /* monotonic ms when passively marked down */
+    uint64_t check_failures, passive_failures, transitions; /* atomic counters (off the fast path) */
 } dom__node_health_t;
 
 /** One node as one thread sees it: its own socket pool (pools need a loop for their timeout). */
@@ -30,6 +44,7 @@ typedef struct dom__node {
     h2o_url_t url;         /* for rewriting Location headers that point at the node */
     h2o_iovec_t authority; /* "host:port" */
     size_t outstanding;    /* requests of this thread in flight to this node */
+    const char *cluster_name;
 } dom__node_t;
 
 typedef struct dom__cluster {
@@ -74,7 +89,9 @@ typedef struct dom__worker {
     h2o_accept_ctx_t *accept_ctxs;
     int *listen_fds;
     dom__cluster_t *clusters;
-    dom_geo_t *geo; /* this thread's reference; swapped by a message (ops issue) */
+    dom_geo_t *geo;          /* this thread's reference; swapped between requests when the watcher published */
+    uint64_t geo_generation; /* of w->geo (georeload.h) */
+    dom__metrics_t metrics;  /* this thread's counters (metrics.h) */
     uint64_t rng[4];
     size_t open_connections;
     int draining, done;
@@ -95,6 +112,12 @@ struct dom__server {
     dom__node_health_t *health; /* flattened per cluster/node */
     dom__worker_t *workers;
     size_t n_workers;
+    struct dom__audit *audit;         /* NULL: no audit log */
+    struct dom__georeload *georeload; /* NULL: no geo database configured */
+    struct dom__health *healthmon;
+    struct dom__admin *admin;
+    int64_t start_time;
+    uint64_t sighup_reloads;
 };
 
 /* ---- handler.c: on_req ---- */

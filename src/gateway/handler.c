@@ -8,25 +8,138 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include "domicile/clientip.h"
+#include "gateway/audit.h"
 #include "gateway/gateway.h"
+#include "gateway/georeload.h"
+#include "gateway/health.h"
 
 #define MAX_FORWARDING_LINES 16
 #define REQUEST_ID_MAX 128
 
-/* Per-request state released with the request's pool: the rules snapshot and the node's count. */
+/*
+ * Per-request state released with the request's pool: the rules snapshot, the node's count,
+ * and what step 7 records. h2o clears the pool after the response is finished (or the client
+ * went away) while the request's fields are still intact, so the dispose callback is the one
+ * place that sees every request exactly once, with its final status and byte counts.
+ */
 struct request_state {
     dom_ruleset_t *rules;
     dom__node_t *node;
+    dom__worker_t *worker;
+    h2o_req_t *req;
+    dom_decision_t d;
+    int decided;
+    const char *reason, *region;
+    const char *request_id;
+    dom_addr_t client;
+    int have_client;
+    char country[3], subdivision[8];
+    uint64_t decision_ns;
+    struct timeval dispatched;
 };
+
+static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
+{
+    int64_t us = (int64_t)(b->tv_sec - a->tv_sec) * 1000000 + (b->tv_usec - a->tv_usec);
+    return us > 0 ? (uint64_t)us * 1000 : 0;
+}
+
+static void record(struct request_state *st)
+{
+    dom__worker_t *w = st->worker;
+    h2o_req_t *req = st->req;
+    dom__server_t *srv = w->server;
+    const dom_decision_t *d = &st->d;
+    int status = req->res.status;
+    struct timeval end = req->timestamps.response_end_at;
+    if (end.tv_sec == 0)
+        gettimeofday(&end, NULL);
+    uint64_t latency = tv_diff_ns(&req->timestamps.request_begin_at, &end);
+    const char *action = !st->decided ? "reject" : st->node != NULL ? "route" : "reject";
+    const char *region = st->node != NULL ? st->region : NULL;
+    const char *jname = st->decided && d->jurisdiction != NULL ? d->jurisdiction->name : NULL;
+    const char *cls = st->decided ? d->class_name : NULL;
+
+    dom__metrics_t *m = &w->metrics;
+    dom__request_labels_t labels = {jname, cls, action, status, region};
+    dom__metrics_count_request(m, &labels);
+    dom__histogram_observe(&m->total, latency);
+    DOM__COUNT_ADD(&m->bytes_in, req->entity.len);
+    DOM__COUNT_ADD(&m->bytes_out, req->bytes_sent);
+    if (st->node != NULL) {
+        if (req->timestamps.response_start_at.tv_sec != 0)
+            dom__histogram_observe(&m->upstream, tv_diff_ns(&st->dispatched, &req->timestamps.response_start_at));
+        int failed = status >= 500 || status == 0;
+        if (status >= 500)
+            DOM__COUNT(&m->upstream_5xx);
+        /* 5xx bursts and unreachable nodes mark the node down (health.c); a vanished client is not its fault */
+        if (status != 0)
+            dom__health_passive(st->node->health, !failed);
+    }
+    if (srv->audit == NULL)
+        return;
+    dom__audit_record_t r = {
+        .time_us =
+            (int64_t)req->timestamps.request_begin_at.tv_sec * 1000000 + req->timestamps.request_begin_at.tv_usec,
+        .request_id = st->request_id,
+        .client = st->have_client ? &st->client : NULL,
+        .country = st->country,
+        .subdivision = st->subdivision,
+        .jurisdiction = jname,
+        .jurisdiction_source = st->decided ? dom_jurisdiction_source_name(d->source) : NULL,
+        .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
+        .rules_generation = st->rules != NULL ? st->rules->generation : 0,
+        .class_name = cls,
+        .write = st->decided && d->access == DOM_ACCESS_WRITE,
+        .action = action,
+        .reason = st->reason,
+        .status = status,
+        .region = region,
+        .cluster = st->node != NULL ? st->node->cluster_name : NULL,
+        .node = st->node != NULL ? st->node->config->url : NULL,
+        .decision_ns = st->decision_ns,
+        .latency_ns = latency,
+        .bytes_in = req->entity.len,
+        .bytes_out = req->bytes_sent,
+    };
+    if (st->decided && d->report.present) {
+        r.report = 1;
+        r.report_jurisdiction = d->report.jurisdiction != NULL ? d->report.jurisdiction->name : NULL;
+        r.report_version = d->report.jurisdiction != NULL ? d->report.jurisdiction->version : NULL;
+        r.report_action = dom_action_name(d->report.action);
+        r.report_status = d->report.status;
+        r.report_differs = d->report.differs;
+    }
+    dom__audit_log(srv->audit, w->index, &r);
+}
 
 static void request_state_dispose(void *p)
 {
     struct request_state *st = p;
+    record(st);
     if (st->node != NULL)
         --st->node->outstanding;
     dom_ruleset_release(st->rules);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A newer geo database was published: take it between requests (lookups finish inside on_req). */
+static void refresh_geo(dom__worker_t *w)
+{
+    uint64_t gen;
+    dom_geo_t *geo = dom__georeload_acquire(w->server->georeload, &gen);
+    dom_geo_release(w->geo);
+    w->geo = geo;
+    w->geo_generation = gen;
 }
 
 /* xoshiro256**: fast, per thread, seeded from the OpenSSL CSPRNG. Request ids need uniqueness, not secrecy. */
@@ -189,6 +302,9 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     dom__server_t *srv = w->server;
     const dom_config_t *cfg = srv->config;
     ++w->counters.requests;
+    uint64_t t0 = mono_ns();
+    if (srv->georeload != NULL && dom__georeload_generation(srv->georeload) != w->geo_generation)
+        refresh_geo(w);
 
     /* hygiene first: nothing below may see a client-sent X-Domicile-* header */
     struct gathered g;
@@ -225,8 +341,10 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
         } else {
             dom_clientip_resolve(&cfg->trusted_proxies, &peer, g.xff, g.n_xff, g.fwd, g.n_fwd, &client);
         }
-        if (client.malformed)
+        if (client.malformed) {
             ++w->counters.malformed_forwarding;
+            DOM__COUNT(&w->metrics.malformed_forwarding);
+        }
     }
 
     /* step 2: where is it. A hidden client, or a malformed header from a trusted proxy, leaves the
@@ -243,13 +361,21 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     dom_pin_t pin;
     memset(&pin, 0, sizeof(pin));
     int pin_status = 0;
-    if (g.has_pin)
-        pin_status = dom_pin_verify(&srv->keyring, g.pin.base, g.pin.len, now, &pin);
+    if (g.has_pin && (pin_status = dom_pin_verify(&srv->keyring, g.pin.base, g.pin.len, now, &pin)) != 0)
+        DOM__COUNT(&w->metrics.invalid_pins);
 
     /* step 4: the rules snapshot, held until the request's pool goes away */
     struct request_state *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), request_state_dispose);
+    memset(st, 0, sizeof(*st));
     st->rules = dom_rules_store_current(srv->rules);
-    st->node = NULL;
+    st->worker = w;
+    st->req = req;
+    st->request_id = request_id;
+    st->have_client = have_peer && !client.hidden;
+    if (st->have_client)
+        st->client = client.addr;
+    memcpy(st->country, geo.country, sizeof(st->country));
+    memcpy(st->subdivision, geo.subdivision, sizeof(st->subdivision));
 
     /* step 5: decide */
     dom_request_facts_t facts;
@@ -268,6 +394,11 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     facts.now = now;
     dom_decision_t d;
     dom_decide(st->rules, &facts, &d);
+    st->d = d;
+    st->decided = 1;
+    st->reason = d.reason;
+    st->decision_ns = mono_ns() - t0;
+    dom__histogram_observe(&w->metrics.decision, st->decision_ns);
 
     dom__refusal_t refusal = {
         .status = d.status,
@@ -290,7 +421,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     if (req->entity.base != NULL && req->entity.len > class_limit(cfg, d.class_name)) {
         ++w->counters.body_too_large;
         refusal.status = 413;
-        refusal.reason = "body_too_large";
+        refusal.reason = st->reason = "body_too_large";
         dom__respond_refusal(req, &refusal);
         return 0;
     }
@@ -303,13 +434,13 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
         break;
     case DOM_PICK_NO_CLUSTER:
         refusal.status = 451;
-        refusal.reason = "no_compliant_region";
+        refusal.reason = st->reason = "no_compliant_region";
         ++w->counters.rejected;
         dom__respond_refusal(req, &refusal);
         return 0;
     case DOM_PICK_NONE_UP:
         refusal.status = 503;
-        refusal.reason = "region_unavailable";
+        refusal.reason = st->reason = "region_unavailable";
         refusal.retry_after = 5;
         ++w->counters.rejected;
         dom__respond_refusal(req, &refusal);
@@ -317,6 +448,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     ++node->outstanding;
     st->node = node;
+    st->region = region; /* a name in st->rules, held as long as st */
+    gettimeofday(&st->dispatched, NULL);
     ++w->counters.routed;
 
     /* the decision, from the gateway only (client copies were stripped above) */

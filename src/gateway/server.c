@@ -16,7 +16,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "gateway/admin.h"
+#include "gateway/audit.h"
 #include "gateway/gateway.h"
+#include "gateway/georeload.h"
+#include "gateway/health.h"
 #include "gateway/server.h"
 
 #define UPSTREAM_KEEPALIVE_MS 2000
@@ -240,8 +244,16 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
     w->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(w->queue, &w->notify, on_notify);
     dom__rng_seed(w->rng);
-    dom_geo_retain(srv->geo);
-    w->geo = srv->geo;
+    if (dom__metrics_init(&w->metrics, 512) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (srv->georeload != NULL) {
+        w->geo = dom__georeload_acquire(srv->georeload, &w->geo_generation);
+    } else {
+        dom_geo_retain(srv->geo);
+        w->geo = srv->geo;
+    }
     if (dom__upstream_init(&w->clusters, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
         snprintf(err, errlen, "cannot set up upstream pools");
         return -1;
@@ -305,6 +317,83 @@ static void print_listening(const dom_config_t *cfg, size_t threads)
     fprintf(stderr, "domicile: ready (%zu threads, %zu clusters)\n", threads, cfg->n_clusters);
 }
 
+static int read_key_file(const char *path, unsigned char **key, size_t *len, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char buf[1024];
+    size_t n = fp != NULL ? fread(buf, 1, sizeof(buf), fp) : 0;
+    if (fp != NULL)
+        fclose(fp);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        --n;
+    if (fp == NULL || n < 16) {
+        snprintf(err, errlen, "audit.hash_key_file %s: %s", path,
+                 fp == NULL ? strerror(errno) : "needs at least 16 bytes of secret");
+        return -1;
+    }
+    if ((*key = malloc(n)) == NULL)
+        return -1;
+    memcpy(*key, buf, n);
+    *len = n;
+    return 0;
+}
+
+/* Audit log, geo watcher, health checks and the admin listener: all before the workers start. */
+static int start_ops(dom__server_t *srv, size_t n_nodes)
+{
+    dom_config_t *cfg = srv->config;
+    char err[512] = "";
+    if (cfg->audit.path != NULL) {
+        dom__audit_options_t ao = {
+            .path = cfg->audit.path,
+            .addr_mode = (dom__audit_addr_mode_t)cfg->audit.client_address,
+            .ipv4_prefix = cfg->audit.ipv4_prefix,
+            .ipv6_prefix = cfg->audit.ipv6_prefix,
+            .buffer_size = cfg->audit.buffer,
+        };
+        unsigned char *key = NULL;
+        if (cfg->audit.hash_key_file != NULL &&
+            read_key_file(cfg->audit.hash_key_file, &key, &ao.hash_key_len, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s: %s\n", cfg->file, err);
+            return -1;
+        }
+        ao.hash_key = key;
+        int ret = dom__audit_open(&ao, cfg->threads, &srv->audit, err, sizeof(err));
+        if (key != NULL)
+            OPENSSL_cleanse(key, ao.hash_key_len);
+        free(key);
+        if (ret != 0) {
+            fprintf(stderr, "%s:%zu:%zu: %s\n", cfg->file, cfg->audit.mark.line, cfg->audit.mark.col, err);
+            return -1;
+        }
+    }
+    if (cfg->geo.database != NULL) {
+        static dom_geo_options_t opts; /* the watcher keeps a pointer: lives as long as the process */
+        opts = (dom_geo_options_t){
+            .shape = cfg->geo.shape,
+            .country_path = cfg->geo.country_path,
+            .subdivision_path = cfg->geo.subdivision_path,
+            .eu_path = cfg->geo.eu_path,
+            .overrides = cfg->overrides,
+            .n_overrides = cfg->n_overrides,
+        };
+        if (dom__georeload_start(cfg->geo.database, &opts, srv->geo, (unsigned)cfg->geo_reload_poll_ms, &srv->georeload,
+                                 err, sizeof(err)) != 0) {
+            fprintf(stderr, "domicile: %s\n", err);
+            return -1;
+        }
+    }
+    if (dom__health_start(srv->health, n_nodes, srv->upstream_ssl, &srv->healthmon) != 0) {
+        fprintf(stderr, "domicile: cannot start health checks\n");
+        return -1;
+    }
+    if (cfg->admin.listen != NULL && dom__admin_start(srv, &srv->admin, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int serve(dom__server_t *srv)
 {
     dom_config_t *cfg = srv->config;
@@ -313,16 +402,27 @@ static int serve(dom__server_t *srv)
         n_nodes += cfg->clusters[i].n_nodes;
     if ((srv->health = calloc(n_nodes ? n_nodes : 1, sizeof(*srv->health))) == NULL)
         return 1;
-    for (size_t i = 0; i < n_nodes; ++i)
-        srv->health[i].up = 1; /* until the ops issue's health checks say otherwise */
+    for (size_t i = 0, k = 0; i < cfg->n_clusters; ++i) {
+        for (size_t j = 0; j < cfg->clusters[i].n_nodes; ++j, ++k) {
+            /* up until the checks say otherwise: a fresh start serves at once */
+            srv->health[k].up = 1;
+            srv->health[k].cluster = &cfg->clusters[i];
+            srv->health[k].node = &cfg->clusters[i].nodes[j];
+        }
+    }
+    srv->start_time = (int64_t)time(NULL);
 
     setup_globalconf(srv);
+    if (start_ops(srv, n_nodes) != 0)
+        return 1;
 
     /* signals are taken by the main thread only */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -345,7 +445,23 @@ static int serve(dom__server_t *srv)
     print_listening(cfg, srv->n_workers);
 
     int sig = 0;
-    sigwait(&set, &sig);
+    for (;;) {
+        sigwait(&set, &sig);
+        if (sig == SIGUSR1) {
+            fprintf(stderr, "domicile: SIGUSR1: reopening the audit log\n");
+            dom__audit_reopen(srv->audit);
+        } else if (sig == SIGHUP) {
+            /* what can change safely without a restart: the geo file, the audit file (rules reload by themselves) */
+            fprintf(stderr, "domicile: SIGHUP: checking the geo database, reopening the audit log\n");
+            __atomic_add_fetch(&srv->sighup_reloads, 1, __ATOMIC_RELAXED);
+            dom__georeload_poke(srv->georeload);
+            dom__audit_reopen(srv->audit);
+        } else {
+            break;
+        }
+    }
+    sigdelset(&set, SIGHUP);
+    sigdelset(&set, SIGUSR1);
     fprintf(stderr, "domicile: %s: draining (up to %llu ms)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
             (unsigned long long)cfg->limits.drain_timeout_ms);
     __atomic_store_n(&draining_flag, 1, __ATOMIC_RELEASE);
@@ -381,6 +497,15 @@ static int serve(dom__server_t *srv)
     }
     for (size_t i = 0; i < srv->n_workers; ++i)
         pthread_join(srv->workers[i].thread, NULL);
+    /* the workers are gone: every audit line they queued is written before exit */
+    dom__audit_close(srv->audit);
+    srv->audit = NULL;
+    dom__admin_stop(srv->admin);
+    dom__health_stop(srv->healthmon);
+    dom__georeload_stop(srv->georeload);
+    srv->admin = NULL;
+    srv->healthmon = NULL;
+    srv->georeload = NULL;
     fprintf(stderr, "domicile: stopped\n");
     return 0;
 }

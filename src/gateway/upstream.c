@@ -68,6 +68,7 @@ int dom__upstream_init(dom__cluster_t **out, const dom_config_t *cfg, dom__node_
             int ret = node_init(&clusters[i].nodes[j], &cc->nodes[j], &health[h++], loop, keepalive_ms);
             if (ret != 0)
                 return ret;
+            clusters[i].nodes[j].cluster_name = cc->name;
         }
     }
     *out = clusters;

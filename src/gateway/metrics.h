@@ -1,0 +1,116 @@
+/*
+ * Step 7, counting: per-thread counters and latency histograms, summed when /metrics is
+ * scraped. The request path only touches its own thread's memory with plain (relaxed)
+ * loads and stores: no locked instructions, no shared cache lines. The scraper reads the
+ * same words with relaxed loads, so a scrape sees every count at most one request late.
+ */
+#ifndef DOM_GATEWAY_METRICS_H
+#define DOM_GATEWAY_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "domicile/common.h"
+
+/** Upper bounds (seconds) of the latency histogram buckets; +Inf is implied after the last. */
+#define DOM__HIST_BUCKETS 14
+extern const double dom__hist_bounds[DOM__HIST_BUCKETS];
+
+typedef struct dom__histogram {
+    uint64_t buckets[DOM__HIST_BUCKETS + 1]; /* not cumulative; the last is +Inf */
+    uint64_t count;
+    uint64_t sum_ns;
+} dom__histogram_t;
+
+/** The labels of domicile_requests_total. Strings are copied into the entry. */
+typedef struct dom__request_labels {
+    const char *jurisdiction; /* NULL: "none" */
+    const char *class_name;   /* NULL: "none" */
+    const char *action;       /* "route", "reject" */
+    int status;
+    const char *region; /* NULL: "" */
+} dom__request_labels_t;
+
+typedef struct dom__request_counter {
+    char jurisdiction[DOM_NAME_MAX + 1], class_name[DOM_NAME_MAX + 1], region[DOM_NAME_MAX + 1];
+    char action[8];
+    int status;
+    uint32_t hash;
+    int used; /* published with release after the labels are written */
+    uint64_t count;
+} dom__request_counter_t;
+
+/** Bumps a counter owned by the calling thread (no locked instruction; readers use relaxed loads). */
+#define DOM__COUNT(p) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
+#define DOM__COUNT_ADD(p, n) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define DOM__READ(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+/** One thread's counters. Written only by its thread; read by the scraper. */
+typedef struct dom__metrics {
+    dom__request_counter_t *table; /* open addressing, capacity a power of two */
+    size_t capacity, used;
+    uint64_t overflow;         /* requests whose label set did not fit (counted as jurisdiction "_overflow") */
+    dom__histogram_t decision; /* steps 1-5 */
+    dom__histogram_t upstream; /* forwarded: request processed → response headers */
+    dom__histogram_t total;    /* whole request as h2o saw it */
+    uint64_t bytes_in, bytes_out;
+    uint64_t malformed_forwarding; /* malformed client-address headers */
+    uint64_t invalid_pins;
+    uint64_t upstream_connect_failures, upstream_retries, upstream_5xx;
+} dom__metrics_t;
+
+/** Sets up one thread's counters (capacity label sets, rounded up to a power of two). Errors: DOM_ENOMEM. */
+int dom__metrics_init(dom__metrics_t *m, size_t capacity);
+/** Frees the table. NULL and twice are safe. */
+void dom__metrics_dispose(dom__metrics_t *m);
+
+/** Counts one finished request under its labels (called by the owning thread). */
+void dom__metrics_count_request(dom__metrics_t *m, const dom__request_labels_t *labels);
+
+/** Adds one observation to a histogram of the owning thread. */
+void dom__histogram_observe(dom__histogram_t *h, uint64_t ns);
+
+/** A growable text buffer for rendering. */
+typedef struct dom__text {
+    char *base;
+    size_t len, cap;
+    int failed; /* an allocation failed: the text is incomplete */
+} dom__text_t;
+
+void dom__text_printf(dom__text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Appends s as a Prometheus label value / JSON string body (escapes \, ", newline; control bytes as \u00XX in JSON).
+ */
+void dom__text_escape(dom__text_t *t, const char *s, int json);
+void dom__text_free(dom__text_t *t);
+
+/** A node as /metrics and /status show it. */
+typedef struct dom__metrics_node {
+    const char *cluster, *region, *url;
+    int up;
+    uint64_t check_failures, passive_failures, transitions;
+} dom__metrics_node_t;
+
+/** Process-wide values the scrape adds to the per-thread sums. */
+typedef struct dom__metrics_globals {
+    int rules_loaded;
+    uint64_t rules_generation;
+    const char *rules_hash;
+    int64_t rules_compiled_at;
+    uint64_t rules_reloads, rules_reload_failures;
+    int geo_loaded;
+    uint64_t geo_build_epoch;
+    const char *geo_type, *geo_path;
+    uint64_t geo_reloads, geo_reload_failures, geo_lookup_errors;
+    int audit_enabled;
+    uint64_t audit_lines, audit_dropped, audit_reopens;
+    int audit_ok;
+    const dom__metrics_node_t *nodes;
+    size_t n_nodes;
+    uint64_t sighup_reloads;
+    int64_t start_time;
+} dom__metrics_globals_t;
+
+/** Renders the Prometheus text exposition (format 0.0.4) of the sum of `threads` plus `g`. */
+void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_t n_threads,
+                         const dom__metrics_globals_t *g);
+
+#endif
