@@ -167,7 +167,7 @@ static void on_connection_close(void *data)
 {
     dom__worker_t *w = data;
     if (--w->open_connections == 0 && w->draining)
-        w->done = 1;
+        __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -217,13 +217,13 @@ static void start_drain(dom__worker_t *w)
     w->ctx.http1.req_timeout.timeout = idle;
     w->ctx.http2.idle_timeout.timeout = idle;
     if (w->open_connections == 0)
-        w->done = 1;
+        __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 }
 
 static void *run_worker(void *arg)
 {
     dom__worker_t *w = arg;
-    while (!w->done) {
+    while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
         h2o_evloop_run(w->ctx.loop, INT32_MAX);
         if (__atomic_load_n(&force_exit_flag, __ATOMIC_ACQUIRE))
             break;
