@@ -1,0 +1,205 @@
+"""Helpers shared by the fault and abuse tests (tests/integration/test_fault_*.py,
+test_abuse_*.py): CPU accounting from /proc, a misbehaving backend, the small-rules gateway.
+Python standard library only; the common harness is harness.py."""
+import os
+import socket
+import threading
+import time
+
+import harness as H
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A private address: an unknown location, so SMALL_RULES' default rule applies (content → r-beta).
+UNKNOWN = "10.9.8.7"
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process (all its threads) has used so far (/proc/<pid>/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3); utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1
+
+
+class BadBackend:
+    """A storage node that misbehaves on purpose, on a thread of the test process. By path:
+
+    .../trunc-...        200 with Content-Length: 1000, then 10 bytes, then close
+    .../stall-...        reads the request, never answers (the socket stays open until stop())
+    .../chunked-cut-...  200 chunked, one chunk, then close without the last chunk
+    anything else: 200 with a small body
+
+    Every request line is counted in `seen` (path -> count), every connection in `accepted`."""
+
+    def __init__(self, host="127.0.0.1"):
+        self.host = host
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((host, 0))
+        self.lsock.listen(256)
+        self.port = self.lsock.getsockname()[1]
+        self.seen = {}
+        self.accepted = 0
+        self.held = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            c.settimeout(60)
+            buf = b""
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
+                cl = 0
+                for ln in lines[1:]:
+                    if ln.lower().startswith("content-length:"):
+                        cl = int(ln.split(":", 1)[1])
+                while len(buf) < cl:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                buf = buf[cl:]
+                with self.lock:
+                    self.seen[path] = self.seen.get(path, 0) + 1
+                if path == "/__health":
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                elif "/trunc-" in path:
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                              b"Content-Length: 1000\r\n\r\n" + b"0123456789")
+                    return
+                elif "/chunked-cut-" in path:
+                    c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n")
+                    return
+                elif "/stall-" in path:
+                    with self.lock:
+                        self.held.append(c)
+                    c = None
+                    return
+                else:
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfine\n")
+        except OSError:
+            pass
+        finally:
+            if c is not None:
+                c.close()
+
+    def count(self, prefix):
+        with self.lock:
+            return sum(n for p, n in self.seen.items() if p.startswith(prefix))
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for c in self.held:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+            self.held.clear()
+
+
+def small_gateway(t, threads=1, extra=None, listeners=("tls", "clear"), trusted=("127.0.0.0/8", "::1/128"),
+                  pin_keys=None, alpha_nodes=None, d=None, rules=None):
+    """SMALL_RULES with live recording backends (r-alpha, r-beta, r-gamma), one gateway.
+    alpha_nodes replaces r-alpha's nodes (e.g. a BadBackend's URL); r-beta always records
+    (still_serves uses it). Returns (d, backends, gateway)."""
+    d = d or H.tmpdir()
+    if rules is None:
+        _, rules = H.small_rules(d)
+    backends = H.start_backends(d, H.SMALL_LIVE_REGIONS)
+    clusters = H.small_clusters(backends)
+    if alpha_nodes is not None:
+        for c in clusters:
+            if c["region"] == "r-alpha":
+                c["nodes"] = list(alpha_nodes)
+    cfg = H.base_config(d, rules, backends, listeners=listeners, trusted=trusted, pin_keys=pin_keys,
+                        clusters=clusters, extra=extra)
+    cfg["threads"] = threads
+    gw = H.Gateway(d, cfg).start()
+    return d, backends, gw
+
+
+def records_with(backends, fragment):
+    return [r for r in H.all_records(backends) if fragment in r["path"]]
+
+
+def still_serves(t, gw, backends, label, proto="h2c"):
+    """One routed write through the gateway, checked on the backend: the gateway is alive and well.
+    An unknown location's content write: SMALL_RULES' default sends it to r-beta."""
+    path = "/v1/sync/alive-%s" % H.uid()
+    body = H.random_body(100)
+    port = gw.listener("clear" if proto in ("h2c", "h1c") else "tls")[1]
+    r = H.curl(port, path, "PUT", {"X-Forwarded-For": UNKNOWN}, body, proto=proto, timeout=10)
+    recs = [x for x in H.all_records(backends) if x["path"] == path]
+    return t.ok(r.status == 200 and len(recs) == 1 and recs[0]["region"] == "r-beta"
+                and recs[0]["body_sha256"] == H.sha256(body), "%s: the gateway still routes a write" % label,
+                (r, recs))
+
+
+def timed(fn, *a, **kw):
+    t0 = time.monotonic()
+    v = fn(*a, **kw)
+    return v, time.monotonic() - t0
+
+
+def admin_get(port, path, timeout=5):
+    """GET on the admin listener (plain HTTP/1.1): (status, body text); (0, error) if it cannot connect."""
+    try:
+        r = H.http1_raw("127.0.0.1", port, ("GET %s HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+                                            % path).encode(), timeout=timeout)
+        return r.status, r.body.decode("utf-8", "replace")
+    except OSError as e:
+        return 0, str(e)
+
+
+def metric(text, name):
+    """The value of an unlabelled Prometheus sample in a /metrics answer, or None."""
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{}"):
+            try:
+                return float(line.split()[-1])
+            except ValueError:
+                return None
+    return None
