@@ -39,31 +39,132 @@ static void unmap(dom_addr_t *addr)
     }
 }
 
+/*
+ * glibc's inet_pton4 and inet_pton6 (resolv/inet_pton.c) over [s, end), same acceptance, so that the
+ * per-request parse needs neither the NUL-terminated copy nor the library call: dotted quads of
+ * decimal octets without leading zeros; 1-4 hex digits per group, one "::", an IPv4 tail.
+ * They write dst only on success.
+ */
+static int pton4(const char *s, const char *end, uint8_t *dst)
+{
+    uint8_t tmp[4] = {0, 0, 0, 0}, *tp = tmp;
+    int saw_digit = 0, octets = 0;
+    while (s < end) {
+        char ch = *s++;
+        if (ch >= '0' && ch <= '9') {
+            unsigned v = *tp * 10u + (unsigned)(ch - '0');
+            if ((saw_digit && *tp == 0) || v > 255)
+                return 0;
+            *tp = (uint8_t)v;
+            if (!saw_digit) {
+                if (++octets > 4)
+                    return 0;
+                saw_digit = 1;
+            }
+        } else if (ch == '.' && saw_digit) {
+            if (octets == 4)
+                return 0;
+            *++tp = 0;
+            saw_digit = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (octets < 4)
+        return 0;
+    memcpy(dst, tmp, 4);
+    return 1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int pton6(const char *s, const char *end, uint8_t *dst)
+{
+    uint8_t tmp[16], *tp = tmp, *endp = tmp + 16, *colonp = NULL;
+    memset(tmp, 0, sizeof(tmp));
+    if (s == end)
+        return 0;
+    if (*s == ':' && (++s == end || *s != ':')) /* a leading colon must be half of "::" */
+        return 0;
+    const char *curtok = s;
+    unsigned xdigits = 0, val = 0;
+    while (s < end) {
+        char ch = *s++;
+        int digit = hex_value(ch);
+        if (digit >= 0) {
+            if (xdigits == 4)
+                return 0;
+            val = val << 4 | (unsigned)digit;
+            ++xdigits;
+            continue;
+        }
+        if (ch == ':') {
+            curtok = s;
+            if (xdigits == 0) {
+                if (colonp != NULL)
+                    return 0;
+                colonp = tp;
+                continue;
+            }
+            if (s == end || tp + 2 > endp)
+                return 0;
+            *tp++ = (uint8_t)(val >> 8);
+            *tp++ = (uint8_t)val;
+            xdigits = 0;
+            val = 0;
+            continue;
+        }
+        if (ch == '.' && tp + 4 <= endp && pton4(curtok, end, tp) > 0) {
+            tp += 4;
+            xdigits = 0;
+            break;
+        }
+        return 0;
+    }
+    if (xdigits > 0) {
+        if (tp + 2 > endp)
+            return 0;
+        *tp++ = (uint8_t)(val >> 8);
+        *tp++ = (uint8_t)val;
+    }
+    if (colonp != NULL) {
+        if (tp == endp) /* "::" would stand for no group at all */
+            return 0;
+        size_t n = (size_t)(tp - colonp);
+        memmove(endp - n, colonp, n);
+        memset(colonp, 0, (size_t)(endp - n - colonp));
+        tp = endp;
+    }
+    if (tp != endp)
+        return 0;
+    memcpy(dst, tmp, 16);
+    return 1;
+}
+
 /* Parses without unmapping, so that dom_cidr_parse can shift a mapped prefix by 96 bits. */
 static int parse_raw(const char *s, size_t len, dom_addr_t *out)
 {
-    char buf[ADDR_TEXT_MAX + 1];
-    int colon = 0;
-
     if (s == NULL || len == 0 || len > ADDR_TEXT_MAX)
         return DOM_EINVAL;
-    for (size_t i = 0; i < len; ++i) {
-        /* inet_pton stops at a NUL, so "1.2.3.4\0junk" would otherwise pass as 1.2.3.4. Scope ids
-         * ("fe80::1%eth0") are refused by glibc already; refusing them here does not depend on that. */
-        if (s[i] == '\0' || s[i] == '%')
-            return DOM_EINVAL;
-        colon |= s[i] == ':';
-        buf[i] = s[i];
-    }
-    buf[len] = '\0';
-
+    /* A NUL or a scope id ("fe80::1%eth0") is no hex digit, colon or dot: both parsers refuse them, so
+     * "1.2.3.4\0junk" cannot pass as 1.2.3.4. */
+    int colon = memchr(s, ':', len) != NULL;
     memset(out, 0, sizeof(*out));
     if (colon) {
-        if (inet_pton(AF_INET6, buf, out->bytes) != 1)
+        if (!pton6(s, s + len, out->bytes))
             return DOM_EINVAL;
         out->family = AF_INET6;
     } else {
-        if (inet_pton(AF_INET, buf, out->bytes) != 1)
+        if (!pton4(s, s + len, out->bytes))
             return DOM_EINVAL;
         out->family = AF_INET;
     }

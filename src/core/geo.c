@@ -2,8 +2,10 @@
  * Step 2 of the request path: where is the client? See docs/internals/geo.md.
  *
  * Open does the expensive checking once (every search-tree record in range, every distinct
- * data record decodes with the configured paths) so that the per-request lookup is a tree
- * walk plus three MMDB_aget_value calls on precomputed paths, with no allocation.
+ * data record decodes with the configured paths) and keeps what the decoding gave in a
+ * table keyed by data offset, so that the per-request lookup is our own walk of the
+ * search tree plus one table probe: no MMDB_aget_value, no allocation. Anything the fast
+ * path does not cover exactly falls back to MMDB_lookup_sockaddr + MMDB_aget_value.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +38,20 @@ typedef struct data_path {
     int enabled;
 } data_path_t;
 
+/*
+ * What one data record gives, as a lookup returns it: country "" (both bytes 0) when the
+ * record has no usable country (then the rest is 0 too); subdivision is the part after
+ * "CC-", NUL-padded. 12 bytes, so a table of a few hundred thousand records stays small.
+ */
+typedef struct record_slot {
+    uint32_t offset; /* data-section offset; SLOT_FREE when the slot is unused */
+    char country[2];
+    char subdivision[3];
+    uint8_t in_eu;
+} record_slot_t;
+
+#define SLOT_FREE UINT32_MAX
+
 struct dom_geo {
     atomic_size_t refs;
     _Atomic uint64_t errors;
@@ -46,6 +62,14 @@ struct dom_geo {
     data_path_t country, subdivision, eu;
     dom_geo_override_t *overrides; /* longest prefix first */
     size_t n_overrides;
+    /* The decoded-record table (open addressing, linear probing, power-of-two size), or NULL
+     * when open did not decode every record (the 4M cap, the test hook) or could not allocate it. */
+    record_slot_t *records;
+    uint32_t records_mask;
+    /* Where IPv4 lookups start in an IPv6 tree, as libmaxminddb finds it: the node after 96
+     * left branches (v4_start_bit 96), or the record met earlier (v4_start_bit < 96). */
+    uint32_t v4_start;
+    unsigned v4_start_bit;
 };
 
 /* Test hook: the unit test turns the data-record check off to reach the lookup error path. */
@@ -87,43 +111,78 @@ static int cidr_contains(const dom_cidr_t *cidr, const dom_addr_t *addr)
     return cidr->prefix <= max && prefix_match(cidr->net.bytes, cidr->prefix, addr->bytes);
 }
 
+static uint32_t be24(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | be24(p + 1);
+}
+
+/* A special range as the first 32 bits of the address under a mask: every prefix below is at most 32 bits
+ * long, so one compare per range, IPv4 or IPv6. */
 typedef struct special_range {
-    uint8_t bytes[16];
-    unsigned prefix;
+    uint32_t net, mask;
 } special_range_t;
+
+#define RANGE(a, b, c, d, prefix)                                                                                      \
+    {                                                                                                                  \
+        ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d)), ~0u << (32 - (prefix))       \
+    }
 
 /* IANA IPv4 Special-Purpose Address Registry, plus multicast and the reserved 240/4. Anycast
  * entries (AS112, AMT, 6to4 relays) are in too: an anycast address has no single location. */
 static const special_range_t special_v4[] = {
-    {{0}, 8},             /* this network */
-    {{10}, 8},            /* RFC 1918 */
-    {{100, 64}, 10},      /* CGNAT shared address space */
-    {{127}, 8},           /* loopback */
-    {{169, 254}, 16},     /* link-local */
-    {{172, 16}, 12},      /* RFC 1918 */
-    {{192, 0, 0}, 24},    /* IETF protocol assignments */
-    {{192, 0, 2}, 24},    /* TEST-NET-1 */
-    {{192, 31, 196}, 24}, /* AS112-v4 */
-    {{192, 52, 193}, 24}, /* AMT */
-    {{192, 88, 99}, 24},  /* deprecated 6to4 relay anycast */
-    {{192, 168}, 16},     /* RFC 1918 */
-    {{192, 175, 48}, 24}, /* direct delegation AS112 */
-    {{198, 18}, 15},      /* benchmarking */
-    {{198, 51, 100}, 24}, /* TEST-NET-2 */
-    {{203, 0, 113}, 24},  /* TEST-NET-3 */
-    {{224}, 4},           /* multicast */
-    {{240}, 4},           /* reserved, including the limited broadcast address */
+    RANGE(0, 0, 0, 0, 8),       /* this network */
+    RANGE(10, 0, 0, 0, 8),      /* RFC 1918 */
+    RANGE(100, 64, 0, 0, 10),   /* CGNAT shared address space */
+    RANGE(127, 0, 0, 0, 8),     /* loopback */
+    RANGE(169, 254, 0, 0, 16),  /* link-local */
+    RANGE(172, 16, 0, 0, 12),   /* RFC 1918 */
+    RANGE(192, 0, 0, 0, 24),    /* IETF protocol assignments */
+    RANGE(192, 0, 2, 0, 24),    /* TEST-NET-1 */
+    RANGE(192, 31, 196, 0, 24), /* AS112-v4 */
+    RANGE(192, 52, 193, 0, 24), /* AMT */
+    RANGE(192, 88, 99, 0, 24),  /* deprecated 6to4 relay anycast */
+    RANGE(192, 168, 0, 0, 16),  /* RFC 1918 */
+    RANGE(192, 175, 48, 0, 24), /* direct delegation AS112 */
+    RANGE(198, 18, 0, 0, 15),   /* benchmarking */
+    RANGE(198, 51, 100, 0, 24), /* TEST-NET-2 */
+    RANGE(203, 0, 113, 0, 24),  /* TEST-NET-3 */
+    RANGE(224, 0, 0, 0, 4),     /* multicast */
+    RANGE(240, 0, 0, 0, 4),     /* reserved, including the limited broadcast address */
 };
 
 /* IPv6 outside 2000::/3 is special as a whole (::, ::1, 64:ff9b::/96, 100::/64, fc00::/7,
  * fe80::/10, ff00::/8, ...); these are the special blocks inside it. 6to4 and Teredo embed
  * an IPv4 address, but whose (relay or client) is not knowable here: unknown, fail closed. */
 static const special_range_t special_v6[] = {
-    {{0x20, 0x01, 0x00, 0x00}, 23}, /* IETF protocol assignments: Teredo, benchmarking, ORCHID, AMT, AS112 */
-    {{0x20, 0x01, 0x0d, 0xb8}, 32}, /* documentation */
-    {{0x20, 0x02}, 16},             /* 6to4 */
-    {{0x3f, 0xff, 0x00}, 20},       /* documentation (RFC 9637) */
+    RANGE(0x20, 0x01, 0x00, 0x00, 23), /* IETF protocol assignments: Teredo, benchmarking, ORCHID, AMT, AS112 */
+    RANGE(0x20, 0x01, 0x0d, 0xb8, 32), /* documentation */
+    RANGE(0x20, 0x02, 0, 0, 16),       /* 6to4 */
+    RANGE(0x3f, 0xff, 0x00, 0, 20),    /* documentation (RFC 9637) */
 };
+
+static int in_ranges(uint32_t top, const special_range_t *ranges, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if ((top & ranges[i].mask) == ranges[i].net)
+            return 1;
+    return 0;
+}
+
+/* dom_addr_is_special for an address already normalised (IPv4-mapped IPv6 unmapped). */
+static int is_special(const dom_addr_t *a)
+{
+    uint32_t top = be32(a->bytes);
+    if (a->family == AF_INET)
+        return in_ranges(top, special_v4, sizeof(special_v4) / sizeof(special_v4[0]));
+    if (a->family != AF_INET6 || (top & 0xe0000000u) != 0x20000000u)
+        return 1;
+    return in_ranges(top, special_v6, sizeof(special_v6) / sizeof(special_v6[0]));
+}
 
 int dom_addr_is_special(const dom_addr_t *addr)
 {
@@ -131,20 +190,7 @@ int dom_addr_is_special(const dom_addr_t *addr)
         return 1;
     dom_addr_t a;
     normalise(addr, &a);
-    if (a.family == AF_INET) {
-        for (size_t i = 0; i < sizeof(special_v4) / sizeof(special_v4[0]); ++i)
-            if (prefix_match(special_v4[i].bytes, special_v4[i].prefix, a.bytes))
-                return 1;
-        return 0;
-    }
-    if (a.family != AF_INET6)
-        return 1;
-    if ((a.bytes[0] & 0xe0) != 0x20)
-        return 1;
-    for (size_t i = 0; i < sizeof(special_v6) / sizeof(special_v6[0]); ++i)
-        if (prefix_match(special_v6[i].bytes, special_v6[i].prefix, a.bytes))
-            return 1;
-    return 0;
+    return is_special(&a);
 }
 
 /* ---- codes ---- */
@@ -261,6 +307,134 @@ static int lookup_db(const dom_geo_t *geo, const dom_addr_t *a, dom_geo_result_t
     return MMDB_SUCCESS;
 }
 
+/* ---- the decoded-record table ---- */
+
+static uint32_t slot_of(uint32_t offset, uint32_t mask)
+{
+    /* Fibonacci hashing: record offsets are clustered and often multiples of a record size. */
+    return (uint32_t)(((uint64_t)offset * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+static const record_slot_t *find_record(const dom_geo_t *geo, uint32_t offset)
+{
+    /* The table is never more than 2/3 full, so a free slot ends every probe. */
+    for (uint32_t i = slot_of(offset, geo->records_mask);; i = (i + 1) & geo->records_mask) {
+        const record_slot_t *slot = &geo->records[i];
+        if (slot->offset == offset)
+            return slot;
+        if (slot->offset == SLOT_FREE)
+            return NULL;
+    }
+}
+
+/* Keeps what read_record gave for the record at `offset`, as lookup_db would return it. */
+static void put_record(dom_geo_t *geo, uint32_t offset, const dom_geo_result_t *r)
+{
+    uint32_t i = slot_of(offset, geo->records_mask);
+    while (geo->records[i].offset != SLOT_FREE && geo->records[i].offset != offset)
+        i = (i + 1) & geo->records_mask;
+    record_slot_t *slot = &geo->records[i];
+    memset(slot, 0, sizeof(*slot));
+    slot->offset = offset;
+    if (r->country[0] == '\0') /* lookup_db drops the rest of a record without a country */
+        return;
+    memcpy(slot->country, r->country, 2);
+    if (r->subdivision[0] != '\0')
+        memcpy(slot->subdivision, r->subdivision + 3, strnlen(r->subdivision + 3, 3));
+    slot->in_eu = (uint8_t)r->in_eu;
+}
+
+/* A big-endian 32-bit load that compiles to one load and a byte swap. */
+static uint32_t load_be32(const uint8_t *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return __builtin_bswap32(x);
+}
+
+/*
+ * libmaxminddb's search-tree walk (find_address_in_search_tree) over up to 64 address bits, taken from
+ * the top of `word`, starting at `value`; stops at the first record that is not a node. Each step is one
+ * 4-byte load at the chosen record, picked by the address bit without a branch: with random addresses a
+ * branch would mispredict every other step. A 4-byte load of a 24-bit right record reads one byte into
+ * the next node or the 16-byte separator after the tree, never past the mapping.
+ */
+static uint32_t walk_tree(const MMDB_s *m, uint32_t value, uint64_t word, unsigned nbits)
+{
+    const uint8_t *tree = m->file_content;
+    uint32_t nodes = m->metadata.node_count;
+    unsigned i = 0;
+    switch (m->metadata.record_size) {
+    case 24:
+        for (; i < nbits && value < nodes; ++i, word <<= 1)
+            value = load_be32(tree + (size_t)value * 6 + 3 * (word >> 63)) >> 8;
+        break;
+    case 28:
+        /* left: bytes 0-2 plus the high nibble of byte 3; right: the low nibble of byte 3 plus bytes 4-6 */
+        for (; i < nbits && value < nodes; ++i, word <<= 1) {
+            uint32_t right = (uint32_t)(word >> 63), x = load_be32(tree + (size_t)value * 7 + 3 * right);
+            value = right ? x & 0x0fffffffu : (x >> 8 | (x & 0xf0u) << 20);
+        }
+        break;
+    default:
+        for (; i < nbits && value < nodes; ++i, word <<= 1)
+            value = load_be32(tree + (size_t)value * 8 + 4 * (word >> 63));
+        break;
+    }
+    return value;
+}
+
+static uint64_t load_be64(const uint8_t *p)
+{
+    return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
+}
+
+/* The record an address ends at in the search tree, as libmaxminddb walks it; a (family-checked) address. */
+static uint32_t walk_address(const dom_geo_t *geo, const dom_addr_t *a)
+{
+    const MMDB_s *m = &geo->mmdb;
+    if (a->family == AF_INET6) {
+        uint32_t value = walk_tree(m, 0, load_be64(a->bytes), 64);
+        return walk_tree(m, value, load_be64(a->bytes + 8), 64);
+    }
+    /* In an IPv6 tree IPv4 starts at ::/96; when v4_start_bit < 96, v4_start is already a record. */
+    return walk_tree(m, m->metadata.ip_version == 6 ? geo->v4_start : 0, (uint64_t)load_be32(a->bytes) << 32, 32);
+}
+
+/*
+ * The database part of a lookup from the decoded-record table. Returns 1 when it answered
+ * (into `out`, which the caller zeroed), 0 when the caller must ask libmaxminddb instead:
+ * every case the table does not answer exactly as lookup_db would goes there.
+ */
+static int lookup_table(const dom_geo_t *geo, const dom_addr_t *a, dom_geo_result_t *out)
+{
+    const MMDB_s *m = &geo->mmdb;
+    uint32_t nodes = m->metadata.node_count;
+    if (a->family == AF_INET6 && m->metadata.ip_version == 4)
+        return 0;
+    uint32_t value = walk_address(geo, a);
+    if (value == nodes) /* "empty": not in the database */
+        return 1;
+    /* Still inside the tree after every address bit, or a record past the data section: libmaxminddb's
+     * own answer (an error, or whatever it decodes) is the reference, so let it give it. */
+    if (value < nodes || value - nodes < 16 || value - nodes >= m->data_section_size)
+        return 0;
+    const record_slot_t *slot = find_record(geo, value - nodes - 16);
+    if (slot == NULL)
+        return 0;
+    if (slot->country[0] == '\0')
+        return 1;
+    out->source = DOM_GEO_DATABASE;
+    memcpy(out->country, slot->country, 2);
+    if (slot->subdivision[0] != '\0') {
+        memcpy(out->subdivision, slot->country, 2);
+        out->subdivision[2] = '-';
+        memcpy(out->subdivision + 3, slot->subdivision, 3); /* NUL-padded; out was zeroed */
+    }
+    out->in_eu = slot->in_eu;
+    return 1;
+}
+
 void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -283,11 +457,13 @@ void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *ou
             return;
         }
     }
-    if (dom_addr_is_special(&a)) {
+    if (is_special(&a)) {
         out->source = DOM_GEO_SPECIAL;
         return;
     }
     if (!geo->has_db)
+        return;
+    if (geo->records != NULL && lookup_table(geo, &a, out))
         return;
     if (lookup_db(geo, &a, out) != MMDB_SUCCESS) {
         atomic_fetch_add_explicit(&geo->errors, 1, memory_order_relaxed);
@@ -433,6 +609,7 @@ static void geo_free(dom_geo_t *geo)
 {
     if (geo->has_db)
         MMDB_close(&geo->mmdb);
+    free(geo->records);
     free(geo->overrides);
     free(geo->path);
     free(geo);
@@ -476,16 +653,6 @@ static void explain_open_error(const char *path, int status, int saved_errno, of
         return;
     }
     snprintf(err, errlen, "geo database \"%s\": its metadata does not decode: %s", path, MMDB_strerror(status));
-}
-
-static uint32_t be24(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | be24(p + 1);
 }
 
 /*
@@ -569,6 +736,23 @@ static int check_tree(const dom_geo_t *geo, uint8_t *seen, uint32_t *n_records, 
     return 0;
 }
 
+/* libmaxminddb's find_ipv4_start_node: follow up to 96 left (zero) branches from the root. */
+static void find_v4_start(dom_geo_t *geo)
+{
+    const MMDB_s *m = &geo->mmdb;
+    uint32_t value = 0;
+    unsigned bit;
+    for (bit = 0; bit < 96; ++bit) {
+        uint32_t rec[2];
+        read_node(m, value, rec);
+        value = rec[0];
+        if (value >= m->metadata.node_count)
+            break;
+    }
+    geo->v4_start = value;
+    geo->v4_start_bit = bit;
+}
+
 static void corrupt_record(const dom_geo_t *geo, uint64_t off, int status, char *err, size_t errlen)
 {
     snprintf(err, errlen,
@@ -629,11 +813,35 @@ static int detect_shape(dom_geo_t *geo, const uint8_t *seen, dom_geo_shape_t *sh
     return 1;
 }
 
-/* Every distinct data record must decode with the configured paths, and some must give a country. */
-static int check_records(dom_geo_t *geo, const uint8_t *seen, char *err, size_t errlen)
+/*
+ * The table for n records: a power of two at least 1.5 times n, so probes stay short. NULL past the
+ * record cap (open does not decode them all) or when memory is short: lookups then decode per request.
+ */
+static record_slot_t *new_record_table(uint32_t n, uint32_t *mask)
+{
+    if (n > VERIFY_MAX_RECORDS)
+        return NULL;
+    size_t size = 16;
+    while (size < (size_t)n + n / 2 + 1)
+        size *= 2;
+    record_slot_t *t = malloc(size * sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    for (size_t i = 0; i < size; ++i)
+        t[i].offset = SLOT_FREE;
+    *mask = (uint32_t)(size - 1);
+    return t;
+}
+
+/*
+ * Every distinct data record must decode with the configured paths, and some must give a country.
+ * What each gives goes into the decoded-record table when all n_records of them are checked.
+ */
+static int check_records(dom_geo_t *geo, const uint8_t *seen, uint32_t n_records, char *err, size_t errlen)
 {
     uint32_t checked = 0, with_country = 0;
     uint64_t size = geo->mmdb.data_section_size;
+    geo->records = new_record_table(n_records, &geo->records_mask);
     for (uint64_t off = next_record(seen, 0, size); off != UINT64_MAX && checked < VERIFY_MAX_RECORDS;
          off = next_record(seen, off + 1, size), ++checked) {
         MMDB_entry_s entry = {.mmdb = &geo->mmdb, .offset = (uint32_t)off};
@@ -645,6 +853,12 @@ static int check_records(dom_geo_t *geo, const uint8_t *seen, char *err, size_t 
             return DOM_EGEO;
         }
         with_country += r.country[0] != '\0';
+        if (geo->records != NULL)
+            put_record(geo, (uint32_t)off, &r);
+    }
+    if (checked != n_records) { /* cannot happen (the bitmap holds n_records marks); be safe, not fast */
+        free(geo->records);
+        geo->records = NULL;
     }
     if (checked != 0 && with_country == 0) {
         snprintf(err, errlen,
@@ -730,7 +944,8 @@ static int check_database(dom_geo_t *geo, const dom_geo_options_t *opts, char *e
     geo->meta.shape = shape;
     if ((rc = set_paths(geo, opts, shape, err, errlen)) != 0)
         goto cleanup;
-    if (verify_records && (rc = check_records(geo, seen, err, errlen)) != 0)
+    find_v4_start(geo);
+    if (verify_records && (rc = check_records(geo, seen, n_records, err, errlen)) != 0)
         goto cleanup;
     if (verify_records && (rc = check_samples(geo, err, errlen)) != 0)
         goto cleanup;

@@ -150,18 +150,36 @@ const char *dom__on_unavailable_name(dom_on_unavailable_t v)
 
 unsigned dom_method_bit(const char *method, size_t len)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } methods[] = {{"GET", DOM_METHOD_GET},        {"HEAD", DOM_METHOD_HEAD},   {"POST", DOM_METHOD_POST},
-                   {"PUT", DOM_METHOD_PUT},        {"PATCH", DOM_METHOD_PATCH}, {"DELETE", DOM_METHOD_DELETE},
-                   {"OPTIONS", DOM_METHOD_OPTIONS}};
     if (method == NULL)
         return DOM_METHOD_OTHER;
-    /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); ++i)
-        if (strlen(methods[i].name) == len && memcmp(methods[i].name, method, len) == 0)
-            return methods[i].bit;
+    /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. A switch on the length keeps this to
+     * one or two fixed-size compares per request. */
+    switch (len) {
+    case 3:
+        if (memcmp(method, "GET", 3) == 0)
+            return DOM_METHOD_GET;
+        if (memcmp(method, "PUT", 3) == 0)
+            return DOM_METHOD_PUT;
+        break;
+    case 4:
+        if (memcmp(method, "HEAD", 4) == 0)
+            return DOM_METHOD_HEAD;
+        if (memcmp(method, "POST", 4) == 0)
+            return DOM_METHOD_POST;
+        break;
+    case 5:
+        if (memcmp(method, "PATCH", 5) == 0)
+            return DOM_METHOD_PATCH;
+        break;
+    case 6:
+        if (memcmp(method, "DELETE", 6) == 0)
+            return DOM_METHOD_DELETE;
+        break;
+    case 7:
+        if (memcmp(method, "OPTIONS", 7) == 0)
+            return DOM_METHOD_OPTIONS;
+        break;
+    }
     return DOM_METHOD_OTHER;
 }
 
@@ -208,11 +226,50 @@ void dom__ruleset_sort_routes(dom_ruleset_t *rs)
 
 /* ---- lookups (per request: no allocation) ---- */
 
-static int key_cmp(const dom_rule_claim_t *c, dom_rules_level_t level, const char *key)
+/*
+ * Claim keys as integers: the bytes up to the first NUL (at most 8), big-endian, zero-padded. Comparing two
+ * such integers orders keys exactly as strncmp over the 8-byte key does (unsigned bytes, stop at NUL), so
+ * the binary search keeps the order claims were sorted in, at one load and a few ALU operations a step.
+ */
+static uint64_t claim_key(const char key[8])
+{
+    uint64_t x;
+    memcpy(&x, key, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    /* 0x80 in every byte that is zero (no carries between bytes), then keep the bytes before the first one. */
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t zero = ~(((x & low7) + low7) | x | low7);
+    if (zero == 0)
+        return x;
+    unsigned keep = (unsigned)__builtin_clzll(zero); /* bits of the bytes before the first NUL */
+    return keep == 0 ? 0 : x & (~0ull << (64 - keep));
+}
+
+/* The same integer for a NUL-terminated key that may be shorter in memory than 8 bytes; 0 if it has 8 or more
+ * characters (no claim key can be that long) or none. */
+static uint64_t lookup_key(const char *key)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 8; ++i) {
+        if (key[i] == '\0')
+            return v;
+        v |= (uint64_t)(unsigned char)key[i] << (56 - 8 * i);
+    }
+    return 0;
+}
+
+static int claim_before(const dom_rule_claim_t *c, dom_rules_level_t level, uint64_t key)
 {
     if (c->level != level)
-        return c->level < level ? -1 : 1;
-    return strncmp(c->key, key, sizeof(c->key));
+        return c->level < level;
+    return claim_key(c->key) < key;
+}
+
+static int claim_is(const dom_rule_claim_t *c, dom_rules_level_t level, uint64_t key)
+{
+    return c->level == level && claim_key(c->key) == key;
 }
 
 /* Picks, among candidates [first, last) (sorted by effective ascending), the newest enforce version in effect
@@ -241,18 +298,21 @@ void dom_ruleset_resolve(const dom_ruleset_t *rs, dom_rules_level_t level, const
 {
     *enforce = NULL;
     *report = NULL;
-    if (rs == NULL || key == NULL || key[0] == '\0' || strlen(key) >= sizeof(rs->claims[0].key))
+    if (rs == NULL || key == NULL)
+        return;
+    uint64_t k = lookup_key(key); /* "" and keys of 8 or more characters match no claim */
+    if (k == 0)
         return;
     size_t lo = 0, hi = rs->n_claims;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(&rs->claims[mid], level, key) < 0)
+        if (claim_before(&rs->claims[mid], level, k))
             lo = mid + 1;
         else
             hi = mid;
     }
     size_t end = lo;
-    while (end < rs->n_claims && key_cmp(&rs->claims[end], level, key) == 0)
+    while (end < rs->n_claims && claim_is(&rs->claims[end], level, k))
         ++end;
     const dom_rule_claim_t *first = rs->claims + lo;
     /* Walking newest first: a report version seen before the enforce one is newer than it. */
@@ -304,7 +364,11 @@ size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t 
     unsigned bit = dom_method_bit(method, method_len);
     for (size_t i = 0; i < rs->n_routes; ++i) {
         const dom_route_rule_t *r = &rs->routes[i];
-        if ((r->methods & bit) == 0 || r->prefix_len > path_len || memcmp(r->prefix, path, r->prefix_len) != 0)
+        /* The last byte of the prefix first: it tells most routes apart (/v1/account, /v1/files, ...) without
+         * a memcmp call. */
+        if ((r->methods & bit) == 0 || r->prefix_len > path_len ||
+            (r->prefix_len != 0 && r->prefix[r->prefix_len - 1] != path[r->prefix_len - 1]) ||
+            memcmp(r->prefix, path, r->prefix_len) != 0)
             continue;
         /* Match whole path segments: /v1/account must not capture /v1/accounting. */
         if (r->prefix_len == path_len || r->prefix[r->prefix_len - 1] == '/' || path[r->prefix_len] == '/' ||

@@ -161,6 +161,249 @@ static void test_geoip2_table(void)
     dom_geo_release(geo);
 }
 
+/* ---- the decoded-record table against the decoding path ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* A random address; half of them steered down the search tree towards the networks the database has
+ * (at each node the non-empty side if only one is), so both found and not-found records are met. */
+static dom_addr_t random_addr(const dom_geo_t *geo)
+{
+    const MMDB_s *m = &geo->mmdb;
+    dom_addr_t a;
+    memset(&a, 0, sizeof(a));
+    int v6 = m->metadata.ip_version == 6 && (rnd() & 1);
+    a.family = v6 ? AF_INET6 : AF_INET;
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t r = rnd();
+        memcpy(a.bytes + i, &r, 8);
+    }
+    if (!v6)
+        memset(a.bytes + 4, 0, 12);
+    if (rnd() & 1) {
+        uint32_t nodes = m->metadata.node_count, value = !v6 && m->metadata.ip_version == 6 ? geo->v4_start : 0;
+        unsigned depth = v6 ? 128 : 32;
+        for (unsigned bit = 0; bit < depth && value < nodes; ++bit) {
+            uint32_t rec[2];
+            read_node(m, value, rec);
+            int side = (int)(rnd() & 1);
+            if (rec[side] == nodes && rec[!side] != nodes)
+                side = !side;
+            uint8_t mask = (uint8_t)(0x80 >> (bit % 8));
+            a.bytes[bit / 8] = (uint8_t)(side ? a.bytes[bit / 8] | mask : a.bytes[bit / 8] & ~mask);
+            value = rec[side];
+        }
+    }
+    return a;
+}
+
+/* The decoding path: libmaxminddb walks the tree and decodes the record on every lookup. */
+static void lookup_decoding(dom_geo_t *geo, const dom_addr_t *a, dom_geo_result_t *r)
+{
+    record_slot_t *records = geo->records;
+    geo->records = NULL;
+    dom_geo_lookup(geo, a, r);
+    geo->records = records;
+}
+
+/* Both paths give the same answer (and neither counts an error the other does not). */
+static int same_both_ways(dom_geo_t *geo, const dom_addr_t *a)
+{
+    dom_geo_result_t fast, slow;
+    uint64_t errors = dom_geo_error_count(geo);
+    dom_geo_lookup(geo, a, &fast);
+    uint64_t fast_errors = dom_geo_error_count(geo) - errors;
+    lookup_decoding(geo, a, &slow);
+    uint64_t slow_errors = dom_geo_error_count(geo) - errors - fast_errors;
+    int same = fast.source == slow.source && strcmp(fast.country, slow.country) == 0 &&
+               strcmp(fast.subdivision, slow.subdivision) == 0 && fast.in_eu == slow.in_eu &&
+               strcmp(fast.jurisdiction, slow.jurisdiction) == 0 && fast_errors == slow_errors;
+    if (!same) {
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(a->family, a->bytes, text, sizeof(text));
+        printf("# %s: table %s %s %s %d, decoding %s %s %s %d\n", text, dom_geo_source_name(fast.source), fast.country,
+               fast.subdivision, fast.in_eu, dom_geo_source_name(slow.source), slow.country, slow.subdivision,
+               slow.in_eu);
+    }
+    return same;
+}
+
+static int compared_located; /* of the last compare_random: how many the database located */
+
+/* n random addresses looked up both ways; returns how many differ. */
+static int compare_random(dom_geo_t *geo, int n)
+{
+    int differ = 0;
+    compared_located = 0;
+    for (int i = 0; i < n; ++i) {
+        dom_addr_t a = random_addr(geo);
+        differ += !same_both_ways(geo, &a);
+        dom_geo_result_t r;
+        dom_geo_lookup(geo, &a, &r);
+        compared_located += r.source == DOM_GEO_DATABASE;
+    }
+    return differ;
+}
+
+/* walk_address ends where libmaxminddb's own walk does: same record, same "empty", and every case
+ * lookup_table leaves to libmaxminddb (errors, walks that end inside the tree) is one it would leave. */
+static int walk_matches(const dom_geo_t *geo, const dom_addr_t *a)
+{
+    const MMDB_s *m = &geo->mmdb;
+    if (a->family == AF_INET6 && m->metadata.ip_version == 4)
+        return 1; /* lookup_table does not walk these */
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (a->family == AF_INET) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        memcpy(&((struct sockaddr_in *)&ss)->sin_addr, a->bytes, 4);
+    } else {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, a->bytes, 16);
+    }
+    int error = MMDB_SUCCESS;
+    MMDB_lookup_result_s res = MMDB_lookup_sockaddr((MMDB_s *)m, (const struct sockaddr *)&ss, &error);
+    uint32_t value = walk_address(geo, a), nodes = m->metadata.node_count;
+    int left_to_libmaxminddb =
+        value < nodes || (value > nodes && (value - nodes < 16 || value - nodes >= m->data_section_size));
+    if (left_to_libmaxminddb)
+        return 1;
+    if (error != MMDB_SUCCESS)
+        return 0;
+    if (value == nodes)
+        return !res.found_entry;
+    return res.found_entry && res.entry.offset == value - nodes - 16;
+}
+
+/* A handle on any file libmaxminddb opens, without open's checks (they may refuse it), to test the walk. */
+static dom_geo_t *open_unchecked(const char *path)
+{
+    dom_geo_t *geo = geo_new();
+    if (geo == NULL)
+        return NULL;
+    if (MMDB_open(path, MMDB_MODE_MMAP, &geo->mmdb) != MMDB_SUCCESS) {
+        geo_free(geo);
+        return NULL;
+    }
+    geo->has_db = 1;
+    find_v4_start(geo);
+    return geo;
+}
+
+static void test_walk(void)
+{
+    static const char *const files[] = {
+        "MaxMind-DB-test-ipv4-24.mmdb",        "MaxMind-DB-test-ipv4-28.mmdb",
+        "MaxMind-DB-test-ipv4-32.mmdb",        "MaxMind-DB-test-ipv6-24.mmdb",
+        "MaxMind-DB-test-ipv6-28.mmdb",        "MaxMind-DB-test-ipv6-32.mmdb",
+        "MaxMind-DB-test-mixed-24.mmdb",       "MaxMind-DB-test-mixed-28.mmdb",
+        "MaxMind-DB-test-mixed-32.mmdb",       "GeoIP2-City-Test.mmdb",
+        "MaxMind-DB-no-ipv4-search-tree.mmdb", "MaxMind-DB-test-broken-search-tree-24.mmdb",
+    };
+    int differ = 0, walked = 0;
+    dom_geo_t *geo = open_unchecked(FIXTURES "geo-test.mmdb");
+    if (ok(geo != NULL)) {
+        for (int i = 0; i < 20000; ++i) {
+            dom_addr_t a = random_addr(geo);
+            differ += !walk_matches(geo, &a);
+        }
+        geo_free(geo);
+    }
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); ++f) {
+        char path[512];
+        snprintf(path, sizeof(path), MAXMIND_TEST "/test-data/%s", files[f]);
+        if ((geo = open_unchecked(path)) == NULL)
+            continue;
+        ++walked;
+        for (int i = 0; i < 5000; ++i) {
+            dom_addr_t a = random_addr(geo);
+            differ += !walk_matches(geo, &a);
+        }
+        geo_free(geo);
+    }
+    printf("# walked %d MaxMind test databases (24, 28 and 32-bit records when present)\n", walked);
+    is_int(differ, 0);
+}
+
+static void test_table_matches_decoding(void)
+{
+    dom_geo_t *geo = open_ok(FIXTURES "geo-test.mmdb", NULL);
+    if (!ok(geo != NULL))
+        return;
+    ok(geo->records != NULL); /* a checked database gets the table */
+    FILE *f = fopen(FIXTURES "geo-test.tsv", "r");
+    int rows = 0, differ = 0;
+    char line[256];
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        char ip[64];
+        if (sscanf(line, "%63s", ip) != 1)
+            continue;
+        ++rows;
+        dom_addr_t a = addr_of(ip, 0), mapped = addr_of(ip, 1);
+        differ += !same_both_ways(geo, &a) + !same_both_ways(geo, &mapped);
+    }
+    if (f != NULL)
+        fclose(f);
+    ok(rows >= 50);
+    is_int(differ, 0);
+    is_int(compare_random(geo, 100000), 0);
+    printf("# fixture: %d of 100000 random addresses located\n", compared_located);
+    ok(compared_located > 5000);
+    is_int(dom_geo_error_count(geo), 0);
+    dom_geo_release(geo);
+
+    /* the flat shape, and the table's "no country" records */
+    geo = open_ok(FIXTURES "geo-flat.mmdb", NULL);
+    if (ok(geo != NULL)) {
+        is_int(compare_random(geo, 20000), 0);
+        dom_geo_release(geo);
+    }
+
+    /* no table without open's record check: lookups decode, errors are counted */
+    dom_geo_options_t o = {.shape = DOM_GEO_SHAPE_GEOIP2};
+    verify_records = 0;
+    geo = open_ok(FIXTURES "geo-flipped-data.mmdb", &o);
+    verify_records = 1;
+    if (ok(geo != NULL)) {
+        ok(geo->records == NULL);
+        dom_geo_release(geo);
+    }
+
+    /* a database of realistic size (bench/gen-geo-db), when one is at hand */
+    const char *big = getenv("DOMICILE_BIG_GEO_DB");
+    if (big == NULL)
+        big = DOM_SOURCE_DIR "/build-bench/bench-cache/geo-1000000.mmdb";
+    struct stat st;
+    if (stat(big, &st) != 0) {
+        printf("# skip: no large generated database (set DOMICILE_BIG_GEO_DB)\n");
+        return;
+    }
+    geo = open_ok(big, NULL);
+    if (!ok(geo != NULL))
+        return;
+    ok(geo->records != NULL);
+    is_int(compare_random(geo, 100000), 0);
+    printf("# %s: %d of 100000 random addresses located, %u table slots\n", big, compared_located,
+           geo->records_mask + 1);
+    ok(compared_located > 5000);
+    int walk_differ = 0;
+    for (int i = 0; i < 20000; ++i) {
+        dom_addr_t a = random_addr(geo);
+        walk_differ += !walk_matches(geo, &a);
+    }
+    is_int(walk_differ, 0);
+    is_int(dom_geo_error_count(geo), 0);
+    dom_geo_release(geo);
+}
+
 static void test_metadata(void)
 {
     dom_geo_t *geo = open_ok(FIXTURES "geo-test.mmdb", NULL);
@@ -419,6 +662,7 @@ static void open_and_poke(const char *path, int *opened, int *refused)
         if (raw != NULL)
             r = look(raw, probes[i]);
     }
+    is_int(compare_random(geo, 5000), 0);
     dom_geo_release(raw);
     dom_geo_release(geo);
 }
@@ -643,6 +887,7 @@ static void test_mutations(void)
         for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); ++p)
             errors += look(geo, probes[p]).source == DOM_GEO_ERROR;
         bad += dom_geo_error_count(geo) != errors;
+        bad += compare_random(geo, 200); /* a mutant's odd tree: the table answers as decoding would */
         dom_geo_release(geo);
     }
     unlink(path);
@@ -708,5 +953,7 @@ int main(void)
     subtest("refcount and no database", test_refcount_and_none);
     subtest("lookups from several threads", test_threads);
     subtest("mutated databases", test_mutations);
+    subtest("the search-tree walk ends where libmaxminddb's does", test_walk);
+    subtest("the decoded-record table answers as decoding each record does", test_table_matches_decoding);
     return done_testing();
 }

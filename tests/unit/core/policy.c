@@ -228,6 +228,80 @@ static const char *region_str(const uint16_t *regions, size_t n)
 
 /* ---- the tests ---- */
 
+static int claim_key_cmp(const void *a, const void *b)
+{
+    const dom_rule_claim_t *x = a, *y = b;
+    if (x->level != y->level)
+        return (int)x->level - (int)y->level;
+    return strncmp(x->key, y->key, sizeof(x->key));
+}
+
+/* dom_ruleset_resolve compares claim keys as packed integers: exact matches only, whatever the length,
+ * bytes after a key's NUL ignored, a corrupt 8-byte key without NUL matched by nothing. */
+static void test_claim_keys(void)
+{
+    static const char *const keys[] = {"D",    "DE",    "DEU",    "DF",      "U",       "US",
+                                       "US-C", "US-CA", "US-CAX", "ABCDEFG", "\xc3\xa9"};
+    enum { N = sizeof(keys) / sizeof(keys[0]) };
+    dom_jurisdiction_t jurs[N + 3];
+    dom_rule_claim_t cl[N + 3];
+    memset(jurs, 0, sizeof(jurs));
+    memset(cl, 0, sizeof(cl));
+    size_t n = 0;
+    for (size_t i = 0; i < N; ++i, ++n) {
+        jurs[n].name = keys[i];
+        cl[n].level = DOM_LEVEL_COUNTRY;
+        strcpy(cl[n].key, keys[i]);
+        cl[n].jurisdiction = n;
+    }
+    jurs[n].name = "group-de";
+    cl[n].level = DOM_LEVEL_GROUP;
+    strcpy(cl[n].key, "DE");
+    cl[n].jurisdiction = n;
+    ++n;
+    jurs[n].name = "fr-garbage";
+    cl[n].level = DOM_LEVEL_COUNTRY;
+    memcpy(cl[n].key, "FR\0zzzzz", 8);
+    cl[n].jurisdiction = n;
+    ++n;
+    jurs[n].name = "eight";
+    cl[n].level = DOM_LEVEL_COUNTRY;
+    memcpy(cl[n].key, "ABCDEFGH", 8); /* no NUL: a corrupt snapshot */
+    cl[n].jurisdiction = n;
+    ++n;
+    qsort(cl, n, sizeof(cl[0]), claim_key_cmp);
+    dom_ruleset_t rs;
+    memset(&rs, 0, sizeof(rs));
+    rs.jurisdictions = jurs;
+    rs.n_jurisdictions = n;
+    rs.claims = cl;
+    rs.n_claims = n;
+
+    const dom_jurisdiction_t *e, *r;
+    for (size_t i = 0; i < N; ++i) {
+        dom_ruleset_resolve(&rs, DOM_LEVEL_COUNTRY, keys[i], NOW0, &e, &r);
+        if (!ok(e != NULL && strcmp(e->name, keys[i]) == 0))
+            printf("#   key %s\n", keys[i]);
+        ok(r == NULL);
+    }
+    static const char *const absent[] = {"DEUX", "A", "UX", "US-", "US-CAXY", "ABCDEF", "ABCDEFGH", "", "E", "\xc3"};
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); ++i) {
+        dom_ruleset_resolve(&rs, DOM_LEVEL_COUNTRY, absent[i], NOW0, &e, &r);
+        if (!ok(e == NULL && r == NULL))
+            printf("#   key %s matched %s\n", absent[i], e->name);
+    }
+    dom_ruleset_resolve(&rs, DOM_LEVEL_COUNTRY, "FR", NOW0, &e, &r);
+    ok(e != NULL && strcmp(e->name, "fr-garbage") == 0);
+    dom_ruleset_resolve(&rs, DOM_LEVEL_GROUP, "DE", NOW0, &e, &r);
+    ok(e != NULL && strcmp(e->name, "group-de") == 0);
+    dom_ruleset_resolve(&rs, DOM_LEVEL_GROUP, "US", NOW0, &e, &r);
+    ok(e == NULL);
+    dom_ruleset_resolve(&rs, DOM_LEVEL_SUBDIVISION, "US-CA", NOW0, &e, &r);
+    ok(e == NULL);
+    dom_ruleset_resolve(&rs, DOM_LEVEL_COUNTRY, NULL, NOW0, &e, &r);
+    ok(e == NULL);
+}
+
 static void test_names(void)
 {
     is_str(dom_jurisdiction_source_name(DOM_JSRC_PIN), "pin");
@@ -920,6 +994,7 @@ int main(void)
     subtest("report-only level", test_report_only_level);
     subtest("no default", test_no_default);
     subtest("hostile input", test_hostile);
+    subtest("claim keys match exactly", test_claim_keys);
 #ifdef DOM_SOURCE_DIR
     subtest("from yaml", test_from_yaml);
 #endif
