@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <lmdb.h>
 #include "ruleset_internal.h"
 
@@ -521,6 +522,16 @@ int dom_rules_store_open(const char *path, dom_rules_store_t **out, char *err, s
         rc = mdb_env_set_maxdbs(s->env, 16);
     if (rc == 0)
         rc = mdb_env_open(s->env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOTLS, 0644);
+    struct stat st;
+    if (rc != 0 && (rc == EBADF || rc == EINVAL) && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 4096) {
+        /* LMDB reports a file too short to hold its meta pages as a bad descriptor */
+        snprintf(err, errlen, "%s: not a domicile rules database (%s)", path,
+                 st.st_size == 0 ? "empty file" : "too short for an LMDB file");
+        ret = DOM_ECORRUPT;
+        mdb_env_close(s->env);
+        free(s);
+        return ret;
+    }
     if (rc != 0) {
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
             snprintf(err, errlen, "%s: not a domicile rules database (%s)", path, mdb_strerror(rc));

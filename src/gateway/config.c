@@ -19,6 +19,7 @@
 
 #define DEFAULT_MAX_BODY (1024 * 1024)
 #define DEFAULT_UPSTREAM_TIMEOUT_MS 30000
+#define DEFAULT_H2_MAX_RESETS 100
 #define DEFAULT_DRAIN_TIMEOUT_MS 10000
 #define MAX_THREADS 256
 
@@ -730,8 +731,18 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
         }
     } else if (strcmp(key, "drain_timeout") == 0) {
         duration_value(ctx, v, "limits.drain_timeout", &cfg->limits.drain_timeout_ms);
+    } else if (strcmp(key, "h2_max_resets") == 0) {
+        const char *s = scalar(ctx, v, key), *rest;
+        uint64_t n = 0;
+        if (s == NULL)
+            return 0;
+        if ((rest = parse_u64(s, &n)) == NULL || *rest != '\0' || n > 1000000) {
+            error_at(ctx, v, "limits.h2_max_resets must be a number from 0 (off) to 1000000");
+            return 0;
+        }
+        cfg->limits.h2_max_resets = (unsigned)n;
     } else {
-        unknown_key(ctx, k, key, "limits", "max_body, class_max_body, upstream_timeout, drain_timeout");
+        unknown_key(ctx, k, key, "limits", "max_body, class_max_body, upstream_timeout, drain_timeout, h2_max_resets");
     }
     return 0;
 }
@@ -1105,6 +1116,7 @@ static int set_defaults(dom_config_t *cfg)
     cfg->limits.max_body = DEFAULT_MAX_BODY;
     cfg->limits.upstream_timeout_ms = DEFAULT_UPSTREAM_TIMEOUT_MS;
     cfg->limits.drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
+    cfg->limits.h2_max_resets = DEFAULT_H2_MAX_RESETS;
     cfg->pins.header = strdup("domicile-pin");
     cfg->consent_header = strdup("domicile-consent");
     return cfg->pins.header != NULL && cfg->consent_header != NULL ? 0 : DOM_ENOMEM;

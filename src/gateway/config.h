@@ -114,6 +114,7 @@ typedef struct dom_config {
         size_t n_classes;
         uint64_t upstream_timeout_ms; /* default 30 s */
         uint64_t drain_timeout_ms;    /* default 10 s */
+        unsigned h2_max_resets;       /* streams an HTTP/2 connection may cancel before it is cut; 0 = off */
     } limits;
 
     int expose_decision_headers;

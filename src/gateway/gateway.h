@@ -70,13 +70,26 @@ typedef enum dom__pick_result {
  * cluster; in the first region that has clusters, the first cluster with an up node, and in it a node
  * by the cluster's balance. With on_unavailable reject, a region with clusters but no up node ends the
  * search (503); with next_region the next listed region is tried. Never leaves the decision's list.
+ * Nodes in skip (already tried by this request: they refused the connection) count as down, so a
+ * retry follows the same order: another node of the cluster, another cluster of the region, then
+ * (next_region only) the next listed region.
  */
 dom__pick_result_t dom__upstream_pick(dom__cluster_t *clusters, size_t n_clusters, const dom_ruleset_t *rules,
-                                      const dom_decision_t *d, dom__node_t **node, const char **region);
+                                      const dom_decision_t *d, const dom__node_t *const *skip, size_t n_skip,
+                                      dom__node_t **node, const char **region);
 
 /* ---- server.c: the process ---- */
 
 typedef struct dom__server dom__server_t;
+
+/** Cancelled HTTP/2 streams of one connection (Rapid Reset), in a small table per worker. */
+typedef struct dom__conn_resets {
+    uint64_t conn_id; /* 0 = free; h2o's ids start at 1 */
+    uint32_t requests, cancels;
+    int cut; /* over the limit: the socket was shut down */
+} dom__conn_resets_t;
+
+#define DOM__RESET_SLOTS 1024 /* direct-mapped by connection id (h2o numbers connections in order) */
 
 typedef struct dom__worker {
     h2o_context_t ctx; /* first: on_req finds the worker from req->conn->ctx */
@@ -96,6 +109,8 @@ typedef struct dom__worker {
     size_t open_connections;
     int draining, done;
     h2o_timeout_entry_t drain_check;
+    dom__conn_resets_t resets[DOM__RESET_SLOTS];
+    int pool_layout; /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
     struct {
         uint64_t requests, routed, rejected, malformed_forwarding, body_too_large;
     } counters;
@@ -150,9 +165,10 @@ h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r);
 
 /**
  * Arms a forwarded request so that h2o's own 502 for an unreachable node becomes `r`
- * (a JSON 503 with Retry-After). Strings in r must live in the request pool.
+ * (a JSON 503 with Retry-After); with echo_request_id (the client sent its own id) the
+ * node's answer carries X-Request-Id r->request_id. Strings in r must live in the request pool.
  */
-void dom__respond_on_unreachable(h2o_req_t *req, const dom__refusal_t *r);
+void dom__respond_on_unreachable(h2o_req_t *req, const dom__refusal_t *r, int echo_request_id);
 
 /** The HTTP reason phrase of a status. */
 const char *dom__status_text(int status);

@@ -5,9 +5,11 @@
  * from the h2o request and turns the decision into headers and an upstream choice.
  * No locks and no malloc: everything per request comes from req->pool.
  */
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include "domicile/clientip.h"
@@ -18,6 +20,8 @@
 
 #define MAX_FORWARDING_LINES 16
 #define REQUEST_ID_MAX 128
+#define RETRY_AFTER_S 5
+#define MAX_TRIED_NODES 16
 
 /*
  * Per-request state released with the request's pool: the rules snapshot, the node's count,
@@ -34,11 +38,20 @@ struct request_state {
     int decided;
     const char *reason, *region;
     const char *request_id;
+    int echo_request_id; /* the client sent its own X-Request-Id: its response carries it back */
     dom_addr_t client;
     int have_client;
     char country[3], subdivision[8];
     uint64_t decision_ns;
     struct timeval dispatched;
+    /* forwarding: deferred by one loop turn, then a connect of our own before h2o's proxy runs */
+    h2o_timeout_entry_t defer;           /* on the context's zero timeout */
+    h2o_timeout_entry_t connect_timeout; /* on the context's proxy io_timeout while connect_req is pending */
+    h2o_socketpool_connect_request_t *connect_req;
+    dom__node_t *tried[MAX_TRIED_NODES]; /* nodes that refused this request's connect */
+    size_t n_tried;
+    dom__refusal_t refusal; /* what the client gets if no node can be reached (strings in req->pool) */
+    int forwarded;
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -116,9 +129,58 @@ static void record(struct request_state *st)
     dom__audit_log(srv->audit, w->index, &r);
 }
 
+/*
+ * The head of h2o 2.2.5's h2o_http2_conn_t (h2o/http2_internal.h, which needs a khash.h the
+ * package does not ship): the connection, then its socket.
+ */
+struct h2_conn_head {
+    h2o_conn_t super;
+    h2o_socket_t *sock;
+};
+
+static dom__conn_resets_t *reset_slot(dom__worker_t *w, uint64_t conn_id)
+{
+    return &w->resets[conn_id & (DOM__RESET_SLOTS - 1)];
+}
+
+/*
+ * HTTP/2 Rapid Reset (CVE-2023-44487): h2o 2.2.5 runs a stream's handler and lets the client
+ * cancel it at once, as often as it likes. A request disposed before any response started was
+ * cancelled by its client; when one connection cancels more than h2_max_resets streams, and more
+ * than half of what it asked, its socket is shut down: h2o sees the end of the stream on its next
+ * read and closes the connection through its own path (the application has no close call).
+ */
+static void count_cancel(dom__worker_t *w, h2o_req_t *req)
+{
+    unsigned limit = w->server->config->limits.h2_max_resets;
+    if (limit == 0 || req->version < 0x200)
+        return;
+    dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
+    if (slot->conn_id != req->conn->id || slot->cut)
+        return;
+    if (++slot->cancels > limit && slot->cancels * 2 > slot->requests) {
+        slot->cut = 1;
+        DOM__COUNT(&w->metrics.h2_reset_connections);
+        struct h2_conn_head *conn = (struct h2_conn_head *)req->conn;
+        int fd = h2o_socket_get_fd(conn->sock);
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+}
+
 static void request_state_dispose(void *p)
 {
     struct request_state *st = p;
+    if (h2o_timeout_is_linked(&st->defer))
+        h2o_timeout_unlink(&st->defer);
+    if (h2o_timeout_is_linked(&st->connect_timeout))
+        h2o_timeout_unlink(&st->connect_timeout);
+    if (st->connect_req != NULL) {
+        h2o_socketpool_cancel_connect(st->connect_req);
+        st->connect_req = NULL;
+    }
+    if (st->req->res.status == 0)
+        count_cancel(st->worker, st->req);
     record(st);
     if (st->node != NULL)
         --st->node->outstanding;
@@ -283,6 +345,28 @@ static void add_req_header(h2o_req_t *req, const char *name, size_t name_len, co
     h2o_add_header_by_str(&req->pool, &req->headers, name, name_len, 0, NULL, v.base, v.len);
 }
 
+/* The client's address as text; IPv4 by hand (glibc's inet_ntop formats it with sprintf). Returns the length, 0 on
+ * failure. */
+static size_t format_addr(const dom_addr_t *a, char *buf, size_t cap)
+{
+    if (a->family == AF_INET) {
+        char *p = buf;
+        for (int i = 0; i < 4; ++i) {
+            unsigned v = a->bytes[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            if (i < 3)
+                *p++ = '.';
+        }
+        *p = '\0';
+        return (size_t)(p - buf);
+    }
+    return dom_addr_format(a, buf, cap) == 0 ? strlen(buf) : 0;
+}
+
 static const char *pool_cstr(h2o_req_t *req, const char *s)
 {
     return s != NULL ? h2o_strdup(&req->pool, s, SIZE_MAX).base : NULL;
@@ -296,6 +380,158 @@ static uint64_t class_limit(const dom_config_t *cfg, const char *class_name)
     return cfg->limits.max_body;
 }
 
+/* Hands the request to h2o's proxy: the node accepted a connection of ours, which now waits in its pool. */
+static void forward(struct request_state *st)
+{
+    h2o_req_t *req = st->req;
+    dom__node_t *node = st->node;
+    const dom_config_t *cfg = st->worker->server->config;
+    h2o_iovec_t region = h2o_strdup(&req->pool, st->region, SIZE_MAX);
+    st->region = region.base;
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-region"), 0, NULL, region.base, region.len);
+    if (cfg->expose_decision_headers)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, region.base,
+                              region.len);
+    /* a failure after this point (the node timed out, or closed before answering) may have seen part of the
+     * request: it becomes the client's 503, never a second send */
+    dom__respond_on_unreachable(req, &st->refusal, st->echo_request_id);
+
+    h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+    memset(ov, 0, sizeof(*ov));
+    ov->socketpool = &node->pool;
+    ov->location_rewrite.match = &node->url;
+    ov->location_rewrite.path_prefix = h2o_iovec_init(H2O_STRLIT("/"));
+    req->overrides = ov;
+    st->forwarded = 1;
+    gettimeofday(&st->dispatched, NULL);
+    h2o__proxy_process_request(req);
+}
+
+static void on_defer(h2o_timeout_entry_t *entry);
+static void pool_layout_check(dom__worker_t *w, h2o_socketpool_t *pool, int fd);
+
+/*
+ * The chosen node refused the connection (or did not answer it in time): nothing of the request was
+ * sent, so it may go elsewhere in the decision's order. The node is marked down passively.
+ */
+static void connect_failed(struct request_state *st)
+{
+    dom__worker_t *w = st->worker;
+    dom__node_t *node = st->node;
+    DOM__COUNT(&w->metrics.upstream_connect_failures);
+    dom__health_refused(node->health);
+    if (st->n_tried < MAX_TRIED_NODES)
+        st->tried[st->n_tried++] = node;
+    --node->outstanding;
+    st->node = NULL;
+
+    dom__node_t *next = NULL;
+    const char *region = NULL;
+    if (st->n_tried < MAX_TRIED_NODES &&
+        dom__upstream_pick(w->clusters, w->server->config->n_clusters, st->rules, &st->d,
+                           (const dom__node_t *const *)st->tried, st->n_tried, &next, &region) == DOM_PICK_OK) {
+        DOM__COUNT(&w->metrics.upstream_retries);
+        ++next->outstanding;
+        st->node = next;
+        st->region = region;
+        /* from the loop, not from inside the pool's callback */
+        st->defer.cb = on_defer;
+        h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &st->defer);
+        return;
+    }
+    st->reason = "region_unavailable";
+    st->region = NULL;
+    dom__respond_refusal(st->req, &st->refusal);
+}
+
+static void on_connect_timeout(h2o_timeout_entry_t *entry)
+{
+    struct request_state *st = H2O_STRUCT_FROM_MEMBER(struct request_state, connect_timeout, entry);
+    if (st->connect_req != NULL) {
+        h2o_socketpool_cancel_connect(st->connect_req);
+        st->connect_req = NULL;
+    }
+    connect_failed(st);
+}
+
+static void on_preconnect(h2o_socket_t *sock, const char *errstr, void *data)
+{
+    struct request_state *st = data;
+    st->connect_req = NULL;
+    if (h2o_timeout_is_linked(&st->connect_timeout))
+        h2o_timeout_unlink(&st->connect_timeout);
+    if (errstr != NULL) {
+        connect_failed(st);
+        return;
+    }
+    /*
+     * h2o 2.2.5's proxy takes its connection from the pool and cannot be handed one: the socket goes back
+     * to the node's pool (this thread's own) idle, and the proxy's connect, right below on the same thread,
+     * takes an idle socket from it without waiting.
+     */
+    int fd = st->worker->pool_layout == 0 ? -1 : h2o_socket_get_fd(sock);
+    if (h2o_socketpool_return(&st->node->pool, sock) == 0 && st->worker->pool_layout == -1)
+        pool_layout_check(st->worker, &st->node->pool, fd);
+    forward(st);
+}
+
+/*
+ * The head of h2o 2.2.5's private pool entry (lib/common/socketpool.c): the exported socket, then
+ * its link in pool->_shared.sockets. Checked at run time (pool_layout_check) before it is trusted.
+ */
+struct pool_entry_head {
+    h2o_socket_export_t sockinfo;
+    h2o_linklist_t link;
+};
+
+/* The entry the proxy's connect would take next: the head of the idle list (this thread's own pool). */
+static int idle_head_alive(h2o_socketpool_t *pool)
+{
+    if (h2o_linklist_is_empty(&pool->_shared.sockets))
+        return 0;
+    struct pool_entry_head *e = H2O_STRUCT_FROM_MEMBER(struct pool_entry_head, link, pool->_shared.sockets.next);
+    char c;
+    /* the test h2o makes itself: nothing to read (no EOF, no stray bytes) means the node still holds it */
+    return recv(e->sockinfo.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* After returning `fd` to the pool: it must be the tail entry's socket if the layout above is h2o's. */
+static void pool_layout_check(dom__worker_t *w, h2o_socketpool_t *pool, int fd)
+{
+    if (h2o_linklist_is_empty(&pool->_shared.sockets)) {
+        w->pool_layout = -1;
+        return;
+    }
+    struct pool_entry_head *e = H2O_STRUCT_FROM_MEMBER(struct pool_entry_head, link, pool->_shared.sockets.prev);
+    w->pool_layout = e->sockinfo.fd == fd ? 1 : 0;
+}
+
+static void start_connect(struct request_state *st)
+{
+    dom__worker_t *w = st->worker;
+    /*
+     * Our own connect costs an import, an export and a pool round trip per request. When the socket the
+     * proxy will take is an idle one that is alive, nothing can be refused: proxy at once. A dead head
+     * (the node went away) goes the long way, which drains the dead sockets and sees the refusal.
+     */
+    if (w->pool_layout == 1 && idle_head_alive(&st->node->pool)) {
+        forward(st);
+        return;
+    }
+    h2o_socketpool_connect(&st->connect_req, &st->node->pool, w->ctx.loop, &w->ctx.receivers.hostinfo_getaddr,
+                           on_preconnect, st);
+    /* a pooled socket answers at once (connect_req stays NULL); a new connection gets the upstream timeout */
+    if (st->connect_req != NULL) {
+        st->connect_timeout.cb = on_connect_timeout;
+        h2o_timeout_link(w->ctx.loop, &w->ctx.proxy.io_timeout, &st->connect_timeout);
+    }
+}
+
+static void on_defer(h2o_timeout_entry_t *entry)
+{
+    start_connect(H2O_STRUCT_FROM_MEMBER(struct request_state, defer, entry));
+}
+
 int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, req->conn->ctx);
@@ -303,6 +539,19 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     const dom_config_t *cfg = srv->config;
     ++w->counters.requests;
     uint64_t t0 = mono_ns();
+    if (req->version >= 0x200 && cfg->limits.h2_max_resets != 0) {
+        dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
+        if (slot->conn_id != req->conn->id)
+            *slot = (dom__conn_resets_t){.conn_id = req->conn->id};
+        ++slot->requests;
+        if (slot->cut) {
+            /* the socket is shut down already; what h2o still parsed from it goes nowhere upstream */
+            req->res.status = 429;
+            req->res.reason = "Too Many Requests";
+            h2o_send_inline(req, H2O_STRLIT("too many cancelled streams on this connection\n"));
+            return 0;
+        }
+    }
     if (srv->georeload != NULL && dom__georeload_generation(srv->georeload) != w->geo_generation)
         refresh_geo(w);
 
@@ -312,7 +561,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     gather_and_strip(req, srv, &g);
 
     char *request_id;
-    if (g.has_request_id && request_id_ok(g.request_id)) {
+    int echo_request_id = g.has_request_id && request_id_ok(g.request_id);
+    if (echo_request_id) {
         request_id = h2o_strdup(&req->pool, g.request_id.base, g.request_id.len).base;
     } else {
         static const char hex[] = "0123456789abcdef";
@@ -371,6 +621,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->worker = w;
     st->req = req;
     st->request_id = request_id;
+    st->echo_request_id = echo_request_id;
     st->have_client = have_peer && !client.hidden;
     if (st->have_client)
         st->client = client.addr;
@@ -411,7 +662,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     };
     if (d.action == DOM_ACTION_REJECT) {
         if (refusal.status == 503)
-            refusal.retry_after = 5;
+            refusal.retry_after = RETRY_AFTER_S;
         ++w->counters.rejected;
         dom__respond_refusal(req, &refusal);
         return 0;
@@ -429,7 +680,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     /* step 6: a node in the first allowed region that has one; never outside the list */
     dom__node_t *node = NULL;
     const char *region = NULL;
-    switch (dom__upstream_pick(w->clusters, cfg->n_clusters, st->rules, &d, &node, &region)) {
+    switch (dom__upstream_pick(w->clusters, cfg->n_clusters, st->rules, &d, NULL, 0, &node, &region)) {
     case DOM_PICK_OK:
         break;
     case DOM_PICK_NO_CLUSTER:
@@ -441,7 +692,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     case DOM_PICK_NONE_UP:
         refusal.status = 503;
         refusal.reason = st->reason = "region_unavailable";
-        refusal.retry_after = 5;
+        refusal.retry_after = RETRY_AFTER_S;
         ++w->counters.rejected;
         dom__respond_refusal(req, &refusal);
         return 0;
@@ -449,15 +700,14 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     ++node->outstanding;
     st->node = node;
     st->region = region; /* a name in st->rules, held as long as st */
-    gettimeofday(&st->dispatched, NULL);
     ++w->counters.routed;
 
-    /* the decision, from the gateway only (client copies were stripped above) */
+    /* the decision, from the gateway only (client copies were stripped above); the region is added when a node
+     * has accepted the connection (a retry may move to the next listed region) */
     const char *jname = refusal.jurisdiction != NULL ? refusal.jurisdiction : "";
     const char *version = refusal.rule_version != NULL ? refusal.rule_version : "";
     const char *cls = refusal.class_name != NULL ? refusal.class_name : "";
     add_req_header(req, H2O_STRLIT("x-domicile-jurisdiction"), jname, strlen(jname));
-    add_req_header(req, H2O_STRLIT("x-domicile-region"), region, strlen(region));
     add_req_header(req, H2O_STRLIT("x-domicile-class"), cls, strlen(cls));
     add_req_header(req, H2O_STRLIT("x-domicile-rule-version"), version, strlen(version));
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, request_id,
@@ -468,36 +718,36 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
         strip_identity(req, cfg);
     } else if (have_peer) {
         /* rebuilt from the resolved address, not appended to what the client claimed */
-        char addr[64];
-        if (dom_addr_format(&client.addr, addr, sizeof(addr)) == 0) {
-            size_t alen = strlen(addr);
-            add_req_header(req, H2O_STRLIT("x-forwarded-for"), addr, alen);
-            char fwd[128];
-            int n =
-                snprintf(fwd, sizeof(fwd), client.addr.family == AF_INET6 ? "for=\"[%s]\";proto=%s" : "for=%s;proto=%s",
-                         addr, req->input.scheme->name.base);
-            add_req_header(req, H2O_STRLIT("forwarded"), fwd, (size_t)n);
+        char addr[INET6_ADDRSTRLEN];
+        size_t alen = format_addr(&client.addr, addr, sizeof(addr));
+        if (alen != 0) {
+            h2o_iovec_t a = h2o_strdup(&req->pool, addr, alen), fwd;
+            h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-for"), 0, NULL, a.base, a.len);
+            if (client.addr.family == AF_INET6)
+                fwd = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("for=\"[")), a,
+                                 h2o_iovec_init(H2O_STRLIT("]\";proto=")), req->input.scheme->name);
+            else
+                fwd = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("for=")), a,
+                                 h2o_iovec_init(H2O_STRLIT(";proto=")), req->input.scheme->name);
+            h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("forwarded"), 0, NULL, fwd.base, fwd.len);
         }
     }
-    if (cfg->expose_decision_headers) {
-        h2o_iovec_t r = h2o_strdup(&req->pool, region, SIZE_MAX);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, r.base, r.len);
+    if (cfg->expose_decision_headers)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-version"), 0, NULL, version,
                               strlen(version));
-    }
 
-    /* the node refused or timed out: the regions we may use are unreachable, never another one */
+    /* no node reachable in the regions we may use: never another one */
     refusal.status = 503;
     refusal.reason = "region_unavailable";
-    refusal.retry_after = 5;
-    dom__respond_on_unreachable(req, &refusal);
+    refusal.retry_after = RETRY_AFTER_S;
+    st->refusal = refusal;
 
-    h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-    memset(ov, 0, sizeof(*ov));
-    ov->socketpool = &node->pool;
-    ov->location_rewrite.match = &node->url;
-    ov->location_rewrite.path_prefix = h2o_iovec_init(H2O_STRLIT("/"));
-    req->overrides = ov;
-    h2o__proxy_process_request(req);
+    /*
+     * One loop turn before anything goes upstream: h2o runs this handler while parsing a read, before
+     * it parses a RST_STREAM that came in the same read. Deferred, a stream reset at once is disposed
+     * (and the entry unlinked) before any upstream connection is asked for.
+     */
+    st->defer.cb = on_defer;
+    h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &st->defer);
     return 0;
 }

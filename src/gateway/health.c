@@ -49,6 +49,19 @@ static void set_up(dom__node_health_t *n, int up, const char *why)
             n->cluster->region, up ? "up" : "DOWN", why ? ": " : "", why ? why : "");
 }
 
+void dom__health_refused(dom__node_health_t *n)
+{
+    __atomic_add_fetch(&n->passive_failures, 1, __ATOMIC_RELAXED);
+    if (n->cluster->health.passive_fall == 0)
+        return;
+    /* a refused (or unanswered) connect is not a burst of slow answers: nothing listens there now */
+    __atomic_store_n(&n->passive_streak, n->cluster->health.passive_fall, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&n->up, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&n->passive_down_at, dom__now_ms(), __ATOMIC_RELAXED);
+        set_up(n, 0, "connection refused (passive)");
+    }
+}
+
 void dom__health_passive(dom__node_health_t *n, int ok)
 {
     unsigned fall = n->cluster->health.passive_fall;

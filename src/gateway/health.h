@@ -29,6 +29,13 @@ void dom__health_stop(dom__health_t *h);
 void dom__health_passive(dom__node_health_t *node, int ok);
 
 /**
+ * A worker could not connect to the node (refused, or no answer within the upstream timeout):
+ * with passive marking on (passive_fall > 0) the node goes down at once, as after passive_fall
+ * failures. Counted in passive_failures either way.
+ */
+void dom__health_refused(dom__node_health_t *node);
+
+/**
  * One active check, blocking: connect, GET path, a 2xx or 3xx status line within timeout_ms.
  * Returns 1 healthy, 0 not (why in err). Exposed for the unit tests.
  */

@@ -282,6 +282,9 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             "Requests sent to another node after a connect failure (nothing of them had been sent).",
             SUM(upstream_retries));
     counter(out, "domicile_upstream_5xx_total", "5xx responses from nodes.", SUM(upstream_5xx));
+    counter(out, "domicile_h2_rapid_reset_connections_total",
+            "HTTP/2 connections shut down for cancelling more streams than limits.h2_max_resets.",
+            SUM(h2_reset_connections));
 
     dom__text_printf(out, "# HELP domicile_rules_info The rule set in force (generation of the compiled database).\n"
                           "# TYPE domicile_rules_info gauge\n");

@@ -56,6 +56,7 @@ typedef struct dom__metrics {
     uint64_t malformed_forwarding; /* malformed client-address headers */
     uint64_t invalid_pins;
     uint64_t upstream_connect_failures, upstream_retries, upstream_5xx;
+    uint64_t h2_reset_connections; /* HTTP/2 connections cut for cancelling too many streams */
 } dom__metrics_t;
 
 /** Sets up one thread's counters (capacity label sets, rounded up to a power of two). Errors: DOM_ENOMEM. */

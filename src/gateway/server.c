@@ -86,8 +86,11 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
     size_t before = diag->errors;
 
     if (dom_rules_store_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
-        dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: %s", cfg->rules,
-                          err[0] ? err : "cannot open");
+        /* the store's message starts with the path already */
+        if (err[0])
+            dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
+        else
+            dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
     } else {
         dom_ruleset_t *rs = dom_rules_store_current(srv->rules);
         dom_config_check_regions(cfg, rs, diag);
@@ -104,9 +107,9 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
     };
     if (cfg->geo.database != NULL) {
         err[0] = '\0';
+        /* the geo module's message names the file already ("geo database \"P\": ...") */
         if (dom_geo_open(cfg->geo.database, &opts, &srv->geo, err, sizeof(err)) != 0)
-            dom_config_report(diag, cfg->file, &cfg->geo.mark, 0, "geo database %s: %s", cfg->geo.database,
-                              err[0] ? err : "cannot open");
+            dom_config_report(diag, cfg->file, &cfg->geo.mark, 0, "%s", err[0] ? err : "geo database: cannot open");
     } else {
         dom_config_report(diag, cfg->file, NULL, 1,
                           "no geo database: every location is unknown and gets the default rule (fail closed)");
@@ -239,6 +242,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
     dom_config_t *cfg = srv->config;
     w->server = srv;
     w->index = index;
+    w->pool_layout = -1;
     h2o_evloop_t *loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, loop, &srv->globalconf);
     w->queue = h2o_multithread_create_queue(loop);

@@ -80,7 +80,20 @@ static int node_up(const dom__node_t *node)
     return __atomic_load_n(&node->health->up, __ATOMIC_RELAXED);
 }
 
-static dom__node_t *pick_in_cluster(dom__cluster_t *c)
+static int skipped(const dom__node_t *node, const dom__node_t *const *skip, size_t n_skip)
+{
+    for (size_t i = 0; i < n_skip; ++i)
+        if (skip[i] == node)
+            return 1;
+    return 0;
+}
+
+static int usable(const dom__node_t *node, const dom__node_t *const *skip, size_t n_skip)
+{
+    return node_up(node) && !skipped(node, skip, n_skip);
+}
+
+static dom__node_t *pick_in_cluster(dom__cluster_t *c, const dom__node_t *const *skip, size_t n_skip)
 {
     size_t n = c->n_nodes;
     if (c->config->balance == DOM_BALANCE_LEAST_OUTSTANDING) {
@@ -88,7 +101,7 @@ static dom__node_t *pick_in_cluster(dom__cluster_t *c)
         /* start at the cursor so ties rotate instead of always hitting the first node */
         for (size_t i = 0; i < n; ++i) {
             dom__node_t *node = &c->nodes[(c->next + i) % n];
-            if (node_up(node) && (best == NULL || node->outstanding < best->outstanding))
+            if (usable(node, skip, n_skip) && (best == NULL || node->outstanding < best->outstanding))
                 best = node;
         }
         if (best != NULL)
@@ -97,7 +110,7 @@ static dom__node_t *pick_in_cluster(dom__cluster_t *c)
     }
     for (size_t i = 0; i < n; ++i) {
         size_t idx = (c->next + i) % n;
-        if (node_up(&c->nodes[idx])) {
+        if (usable(&c->nodes[idx], skip, n_skip)) {
             c->next = idx + 1;
             return &c->nodes[idx];
         }
@@ -106,7 +119,8 @@ static dom__node_t *pick_in_cluster(dom__cluster_t *c)
 }
 
 dom__pick_result_t dom__upstream_pick(dom__cluster_t *clusters, size_t n_clusters, const dom_ruleset_t *rules,
-                                      const dom_decision_t *d, dom__node_t **node, const char **region)
+                                      const dom_decision_t *d, const dom__node_t *const *skip, size_t n_skip,
+                                      dom__node_t **node, const char **region)
 {
     int any_cluster = 0;
     for (size_t r = 0; r < d->n_regions; ++r) {
@@ -118,7 +132,7 @@ dom__pick_result_t dom__upstream_pick(dom__cluster_t *clusters, size_t n_cluster
             if (strcmp(clusters[i].config->region, name) != 0)
                 continue;
             region_has_cluster = any_cluster = 1;
-            dom__node_t *picked = pick_in_cluster(&clusters[i]);
+            dom__node_t *picked = pick_in_cluster(&clusters[i], skip, n_skip);
             if (picked != NULL) {
                 *node = picked;
                 *region = name;

@@ -9,9 +9,15 @@ bounded latency, leaks no upstream connections or descriptors, and no reset stre
 presented to the attacker as a success. Figures are printed as `# FIGURE name = value`
 (docs/security.md quotes them).
 
-Two shapes: GETs (complete requests: h2o runs the handler, which proxies at once, before
-it parses the RST_STREAM in the same read) and POSTs reset before their body ends (h2o
-buffers the body first, so these never reach the handler)."""
+Two shapes: GETs (complete requests: h2o runs the handler before it parses the RST_STREAM in
+the same read) and POSTs reset before their body ends (h2o buffers the body first, so these
+never reach the handler).
+
+Two gateways: one with limits.h2_max_resets 0 measures the first mitigation alone (the handler
+defers the upstream connect by one loop turn, so a stream reset in the same read never opens an
+upstream connection nor reaches a backend: asserted to be zero), the other with the default
+limit (100) asserts the second: the attacking connection is shut down by the gateway after a
+little more than 100 cancelled streams and counted in domicile_h2_rapid_reset_connections_total."""
 import os
 import sys
 import threading
@@ -21,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import h2raw  # noqa: E402
 import hardening as X  # noqa: E402
 import harness as H  # noqa: E402
+from test_ops_reload import admin_get, metric  # noqa: E402
 
 STREAMS = 10000
 BATCH = 100
@@ -56,9 +63,18 @@ def attack(port, tag, n, shape, xff):
 
 def main(t):
     H.require_tools("h2load", "curl")
+    attacks(t, 0)
+    attacks(t, 100)
+
+
+def attacks(t, limit):
+    mode = "off" if limit == 0 else "limit%d" % limit
     # r-alpha (where the attack's DE reads go) is a backend that counts connections as well as requests
     bad = X.BadBackend()
-    d, backends, gw = X.small_gateway(t, threads=1, alpha_nodes=[bad.url])
+    admin_port = H.free_port()
+    d, backends, gw = X.small_gateway(t, threads=1, alpha_nodes=[bad.url],
+                                      extra={"limits": {"h2_max_resets": limit},
+                                             "admin": {"listen": "127.0.0.1:%d" % admin_port}})
     pid = gw.proc.pid
     port = gw.listener("clear")[1]
     de = H.geo_addr("DE")
@@ -75,7 +91,7 @@ def main(t):
     t.eq(res.get("2xx"), n_base, "baseline: %d routed GETs all 2xx" % n_base)
     t.note("FIGURE rapid_reset.baseline_cpu_us_per_request = %.1f" % (cpu_base * 1e6))
 
-    for shape in ("get", "post"):
+    for shape in ("get", "post") if limit == 0 else ("get",):
         tag = "rr%s-%s" % (shape, H.uid())
         latencies = []
         stop = threading.Event()
@@ -97,6 +113,8 @@ def main(t):
         stop.set()
         th.join(30)
         sent = len(sids)
+        shape_name = shape
+        shape = "%s.%s" % (mode, shape_name)
         t.ok(gw.proc.poll() is None, "%s: the gateway survives %d rapid resets" % (shape, sent))
         t.note("FIGURE rapid_reset.%s.streams_reset = %d in %.2f s (%.0f/s)" % (shape, sent, secs, sent / secs))
         t.note("FIGURE rapid_reset.%s.cpu_s_during_attack = %.2f (%.1f us per reset stream, %.1fx a normal request)"
@@ -128,8 +146,19 @@ def main(t):
         t.note("FIGURE rapid_reset.%s.answered_200_before_reset = %d" % (shape, len(success)))
         missing = [s for s in success if bad.count("/v1/sync/%s-%d" % (tag, sids.index(s))) == 0]
         t.eq(missing, [], "%s: every stream the attacker saw succeed is on a backend" % shape)
-        if shape == "post":
+        if shape_name == "post":
             t.eq(reached, 0, "post: a request reset before its body ends never reaches a backend")
+        else:
+            # the upstream connect waits one loop turn: the RST_STREAM in the same read cancels it first
+            t.eq(reached, 0, "%s: no GET reset in the packet of its HEADERS reaches a backend" % shape)
+            t.eq(conns, 0, "%s: no upstream connection is opened for GETs reset in the packet of their HEADERS"
+                 % shape)
+        if limit:
+            t.ok(c.closed and sent <= limit + 2 * BATCH,
+                 "%s: the gateway shuts the connection after about %d cancelled streams (%d sent, closed: %s)"
+                 % (shape, limit, sent, c.closed))
+            cut = metric(admin_get(admin_port, "/metrics")[1], "domicile_h2_rapid_reset_connections_total", {})
+            t.eq(cut, 1, "%s: the cut connection is counted in domicile_h2_rapid_reset_connections_total" % shape)
         t.ok(reached <= sent, "%s: no more backend requests than streams opened" % shape, reached)
 
         ok = [x for x in latencies if x[0] == 200]
@@ -147,11 +176,13 @@ def main(t):
     fds_after = H.wait_until(lambda: (lambda n: n if n <= fds_before + 8 else None)(X.open_fds(pid)), 15,
                              interval=0.25, what="gateway descriptors back near %d (now %d)" % (fds_before,
                                                                                                 X.open_fds(pid)))
-    t.note("FIGURE rapid_reset.fds = %d before, %d after" % (fds_before, fds_after))
-    t.note("FIGURE rapid_reset.rss_kib_after = %d" % X.rss_kib(pid))
+    t.note("FIGURE rapid_reset.%s.fds = %d before, %d after" % (mode, fds_before, fds_after))
+    t.note("FIGURE rapid_reset.%s.rss_kib_after = %d" % (mode, X.rss_kib(pid)))
     X.still_serves(t, gw, backends, "after the attack")
     bad.stop()
+    gw.signal(15)
+    gw.wait_exit(10)
 
 
 if __name__ == "__main__":
-    H.run_test("abuse_h2_rapid_reset", main, timeout=150)
+    H.run_test("abuse_h2_rapid_reset", main, timeout=240)
