@@ -84,6 +84,7 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
         g->n_nodes = n;
     }
     g->sighup_reloads = __atomic_load_n(&srv->sighup_reloads, __ATOMIC_RELAXED);
+    g->config_reload_failures = __atomic_load_n(&srv->config_reload_failures, __ATOMIC_RELAXED);
     g->start_time = srv->start_time;
 }
 

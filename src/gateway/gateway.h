@@ -14,6 +14,7 @@
 #include "domicile/policy.h"
 #include "domicile/rules.h"
 #include "gateway/config.h"
+#include "gateway/live.h"
 #include "gateway/metrics.h"
 
 struct dom__audit;
@@ -102,9 +103,10 @@ typedef struct dom__worker {
     h2o_accept_ctx_t *accept_ctxs;
     int *listen_fds;
     dom__cluster_t *clusters;
-    dom_geo_t *geo;          /* this thread's reference; swapped between requests when the watcher published */
-    uint64_t geo_generation; /* of w->geo (georeload.h) */
-    dom__metrics_t metrics;  /* this thread's counters (metrics.h) */
+    dom__live_t *live;        /* this thread's reference to the live settings and geo handle (live.h); swapped
+                                 between requests when a new one was published */
+    uint64_t live_generation; /* of w->live */
+    dom__metrics_t metrics;   /* this thread's counters (metrics.h) */
     uint64_t rng[4];
     size_t open_connections;
     int draining, done;
@@ -120,7 +122,9 @@ struct dom__server {
     dom_config_t *config;
     dom_rules_store_t *rules;
     dom_geo_t *geo;
-    dom_pin_keyring_t keyring;
+    dom_pin_keyring_t keyring; /* as loaded at start; moved into the first live settings */
+    dom__livepub_t live;       /* what SIGHUP and the geo watcher publish to the workers */
+    dom__settings_t *settings; /* main thread only: the settings last published */
     h2o_globalconf_t globalconf;
     SSL_CTX **listener_ssl;     /* per listener, NULL for cleartext */
     SSL_CTX *upstream_ssl;      /* for https:// nodes */
@@ -132,8 +136,19 @@ struct dom__server {
     struct dom__health *healthmon;
     struct dom__admin *admin;
     int64_t start_time;
-    uint64_t sighup_reloads;
+    uint64_t sighup_reloads;         /* atomic: SIGHUPs whose config loaded and was applied */
+    uint64_t config_reload_failures; /* atomic: SIGHUPs whose config did not load (nothing changed) */
 };
+
+/* ---- reload.c: SIGHUP ---- */
+
+/**
+ * Re-reads the config file (main thread, on SIGHUP). If it loads, and the pin keys and geo
+ * database it names open, the keys that can change safely are published at once (live.h) and
+ * every other changed key is logged as needing a restart; otherwise nothing changes, the errors
+ * are printed as file:line:col: message and config_reload_failures counts it.
+ */
+void dom__reload_config(dom__server_t *srv);
 
 /* ---- handler.c: on_req ---- */
 

@@ -14,13 +14,25 @@
 
 typedef struct dom__georeload dom__georeload_t;
 
+/** Called by the watcher thread with each handle it swapped in (to publish it to the workers). */
+typedef void (*dom__georeload_cb)(void *ctx, dom_geo_t *geo);
+
 /**
  * Starts watching `path`. `initial` is the handle opened at start-up (a reference is taken).
- * opts (and the overrides it points at) must outlive the watcher. poll_ms: stat interval
- * (0 = 2000). Errors: DOM_ENOMEM (message in err).
+ * opts is copied. poll_ms: stat interval (0 = 2000). on_swap (may be NULL) is called after
+ * every swap, serialized with dom__georeload_replace. Errors: DOM_ENOMEM (message in err).
  */
 int dom__georeload_start(const char *path, const dom_geo_options_t *opts, dom_geo_t *initial, unsigned poll_ms,
-                         dom__georeload_t **out, char *err, size_t errlen);
+                         dom__georeload_cb on_swap, void *ctx, dom__georeload_t **out, char *err, size_t errlen);
+
+/**
+ * A new path and options (config reload): opens and checks the file now, on the calling thread; on
+ * success calls publish(ctx, geo) and watches the new path with the new options from then on. No
+ * watcher swap can come in between. On failure nothing changes. Errors: DOM_EGEO (message in err),
+ * DOM_ENOMEM.
+ */
+int dom__georeload_replace(dom__georeload_t *g, const char *path, const dom_geo_options_t *opts, unsigned poll_ms,
+                           dom__georeload_cb publish, void *ctx, char *err, size_t errlen);
 
 /** Generation of the current handle (changes on every swap). One relaxed load: for the request path. */
 uint64_t dom__georeload_generation(dom__georeload_t *g);

@@ -15,7 +15,6 @@
 #include "domicile/clientip.h"
 #include "gateway/audit.h"
 #include "gateway/gateway.h"
-#include "gateway/georeload.h"
 #include "gateway/health.h"
 
 #define MAX_FORWARDING_LINES 16
@@ -52,6 +51,7 @@ struct request_state {
     size_t n_tried;
     dom__refusal_t refusal; /* what the client gets if no node can be reached (strings in req->pool) */
     int forwarded;
+    int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -152,7 +152,7 @@ static dom__conn_resets_t *reset_slot(dom__worker_t *w, uint64_t conn_id)
  */
 static void count_cancel(dom__worker_t *w, h2o_req_t *req)
 {
-    unsigned limit = w->server->config->limits.h2_max_resets;
+    unsigned limit = w->live->settings->config->limits.h2_max_resets;
     if (limit == 0 || req->version < 0x200)
         return;
     dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
@@ -194,14 +194,18 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A newer geo database was published: take it between requests (lookups finish inside on_req). */
-static void refresh_geo(dom__worker_t *w)
+/*
+ * New live settings or a new geo database were published: take them between requests. Everything
+ * on_req reads from them is used inside on_req (or copied into the request's state), so one request
+ * never mixes two.
+ */
+static void refresh_live(dom__worker_t *w)
 {
     uint64_t gen;
-    dom_geo_t *geo = dom__georeload_acquire(w->server->georeload, &gen);
-    dom_geo_release(w->geo);
-    w->geo = geo;
-    w->geo_generation = gen;
+    dom__live_t *l = dom__live_acquire(&w->server->live, &gen);
+    dom__live_release(w->live);
+    w->live = l;
+    w->live_generation = gen;
 }
 
 /* xoshiro256**: fast, per thread, seeded from the OpenSSL CSPRNG. Request ids need uniqueness, not secrecy. */
@@ -270,9 +274,8 @@ struct gathered {
  * X-Residency-*) and what the gateway rebuilds itself (forwarding headers, X-Request-Id),
  * and remembers the values the decision needs. Compacts the vector in place.
  */
-static void gather_and_strip(h2o_req_t *req, const dom__server_t *srv, struct gathered *g)
+static void gather_and_strip(h2o_req_t *req, const dom_config_t *cfg, struct gathered *g)
 {
-    const dom_config_t *cfg = srv->config;
     size_t pin_len = strlen(cfg->pins.header), consent_len = strlen(cfg->consent_header), out = 0;
     for (size_t i = 0; i < req->headers.size; ++i) {
         h2o_header_t *h = &req->headers.entries[i];
@@ -385,11 +388,10 @@ static void forward(struct request_state *st)
 {
     h2o_req_t *req = st->req;
     dom__node_t *node = st->node;
-    const dom_config_t *cfg = st->worker->server->config;
     h2o_iovec_t region = h2o_strdup(&req->pool, st->region, SIZE_MAX);
     st->region = region.base;
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-region"), 0, NULL, region.base, region.len);
-    if (cfg->expose_decision_headers)
+    if (st->expose_decision_headers)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, region.base,
                               region.len);
     /* a failure after this point (the node timed out, or closed before answering) may have seen part of the
@@ -536,7 +538,11 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, req->conn->ctx);
     dom__server_t *srv = w->server;
-    const dom_config_t *cfg = srv->config;
+    /* one relaxed load: new settings (SIGHUP) or a new geo database are taken between requests */
+    if (dom__live_generation(&srv->live) != w->live_generation)
+        refresh_live(w);
+    /* cfg: the keys a reload may change (live.h); srv->config: the rest, fixed at start */
+    const dom_config_t *cfg = w->live->settings->config;
     ++w->counters.requests;
     uint64_t t0 = mono_ns();
     if (req->version >= 0x200 && cfg->limits.h2_max_resets != 0) {
@@ -552,13 +558,10 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
     }
-    if (srv->georeload != NULL && dom__georeload_generation(srv->georeload) != w->geo_generation)
-        refresh_geo(w);
-
     /* hygiene first: nothing below may see a client-sent X-Domicile-* header */
     struct gathered g;
     memset(&g, 0, sizeof(g));
-    gather_and_strip(req, srv, &g);
+    gather_and_strip(req, cfg, &g);
 
     char *request_id;
     int echo_request_id = g.has_request_id && request_id_ok(g.request_id);
@@ -604,14 +607,14 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     dom_geo_result_t geo;
     memset(&geo, 0, sizeof(geo));
     if (location_known)
-        dom_geo_lookup(w->geo, &client.addr, &geo);
+        dom_geo_lookup(w->live->geo, &client.addr, &geo);
 
     /* step 3: a residency pin, if sent */
     int64_t now = (int64_t)time(NULL);
     dom_pin_t pin;
     memset(&pin, 0, sizeof(pin));
     int pin_status = 0;
-    if (g.has_pin && (pin_status = dom_pin_verify(&srv->keyring, g.pin.base, g.pin.len, now, &pin)) != 0)
+    if (g.has_pin && (pin_status = dom_pin_verify(&w->live->settings->keyring, g.pin.base, g.pin.len, now, &pin)) != 0)
         DOM__COUNT(&w->metrics.invalid_pins);
 
     /* step 4: the rules snapshot, held until the request's pool goes away */
@@ -622,6 +625,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->req = req;
     st->request_id = request_id;
     st->echo_request_id = echo_request_id;
+    st->expose_decision_headers = cfg->expose_decision_headers;
     st->have_client = have_peer && !client.hidden;
     if (st->have_client)
         st->client = client.addr;
@@ -680,7 +684,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     /* step 6: a node in the first allowed region that has one; never outside the list */
     dom__node_t *node = NULL;
     const char *region = NULL;
-    switch (dom__upstream_pick(w->clusters, cfg->n_clusters, st->rules, &d, NULL, 0, &node, &region)) {
+    switch (dom__upstream_pick(w->clusters, srv->config->n_clusters, st->rules, &d, NULL, 0, &node, &region)) {
     case DOM_PICK_OK:
         break;
     case DOM_PICK_NO_CLUSTER:

@@ -345,6 +345,10 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
     counter(out, "domicile_audit_dropped_lines_total", "Audit lines lost (buffer full, disk full, unwritable file).",
             g->audit_dropped);
     counter(out, "domicile_audit_reopens_total", "Audit log reopened (SIGUSR1).", g->audit_reopens);
-    counter(out, "domicile_config_reloads_total", "SIGHUP reloads of config-level state.", g->sighup_reloads);
+    counter(out, "domicile_config_reloads_total", "SIGHUPs whose configuration file loaded and was applied.",
+            g->sighup_reloads);
+    counter(out, "domicile_config_reload_failures_total",
+            "SIGHUPs whose configuration file did not load (the running configuration was kept).",
+            g->config_reload_failures);
     gauge(out, "domicile_start_time_seconds", "Start time of the process (unix seconds).", (double)g->start_time);
 }

@@ -106,7 +106,7 @@ typedef struct dom__metrics_globals {
     int audit_ok;
     const dom__metrics_node_t *nodes;
     size_t n_nodes;
-    uint64_t sighup_reloads;
+    uint64_t sighup_reloads, config_reload_failures;
     int64_t start_time;
 } dom__metrics_globals_t;
 

@@ -252,12 +252,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (srv->georeload != NULL) {
-        w->geo = dom__georeload_acquire(srv->georeload, &w->geo_generation);
-    } else {
-        dom_geo_retain(srv->geo);
-        w->geo = srv->geo;
-    }
+    w->live = dom__live_acquire(&srv->live, &w->live_generation);
     if (dom__upstream_init(&w->clusters, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
         snprintf(err, errlen, "cannot set up upstream pools");
         return -1;
@@ -342,11 +337,38 @@ static int read_key_file(const char *path, unsigned char **key, size_t *len, cha
     return 0;
 }
 
-/* Audit log, geo watcher, health checks and the admin listener: all before the workers start. */
+/* The geo watcher swapped in a new database: published with the settings in use. */
+static void publish_geo(void *ctx, dom_geo_t *geo)
+{
+    dom__server_t *srv = ctx;
+    if (dom__live_publish(&srv->live, NULL, geo) != 0)
+        fprintf(stderr, "domicile: out of memory publishing the new geo database\n");
+}
+
+static dom_geo_options_t geo_options(const dom_config_t *cfg)
+{
+    return (dom_geo_options_t){
+        .shape = cfg->geo.shape,
+        .country_path = cfg->geo.country_path,
+        .subdivision_path = cfg->geo.subdivision_path,
+        .eu_path = cfg->geo.eu_path,
+        .overrides = cfg->overrides,
+        .n_overrides = cfg->n_overrides,
+    };
+}
+
+/* Audit log, live settings, geo watcher and health checks: before the workers exist (the admin listener comes after).
+ */
 static int start_ops(dom__server_t *srv, size_t n_nodes)
 {
     dom_config_t *cfg = srv->config;
     char err[512] = "";
+    /* the start-up config stays the server's; the settings only borrow it */
+    if ((srv->settings = dom__settings_new(cfg, 0, &srv->keyring)) == NULL ||
+        dom__live_init(&srv->live, srv->settings, srv->geo) != 0) {
+        fprintf(stderr, "domicile: out of memory\n");
+        return -1;
+    }
     if (cfg->audit.path != NULL) {
         dom__audit_options_t ao = {
             .path = cfg->audit.path,
@@ -372,27 +394,15 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
         }
     }
     if (cfg->geo.database != NULL) {
-        static dom_geo_options_t opts; /* the watcher keeps a pointer: lives as long as the process */
-        opts = (dom_geo_options_t){
-            .shape = cfg->geo.shape,
-            .country_path = cfg->geo.country_path,
-            .subdivision_path = cfg->geo.subdivision_path,
-            .eu_path = cfg->geo.eu_path,
-            .overrides = cfg->overrides,
-            .n_overrides = cfg->n_overrides,
-        };
-        if (dom__georeload_start(cfg->geo.database, &opts, srv->geo, (unsigned)cfg->geo_reload_poll_ms, &srv->georeload,
-                                 err, sizeof(err)) != 0) {
+        dom_geo_options_t opts = geo_options(cfg); /* copied by the watcher */
+        if (dom__georeload_start(cfg->geo.database, &opts, srv->geo, (unsigned)cfg->geo_reload_poll_ms, publish_geo,
+                                 srv, &srv->georeload, err, sizeof(err)) != 0) {
             fprintf(stderr, "domicile: %s\n", err);
             return -1;
         }
     }
     if (dom__health_start(srv->health, n_nodes, srv->upstream_ssl, &srv->healthmon) != 0) {
         fprintf(stderr, "domicile: cannot start health checks\n");
-        return -1;
-    }
-    if (cfg->admin.listen != NULL && dom__admin_start(srv, &srv->admin, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
         return -1;
     }
     return 0;
@@ -417,10 +427,10 @@ static int serve(dom__server_t *srv)
     srv->start_time = (int64_t)time(NULL);
 
     setup_globalconf(srv);
-    if (start_ops(srv, n_nodes) != 0)
-        return 1;
 
-    /* signals are taken by the main thread only */
+    /* Signals are taken by the main thread only: block them before any other thread exists, so
+     * every thread inherits the mask (an unblocked helper thread would take SIGTERM's default
+     * action and end the process without draining). */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -429,6 +439,8 @@ static int serve(dom__server_t *srv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (start_ops(srv, n_nodes) != 0)
+        return 1;
 
     srv->n_workers = cfg->threads;
     if ((srv->workers = calloc(srv->n_workers, sizeof(*srv->workers))) == NULL)
@@ -436,6 +448,14 @@ static int serve(dom__server_t *srv)
     for (size_t i = 0; i < srv->n_workers; ++i) {
         char err[512] = "";
         if (init_worker(srv, &srv->workers[i], i, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+    }
+    /* after the workers' state exists: the admin thread reads their metrics */
+    if (cfg->admin.listen != NULL) {
+        char err[512] = "";
+        if (dom__admin_start(srv, &srv->admin, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
@@ -455,9 +475,10 @@ static int serve(dom__server_t *srv)
             fprintf(stderr, "domicile: SIGUSR1: reopening the audit log\n");
             dom__audit_reopen(srv->audit);
         } else if (sig == SIGHUP) {
-            /* what can change safely without a restart: the geo file, the audit file (rules reload by themselves) */
-            fprintf(stderr, "domicile: SIGHUP: checking the geo database, reopening the audit log\n");
-            __atomic_add_fetch(&srv->sighup_reloads, 1, __ATOMIC_RELAXED);
+            /* what can change safely without a restart (docs/operations.md); rules reload by themselves */
+            fprintf(stderr, "domicile: SIGHUP: re-reading %s, checking the geo database, reopening the audit log\n",
+                    cfg->file);
+            dom__reload_config(srv);
             dom__georeload_poke(srv->georeload);
             dom__audit_reopen(srv->audit);
         } else {
@@ -501,10 +522,11 @@ static int serve(dom__server_t *srv)
     }
     for (size_t i = 0; i < srv->n_workers; ++i)
         pthread_join(srv->workers[i].thread, NULL);
+    /* the admin thread reads the audit log's stats: it goes first */
+    dom__admin_stop(srv->admin);
     /* the workers are gone: every audit line they queued is written before exit */
     dom__audit_close(srv->audit);
     srv->audit = NULL;
-    dom__admin_stop(srv->admin);
     dom__health_stop(srv->healthmon);
     dom__georeload_stop(srv->georeload);
     srv->admin = NULL;

@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -230,11 +231,24 @@ def tmpdir(prefix="domicile-itest-"):
 
 
 def free_port(host="127.0.0.1"):
-    """A port the kernel just handed out (bind port 0). Racy in theory, fine on loopback."""
+    """A free port below the kernel's ephemeral range (32768-60999 on Linux).
+
+    Port 0 would hand out an ephemeral port, and between our close and the server's bind the
+    kernel may give that same port to an outgoing connection (h2load's, curl's, the gateway's
+    upstream connects): the server then fails with EADDRINUSE. Ports below the ephemeral range
+    are never used for outgoing connections; a random pick keeps parallel tests apart.
+    """
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise TestFailure("no free port in 20000-31999 on %s" % host)
 
 
 def run(argv, timeout=30, input=None, check=False):
