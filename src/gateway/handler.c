@@ -513,10 +513,15 @@ static void start_connect(struct request_state *st)
     dom__worker_t *w = st->worker;
     /*
      * Our own connect costs an import, an export and a pool round trip per request. When the socket the
-     * proxy will take is an idle one that is alive, nothing can be refused: proxy at once. A dead head
-     * (the node went away) goes the long way, which drains the dead sockets and sees the refusal.
+     * proxy will take is an idle one, nothing can be refused: proxy at once. While the node's last
+     * requests succeeded (no passive failure streak) h2o's own liveness peek on that socket is enough:
+     * a second peek of ours would cost one more system call on every request. Once the node has failed,
+     * the head is checked first, and a dead one goes the long way, which drains the dead sockets and
+     * sees the refusal (a refused connect is retried elsewhere).
      */
-    if (w->pool_layout == 1 && idle_head_alive(&st->node->pool)) {
+    if (w->pool_layout == 1 && !h2o_linklist_is_empty(&st->node->pool._shared.sockets) &&
+        (__atomic_load_n(&st->node->health->passive_streak, __ATOMIC_RELAXED) == 0 ||
+         idle_head_alive(&st->node->pool))) {
         forward(st);
         return;
     }
