@@ -58,6 +58,9 @@ static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *fil
         return NULL;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* With server preference, OpenSSL's default TLS 1.3 order would pick AES-256-GCM: AES-128-GCM is
+     * as safe for this use and cheaper per record (h2o's own default order does the same). */
+    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
     if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_certificate) != 1) {
         report_ssl(diag, file, &l->tls_mark, "certificate", l->tls_certificate);
         goto fail;
