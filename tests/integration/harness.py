@@ -230,24 +230,34 @@ def tmpdir(prefix="domicile-itest-"):
     return d
 
 
+_PORTS_GIVEN = set()
+_PORT_BLOCK = 500
+_PORT_NEXT = [20000 + (os.getpid() % 24) * _PORT_BLOCK + random.SystemRandom().randrange(_PORT_BLOCK)]
+
+
 def free_port(host="127.0.0.1"):
     """A free port below the kernel's ephemeral range (32768-60999 on Linux).
 
     Port 0 would hand out an ephemeral port, and between our close and the server's bind the
     kernel may give that same port to an outgoing connection (h2load's, curl's, the gateway's
     upstream connects): the server then fails with EADDRINUSE. Ports below the ephemeral range
-    are never used for outgoing connections; a random pick keeps parallel tests apart.
+    are never used for outgoing connections. Each test process walks its own block of 500 ports
+    (chosen by pid) and never hands out a port twice, so parallel tests and the several servers
+    of one test do not pick the same port between the check and the bind.
     """
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(20000, 32000)
+    for _ in range(2000):
+        port = _PORT_NEXT[0]
+        _PORT_NEXT[0] = 20000 + (port + 1 - 20000) % 12000
+        if port in _PORTS_GIVEN:
+            continue
         with socket.socket(fam, socket.SOCK_STREAM) as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
-            return port
+        _PORTS_GIVEN.add(port)
+        return port
     raise TestFailure("no free port in 20000-31999 on %s" % host)
 
 
