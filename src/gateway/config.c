@@ -370,6 +370,28 @@ static int check_seq(struct parse_ctx *ctx, yaml_node_t *node, const char *what)
 
 #define SEQ_LEN(node) ((size_t)((node)->data.sequence.items.top - (node)->data.sequence.items.start))
 
+/*
+ * The start of every list parser: `node` must be a list; an empty one is an error when
+ * `empty_error` says so. Returns a zeroed array of as many elements as the list has, or NULL when
+ * there is nothing to fill (not a list, empty, or out of memory: ctx->oom is then set).
+ */
+static void *seq_array(struct parse_ctx *ctx, yaml_node_t *node, const char *what, size_t elem_size,
+                       const char *empty_error)
+{
+    if (check_seq(ctx, node, what) != 0)
+        return NULL;
+    size_t n = SEQ_LEN(node);
+    if (n == 0) {
+        if (empty_error != NULL)
+            error_at(ctx, node, "%s", empty_error);
+        return NULL;
+    }
+    void *array = calloc(n, elem_size);
+    if (array == NULL)
+        ctx->oom = 1;
+    return array;
+}
+
 static void unknown_key(struct parse_ctx *ctx, yaml_node_t *k, const char *key, const char *where, const char *known)
 {
     error_at(ctx, k, "unknown key \"%s\" in %s (known: %s)", key, where, known);
@@ -422,19 +444,11 @@ static int listener_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, 
 
 static void parse_listen(struct parse_ctx *ctx, yaml_node_t *node)
 {
-    if (check_seq(ctx, node, "listen") != 0)
+    dom_config_t *cfg = ctx->cfg;
+    if ((cfg->listeners =
+             seq_array(ctx, node, "listen", sizeof(*cfg->listeners), "listen needs at least one listener")) == NULL)
         return;
     size_t n = SEQ_LEN(node);
-    dom_config_t *cfg = ctx->cfg;
-    if (n == 0) {
-        error_at(ctx, node, "listen needs at least one listener");
-        return;
-    }
-    cfg->listeners = calloc(n, sizeof(*cfg->listeners));
-    if (cfg->listeners == NULL) {
-        ctx->oom = 1;
-        return;
-    }
     for (size_t i = 0; i < n; ++i) {
         yaml_node_t *item = node_at(ctx, node->data.sequence.items.start[i]);
         if (item == NULL)
@@ -561,17 +575,10 @@ static int override_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, 
 
 static void parse_overrides(struct parse_ctx *ctx, yaml_node_t *node)
 {
-    if (check_seq(ctx, node, "overrides") != 0)
+    dom_config_t *cfg = ctx->cfg;
+    if ((cfg->overrides = seq_array(ctx, node, "overrides", sizeof(*cfg->overrides), NULL)) == NULL)
         return;
     size_t n = SEQ_LEN(node);
-    dom_config_t *cfg = ctx->cfg;
-    if (n == 0)
-        return;
-    cfg->overrides = calloc(n, sizeof(*cfg->overrides));
-    if (cfg->overrides == NULL) {
-        ctx->oom = 1;
-        return;
-    }
     for (size_t i = 0; i < n; ++i) {
         yaml_node_t *item = node_at(ctx, node->data.sequence.items.start[i]);
         if (item == NULL)
@@ -854,16 +861,10 @@ static int health_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
 
 static void parse_strip_headers(struct parse_ctx *ctx, yaml_node_t *node)
 {
-    if (check_seq(ctx, node, "anonymize_strip_headers") != 0)
+    dom_config_t *cfg = ctx->cfg;
+    if ((cfg->anonymize_strip_headers = seq_array(ctx, node, "anonymize_strip_headers", sizeof(char *), NULL)) == NULL)
         return;
     size_t n = SEQ_LEN(node);
-    dom_config_t *cfg = ctx->cfg;
-    if (n == 0)
-        return;
-    if ((cfg->anonymize_strip_headers = calloc(n, sizeof(char *))) == NULL) {
-        ctx->oom = 1;
-        return;
-    }
     for (size_t i = 0; i < n; ++i) {
         yaml_node_t *item = node_at(ctx, node->data.sequence.items.start[i]);
         char *h = item != NULL ? header_name_value(ctx, item, "an anonymize_strip_headers entry") : NULL;
@@ -975,17 +976,10 @@ static int cluster_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, y
         else
             error_at(ctx, v, "balance must be round-robin or least-outstanding, not \"%s\"", s);
     } else if (strcmp(key, "nodes") == 0) {
-        if (check_seq(ctx, v, "nodes") != 0 || c->nodes != NULL)
+        if (c->nodes != NULL ||
+            (c->nodes = seq_array(ctx, v, "nodes", sizeof(*c->nodes), "a cluster needs at least one node")) == NULL)
             return 0;
         size_t n = SEQ_LEN(v);
-        if (n == 0) {
-            error_at(ctx, v, "a cluster needs at least one node");
-            return 0;
-        }
-        if ((c->nodes = calloc(n, sizeof(*c->nodes))) == NULL) {
-            ctx->oom = 1;
-            return 0;
-        }
         for (size_t i = 0; i < n; ++i) {
             yaml_node_t *item = node_at(ctx, v->data.sequence.items.start[i]);
             const char *url = item != NULL ? scalar(ctx, item, "a node URL") : NULL, *why = NULL;
@@ -1010,16 +1004,10 @@ static int cluster_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, y
 
 static void parse_clusters(struct parse_ctx *ctx, yaml_node_t *node)
 {
-    if (check_seq(ctx, node, "clusters") != 0)
+    dom_config_t *cfg = ctx->cfg;
+    if ((cfg->clusters = seq_array(ctx, node, "clusters", sizeof(*cfg->clusters), NULL)) == NULL)
         return;
     size_t n = SEQ_LEN(node);
-    dom_config_t *cfg = ctx->cfg;
-    if (n == 0)
-        return;
-    if ((cfg->clusters = calloc(n, sizeof(*cfg->clusters))) == NULL) {
-        ctx->oom = 1;
-        return;
-    }
     for (size_t i = 0; i < n; ++i) {
         yaml_node_t *item = node_at(ctx, node->data.sequence.items.start[i]);
         if (item == NULL)
