@@ -208,38 +208,28 @@ static int parse_args(int argc, char **argv, options_t *o)
             o->json = 1;
             continue;
         }
-        static const char *const with_value[] = {"-c",         "--config", "--geo-db",  "--rules",
-                                                 "--ip",       "--method", "--path",    "--pin",
-                                                 "--pin-keys", "--header", "--trusted", "--now"};
+        /* the options that take one value, and where it goes; --trusted and --header repeat */
+        const struct {
+            const char *name;
+            const char **field;
+        } single[] = {{"-c", &o->config},     {"--config", &o->config}, {"--geo-db", &o->geo_db},
+                      {"--rules", &o->rules}, {"--ip", &o->ip},         {"--method", &o->method},
+                      {"--path", &o->path},   {"--pin", &o->pin},       {"--pin-keys", &o->pin_keys},
+                      {"--now", &o->now}};
         size_t k;
-        for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); ++k)
-            if (strcmp(arg, with_value[k]) == 0)
+        for (k = 0; k < sizeof(single) / sizeof(single[0]); ++k)
+            if (strcmp(arg, single[k].name) == 0)
                 break;
-        if (k == sizeof(with_value) / sizeof(with_value[0]))
+        int repeated = strcmp(arg, "--trusted") == 0 || strcmp(arg, "--header") == 0;
+        if (k == sizeof(single) / sizeof(single[0]) && !repeated)
             return usage_error("unknown option \"%s\"", argv[i]);
         if (value == NULL) {
             if (i + 1 >= argc)
                 return usage_error("%s needs a value", arg);
             value = argv[++i];
         }
-        if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
-            o->config = value;
-        } else if (strcmp(arg, "--geo-db") == 0) {
-            o->geo_db = value;
-        } else if (strcmp(arg, "--rules") == 0) {
-            o->rules = value;
-        } else if (strcmp(arg, "--ip") == 0) {
-            o->ip = value;
-        } else if (strcmp(arg, "--method") == 0) {
-            o->method = value;
-        } else if (strcmp(arg, "--path") == 0) {
-            o->path = value;
-        } else if (strcmp(arg, "--pin") == 0) {
-            o->pin = value;
-        } else if (strcmp(arg, "--pin-keys") == 0) {
-            o->pin_keys = value;
-        } else if (strcmp(arg, "--now") == 0) {
-            o->now = value;
+        if (!repeated) {
+            *single[k].field = value;
         } else if (strcmp(arg, "--trusted") == 0) {
             if (o->n_trusted == MAX_TRUSTED)
                 return usage_error("at most %d --trusted networks", MAX_TRUSTED);
