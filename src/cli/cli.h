@@ -2,10 +2,15 @@
 #ifndef DOM_CLI_H
 #define DOM_CLI_H
 
+#include <stdio.h>
+
 /* Each returns the process exit status: 0 success, 1 the thing checked is bad, 2 usage error. */
 int dom_cli_serve(int argc, char **argv);   /* serve.c */
 int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show */
 int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
+
+/** Writes s as a JSON string (NULL as null): quotes, backslashes and controls escaped, invalid UTF-8 as U+FFFD. */
+void dom__cli_json_str(FILE *fp, const char *s); /* json.c */
 
 #endif

@@ -535,65 +535,13 @@ static void print_text(FILE *fp, const char *s)
     }
 }
 
-static int utf8_len(const unsigned char *s)
-{
-    /* Length of a well-formed UTF-8 sequence at s (no overlongs, surrogates or > U+10FFFF), or 0. */
-    unsigned char c = s[0];
-    if (c >= 0xc2 && c <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
-    }
-    return 0;
-}
-
-/* A JSON string (or null): escapes quotes, backslashes and controls; invalid UTF-8 becomes U+FFFD. */
-static void json_str(FILE *fp, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", fp);
-        return;
-    }
-    fputc('"', fp);
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            fputc('\\', fp);
-            fputc(c, fp);
-            ++p;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(fp, "\\u%04x", c);
-            ++p;
-        } else if (c < 0x80) {
-            fputc(c, fp);
-            ++p;
-        } else {
-            int n = utf8_len(p);
-            if (n == 0) {
-                fputs("\\ufffd", fp);
-                ++p;
-            } else {
-                fwrite(p, 1, (size_t)n, fp);
-                p += n;
-            }
-        }
-    }
-    fputc('"', fp);
-}
-
 static void json_regions(FILE *fp, const dom_ruleset_t *rules, const uint16_t *regions, size_t n)
 {
     fputc('[', fp);
     for (size_t i = 0; i < n; ++i) {
         if (i != 0)
             fputs(", ", fp);
-        json_str(fp, regions[i] < rules->n_regions ? rules->regions[regions[i]].name : "?");
+        dom__cli_json_str(fp, regions[i] < rules->n_regions ? rules->regions[regions[i]].name : "?");
     }
     fputc(']', fp);
 }
@@ -613,92 +561,92 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom_addr_format(&e->peer, peer, sizeof(peer));
 
     fputs("{\n  \"request\": {\"method\": ", fp);
-    json_str(fp, e->opts->method);
+    dom__cli_json_str(fp, e->opts->method);
     fputs(", \"path\": ", fp);
-    json_str(fp, e->path);
+    dom__cli_json_str(fp, e->path);
     fputs(", \"raw_path\": ", fp);
-    json_str(fp, e->opts->path);
+    dom__cli_json_str(fp, e->opts->path);
     fprintf(fp, ", \"now\": %" PRId64 "},\n", e->now);
 
     fputs("  \"client\": {\"address\": ", fp);
-    json_str(fp, addr);
+    dom__cli_json_str(fp, addr);
     fputs(", \"source\": ", fp);
-    json_str(fp, client_source_name(e->client.source));
+    dom__cli_json_str(fp, client_source_name(e->client.source));
     fputs(", \"peer\": ", fp);
-    json_str(fp, peer);
+    dom__cli_json_str(fp, peer);
     fprintf(fp, ", \"hidden\": %s, \"malformed\": %s},\n", e->client.hidden ? "true" : "false",
             e->client.malformed ? "true" : "false");
 
     fputs("  \"geo\": {\"country\": ", fp);
-    json_str(fp, g->country[0] != '\0' ? g->country : NULL);
+    dom__cli_json_str(fp, g->country[0] != '\0' ? g->country : NULL);
     fputs(", \"subdivision\": ", fp);
-    json_str(fp, g->subdivision[0] != '\0' ? g->subdivision : NULL);
+    dom__cli_json_str(fp, g->subdivision[0] != '\0' ? g->subdivision : NULL);
     fprintf(fp, ", \"in_eu\": %s, \"source\": ", g->in_eu ? "true" : "false");
-    json_str(fp, dom_geo_source_name(g->source));
+    dom__cli_json_str(fp, dom_geo_source_name(g->source));
     fputs(", \"override_jurisdiction\": ", fp);
-    json_str(fp, g->jurisdiction[0] != '\0' ? g->jurisdiction : NULL);
+    dom__cli_json_str(fp, g->jurisdiction[0] != '\0' ? g->jurisdiction : NULL);
     fputs(", \"database\": ", fp);
-    json_str(fp, e->geo_path);
+    dom__cli_json_str(fp, e->geo_path);
     fputs("},\n", fp);
 
     if (e->pin_present) {
         fputs("  \"pin\": {\"status\": ", fp);
-        json_str(fp, e->pin_status == DOM_OK ? "valid" : dom_pin_reason(e->pin_status));
+        dom__cli_json_str(fp, e->pin_status == DOM_OK ? "valid" : dom_pin_reason(e->pin_status));
         fputs(", \"jurisdiction\": ", fp);
-        json_str(fp, e->pin.jurisdiction[0] != '\0' ? e->pin.jurisdiction : NULL);
+        dom__cli_json_str(fp, e->pin.jurisdiction[0] != '\0' ? e->pin.jurisdiction : NULL);
         fputs(", \"kid\": ", fp);
-        json_str(fp, e->pin.kid[0] != '\0' ? e->pin.kid : NULL);
+        dom__cli_json_str(fp, e->pin.kid[0] != '\0' ? e->pin.kid : NULL);
         fprintf(fp, ", \"expiry\": %" PRId64 "},\n", e->pin.expiry);
     } else {
         fputs("  \"pin\": null,\n", fp);
     }
 
     fputs("  \"jurisdiction\": ", fp);
-    json_str(fp, j != NULL ? j->name : NULL);
+    dom__cli_json_str(fp, j != NULL ? j->name : NULL);
     fputs(",\n  \"jurisdiction_source\": ", fp);
-    json_str(fp, dom_jurisdiction_source_name(d->source));
+    dom__cli_json_str(fp, dom_jurisdiction_source_name(d->source));
     fputs(",\n  \"rule_version\": ", fp);
-    json_str(fp, j != NULL ? j->version : NULL);
+    dom__cli_json_str(fp, j != NULL ? j->version : NULL);
     fputs(",\n  \"rule_effective\": ", fp);
     if (j != NULL) {
         format_date(j->effective, date, sizeof(date));
-        json_str(fp, date);
+        dom__cli_json_str(fp, date);
     } else {
         fputs("null", fp);
     }
     fputs(",\n  \"rule_file\": ", fp);
-    json_str(fp, j != NULL ? j->source_file : NULL);
+    dom__cli_json_str(fp, j != NULL ? j->source_file : NULL);
     fputs(",\n  \"law\": ", fp);
-    json_str(fp, j != NULL ? j->law : NULL);
+    dom__cli_json_str(fp, j != NULL ? j->law : NULL);
     fputs(",\n  \"policy_url\": ", fp);
-    json_str(fp, j != NULL ? j->policy_url : NULL);
+    dom__cli_json_str(fp, j != NULL ? j->policy_url : NULL);
     fputs(",\n  \"class\": ", fp);
-    json_str(fp, d->class_name);
+    dom__cli_json_str(fp, d->class_name);
     fputs(",\n  \"access\": ", fp);
-    json_str(fp, d->access == DOM_ACCESS_READ ? "read" : "write");
+    dom__cli_json_str(fp, d->access == DOM_ACCESS_READ ? "read" : "write");
     fputs(",\n  \"action\": ", fp);
-    json_str(fp, dom_action_name(d->action));
+    dom__cli_json_str(fp, dom_action_name(d->action));
     fprintf(fp, ",\n  \"status\": %d", http_status(d->action, d->status));
     fputs(",\n  \"reason\": ", fp);
-    json_str(fp, d->reason);
+    dom__cli_json_str(fp, d->reason);
     fputs(",\n  \"regions\": ", fp);
     json_regions(fp, e->rules, d->regions, d->n_regions);
     fprintf(fp, ",\n  \"anonymize\": %s", d->anonymize ? "true" : "false");
     fputs(",\n  \"on_unavailable\": ", fp);
-    json_str(fp, j != NULL ? on_unavailable_name(d->on_unavailable) : NULL);
+    dom__cli_json_str(fp, j != NULL ? on_unavailable_name(d->on_unavailable) : NULL);
 
     const dom_report_t *r = &d->report;
     if (r->present) {
         fputs(",\n  \"report\": {\"jurisdiction\": ", fp);
-        json_str(fp, r->jurisdiction->name);
+        dom__cli_json_str(fp, r->jurisdiction->name);
         fputs(", \"rule_version\": ", fp);
-        json_str(fp, r->jurisdiction->version);
+        dom__cli_json_str(fp, r->jurisdiction->version);
         fputs(", \"jurisdiction_source\": ", fp);
-        json_str(fp, dom_jurisdiction_source_name(r->source));
+        dom__cli_json_str(fp, dom_jurisdiction_source_name(r->source));
         fputs(", \"action\": ", fp);
-        json_str(fp, dom_action_name(r->action));
+        dom__cli_json_str(fp, dom_action_name(r->action));
         fprintf(fp, ", \"status\": %d, \"reason\": ", http_status(r->action, r->status));
-        json_str(fp, r->reason);
+        dom__cli_json_str(fp, r->reason);
         fputs(", \"regions\": ", fp);
         json_regions(fp, e->rules, r->regions, r->n_regions);
         fprintf(fp, ", \"anonymize\": %s, \"differs\": %s}", r->anonymize ? "true" : "false",
@@ -708,13 +656,13 @@ static void print_json(FILE *fp, const explanation_t *e)
     }
 
     fprintf(fp, ",\n  \"rules\": {\"generation\": %" PRIu64 ", \"source_hash\": ", e->rules->generation);
-    json_str(fp, e->rules->source_hash);
+    dom__cli_json_str(fp, e->rules->source_hash);
     fputs(", \"path\": ", fp);
-    json_str(fp, e->rules_path);
+    dom__cli_json_str(fp, e->rules_path);
     fputs("}", fp);
     if (e->cfg != NULL) {
         fputs(",\n  \"cluster\": ", fp);
-        json_str(fp, e->cluster != NULL ? e->cluster->name : NULL);
+        dom__cli_json_str(fp, e->cluster != NULL ? e->cluster->name : NULL);
     }
     fputs("\n}\n", fp);
 }

@@ -291,21 +291,6 @@ static int read_stdin_token(char *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s != '\0'; ++s) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static int cmd_verify(int argc, char **argv)
 {
     pin_options_t opt;
@@ -378,19 +363,19 @@ static int cmd_verify(int argc, char **argv)
 
     if (opt.json) {
         printf("{\"valid\":%s,\"reason\":", result == DOM_OK ? "true" : "false");
-        json_string(dom_pin_reason(result));
+        dom__cli_json_str(stdout, dom_pin_reason(result));
         printf(",\"message\":");
-        json_string(message);
+        dom__cli_json_str(stdout, message);
         printf(",\"kid\":");
         if (pin.kid[0] != '\0' && result != DOM_EPIN_MALFORMED)
-            json_string(pin.kid);
+            dom__cli_json_str(stdout, pin.kid);
         else
             printf("null");
         printf(",\"jurisdiction\":");
         if (genuine) {
-            json_string(pin.jurisdiction);
+            dom__cli_json_str(stdout, pin.jurisdiction);
             printf(",\"expiry\":%" PRId64 ",\"expires_at\":", pin.expiry);
-            json_string(when);
+            dom__cli_json_str(stdout, when);
         } else {
             printf("null,\"expiry\":null,\"expires_at\":null");
         }

@@ -107,19 +107,10 @@ static int cmd_compile(int argc, char **argv)
 
 /* ---- show ---- */
 
+/* Optional texts (a description, a law) stay "" rather than null in `show --json`. */
 static void json_str(FILE *fp, const char *s)
 {
-    fputc('"', fp);
-    for (; s != NULL && *s != '\0'; ++s) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
+    dom__cli_json_str(fp, s != NULL ? s : "");
 }
 
 static void date(int64_t t, char *out, size_t len, const char *fmt)
