@@ -29,6 +29,15 @@ enum {
 /** Returns a short constant description of an error code (never NULL). */
 const char *dom_strerror(int err);
 
+/** Value of one hex digit (either case), or -1. Shared by the parsers (addresses, key files, paths). */
+static inline int dom__hex_digit(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
 /** Max length of a jurisdiction name, rule version, class or region name (without NUL). */
 #define DOM_NAME_MAX 63
 /** Max number of regions a class rule can list. */

@@ -269,14 +269,6 @@ static int header_is(const header_t *h, const char *name)
 
 /* ---- gathering the facts ---- */
 
-static int hex_digit(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /*
  * The path the gateway classifies: h2o's normalized path (query cut off, %XX decoded, "."
  * and ".." segments removed), so that /v1/%61ccount or /v1/sync/../account explain as they
@@ -288,8 +280,8 @@ static size_t normalize_path(const char *in, char *out, size_t outsize)
     size_t n = 0;
     for (const char *p = in; *p != '\0' && *p != '?' && *p != '#' && n + 1 < outsize; ++p) {
         int hi, lo;
-        if (p[0] == '%' && (hi = hex_digit((unsigned char)p[1])) >= 0 && (lo = hex_digit((unsigned char)p[2])) >= 0 &&
-            (hi | lo) != 0) {
+        if (p[0] == '%' && (hi = dom__hex_digit((unsigned char)p[1])) >= 0 &&
+            (lo = dom__hex_digit((unsigned char)p[2])) >= 0 && (hi | lo) != 0) {
             out[n++] = (char)(hi * 16 + lo);
             p += 2;
         } else {

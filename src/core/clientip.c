@@ -76,17 +76,6 @@ static int pton4(const char *s, const char *end, uint8_t *dst)
     return 1;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int pton6(const char *s, const char *end, uint8_t *dst)
 {
     uint8_t tmp[16], *tp = tmp, *endp = tmp + 16, *colonp = NULL;
@@ -99,7 +88,7 @@ static int pton6(const char *s, const char *end, uint8_t *dst)
     unsigned xdigits = 0, val = 0;
     while (s < end) {
         char ch = *s++;
-        int digit = hex_value(ch);
+        int digit = dom__hex_digit(ch);
         if (digit >= 0) {
             if (xdigits == 4)
                 return 0;

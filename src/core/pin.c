@@ -330,21 +330,10 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int all_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; ++i)
-        if (hex_value((unsigned char)s[i]) < 0)
+        if (dom__hex_digit((unsigned char)s[i]) < 0)
             return 0;
     return 1;
 }
@@ -384,7 +373,8 @@ static long decode_secret(const char *s, size_t n, unsigned char *out, size_t ou
         if (n / 2 > outmax)
             return (long)(n / 2); /* too long: the caller reports the length */
         for (size_t i = 0; i < n; i += 2)
-            out[i / 2] = (unsigned char)(hex_value((unsigned char)s[i]) << 4 | hex_value((unsigned char)s[i + 1]));
+            out[i / 2] =
+                (unsigned char)(dom__hex_digit((unsigned char)s[i]) << 4 | dom__hex_digit((unsigned char)s[i + 1]));
         return (long)(n / 2);
     }
 
