@@ -261,6 +261,15 @@ def free_port(host="127.0.0.1"):
     raise TestFailure("no free port in 20000-31999 on %s" % host)
 
 
+def port_refuses(port, host="127.0.0.1"):
+    """True if nothing listens on host:port (a connect is refused)."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return False
+    except OSError:
+        return True
+
+
 def run(argv, timeout=30, input=None, check=False):
     """Runs a command with a timeout; returns CompletedProcess (text)."""
     try:

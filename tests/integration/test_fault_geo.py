@@ -6,7 +6,6 @@ stop `domicile serve` with a clear error naming the file and the config position
 non-zero, and never open a listener; `serve --check` says the same. A good database
 with the same config starts (so the refusals are about the file, not the config)."""
 import os
-import socket
 import sys
 import time
 
@@ -15,14 +14,6 @@ import harness as H  # noqa: E402
 
 CORRUPT = ["geo-truncated.mmdb", "geo-truncated-meta.mmdb", "geo-flipped-tree.mmdb", "geo-flipped-data.mmdb",
            "geo-bad-metadata.mmdb", "geo-empty.mmdb", "geo-not-mmdb.mmdb"]
-
-
-def refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except OSError:
-        return True
 
 
 def main(t):
@@ -56,7 +47,7 @@ def main(t):
         err = gw.stderr()
         t.ok(rc not in (None, 0), "%s: serve exits non-zero (got %s in %.2f s)" % (name, rc, took))
         t.ok(geo in err, "%s: serve's error names the file" % name, err[-600:])
-        t.ok("ready" not in err and refuses(port), "%s: serve never listened" % name, err[-600:])
+        t.ok("ready" not in err and H.port_refuses(port), "%s: serve never listened" % name, err[-600:])
         first = ([ln for ln in err.splitlines() if "geo database" in ln] or ["?"])[0]
         t.note("FIGURE geo_start.%s = exit %s in %.2f s: %s" % (name, rc, took, first.split(": ", 1)[-1][:200]))
         found = [m for m in H.SANITIZER_MARKS if m in err]

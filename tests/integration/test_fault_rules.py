@@ -15,7 +15,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,14 +39,6 @@ DATA=END
 def read(p):
     with open(p, "rb") as f:
         return f.read()
-
-
-def refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except OSError:
-        return True
 
 
 def main(t):
@@ -89,7 +80,7 @@ def main(t):
         err = gw.stderr()
         t.ok(rc not in (None, 0), "%s: serve exits non-zero" % label, rc)
         t.ok(path in err and "rules" in err, "%s: the error names the rules database" % label, err[-600:])
-        t.ok(refuses(gw.listener("clear")[1]), "%s: serve never listened" % label)
+        t.ok(H.port_refuses(gw.listener("clear")[1]), "%s: serve never listened" % label)
         t.note("FIGURE rules_start.%s = exit %s: %s" % (label.replace(" ", "_"), rc,
                                                        ([ln for ln in err.splitlines() if path in ln] or ["?"])[0]
                                                        .split(": ", 1)[-1][:200]))
