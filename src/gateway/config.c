@@ -1105,8 +1105,8 @@ static int set_defaults(dom_config_t *cfg)
     cfg->limits.upstream_timeout_ms = DEFAULT_UPSTREAM_TIMEOUT_MS;
     cfg->limits.drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     cfg->limits.h2_max_resets = DEFAULT_H2_MAX_RESETS;
-    cfg->pins.header = strdup("domicile-pin");
-    cfg->consent_header = strdup("domicile-consent");
+    cfg->pins.header = strdup(DOM_DEFAULT_PIN_HEADER);
+    cfg->consent_header = strdup(DOM_DEFAULT_CONSENT_HEADER);
     return cfg->pins.header != NULL && cfg->consent_header != NULL ? 0 : DOM_ENOMEM;
 }
 

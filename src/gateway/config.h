@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "domicile/clientip.h"
+#include "domicile/facts.h"
 #include "domicile/geo.h"
+#include "domicile/pick.h"
 #include "domicile/rules.h"
 
 /** Where a value sits in the config file (1-based), for messages pointing at it. */
@@ -36,11 +38,6 @@ typedef struct dom_config_listener {
     int proxy_protocol; /* expect a PROXY protocol v1/v2 header first */
     dom_config_mark_t mark, tls_mark;
 } dom_config_listener_t;
-
-typedef enum dom_balance {
-    DOM_BALANCE_ROUND_ROBIN = 0,
-    DOM_BALANCE_LEAST_OUTSTANDING,
-} dom_balance_t;
 
 typedef struct dom_config_node {
     char *url;     /* as written: "http://127.0.0.1:9101" */
@@ -108,6 +105,8 @@ typedef struct dom_config {
 
     char *consent_header; /* lower-case; default "domicile-consent" */
 
+    dom_path_mode_t paths; /* strict (default) or canonicalize: encoded dots and slashes */
+
     struct {
         uint64_t max_body; /* bytes; default 1 MiB */
         dom_config_class_limit_t *classes;
@@ -167,6 +166,34 @@ void dom_config_free(dom_config_t *cfg);
  * a warning (requests allowed only there get 451 no_compliant_region). Returns the number of errors.
  */
 size_t dom_config_check_regions(const dom_config_t *cfg, const dom_ruleset_t *rules, dom_config_diag_t *diag);
+
+/** How to open and read the geo database a config names (borrows from cfg). */
+static inline dom_geo_options_t dom_config_geo_options(const dom_config_t *cfg)
+{
+    return (dom_geo_options_t){
+        .shape = cfg->geo.shape,
+        .country_path = cfg->geo.country_path,
+        .subdivision_path = cfg->geo.subdivision_path,
+        .eu_path = cfg->geo.eu_path,
+        .overrides = cfg->overrides,
+        .n_overrides = cfg->n_overrides,
+    };
+}
+
+/**
+ * The facts builder's settings (facts.h) from a config, the pin keys and the geo handle in use:
+ * the one place the gateway and `explain -c` turn a config into what steps 0-3 read.
+ */
+static inline void dom_config_facts(const dom_config_t *cfg, const dom_pin_keyring_t *keyring, dom_geo_t *geo,
+                                    dom_facts_config_t *out)
+{
+    out->trusted = &cfg->trusted_proxies;
+    out->pin_header = cfg->pins.header;
+    out->consent_header = cfg->consent_header;
+    out->keyring = keyring;
+    out->geo = geo;
+    out->paths = cfg->paths;
+}
 
 /** Largest body any class may send (max of max_body and class_max_body): h2o's own hard limit. */
 uint64_t dom_config_largest_body(const dom_config_t *cfg);

@@ -100,14 +100,7 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
         dom_ruleset_release(rs);
     }
 
-    dom_geo_options_t opts = {
-        .shape = cfg->geo.shape,
-        .country_path = cfg->geo.country_path,
-        .subdivision_path = cfg->geo.subdivision_path,
-        .eu_path = cfg->geo.eu_path,
-        .overrides = cfg->overrides,
-        .n_overrides = cfg->n_overrides,
-    };
+    dom_geo_options_t opts = dom_config_geo_options(cfg);
     if (cfg->geo.database != NULL) {
         err[0] = '\0';
         /* the geo module's message names the file already ("geo database \"P\": ...") */
@@ -256,7 +249,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
         return -1;
     }
     w->live = dom__live_acquire(&srv->live, &w->live_generation);
-    if (dom__upstream_init(&w->clusters, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
+    if (dom__upstream_init(&w->upstream, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
         snprintf(err, errlen, "cannot set up upstream pools");
         return -1;
     }
@@ -348,18 +341,6 @@ static void publish_geo(void *ctx, dom_geo_t *geo)
         fprintf(stderr, "domicile: out of memory publishing the new geo database\n");
 }
 
-static dom_geo_options_t geo_options(const dom_config_t *cfg)
-{
-    return (dom_geo_options_t){
-        .shape = cfg->geo.shape,
-        .country_path = cfg->geo.country_path,
-        .subdivision_path = cfg->geo.subdivision_path,
-        .eu_path = cfg->geo.eu_path,
-        .overrides = cfg->overrides,
-        .n_overrides = cfg->n_overrides,
-    };
-}
-
 /* Audit log, live settings, geo watcher and health checks: before the workers exist (the admin listener comes after).
  */
 static int start_ops(dom__server_t *srv, size_t n_nodes)
@@ -397,7 +378,7 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
         }
     }
     if (cfg->geo.database != NULL) {
-        dom_geo_options_t opts = geo_options(cfg); /* copied by the watcher */
+        dom_geo_options_t opts = dom_config_geo_options(cfg); /* copied by the watcher */
         if (dom__georeload_start(cfg->geo.database, &opts, srv->geo, (unsigned)cfg->geo_reload_poll_ms, publish_geo,
                                  srv, &srv->georeload, err, sizeof(err)) != 0) {
             fprintf(stderr, "domicile: %s\n", err);
