@@ -32,6 +32,7 @@ struct snapshot {
     dom__metrics_globals_t g;
     dom__metrics_node_t *nodes;
     dom_ruleset_t *rules;
+    dom__rules_file_t *rules_file;
     dom_geo_t *geo;
 };
 
@@ -40,12 +41,16 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
     memset(s, 0, sizeof(*s));
     dom__metrics_globals_t *g = &s->g;
     const dom_config_t *cfg = srv->config;
-    if (srv->rules != NULL && (s->rules = dom_rules_store_current(srv->rules)) != NULL) {
+    if ((s->rules = dom__live_rules(&srv->live, &s->rules_file)) != NULL) {
         g->rules_loaded = 1;
         g->rules_generation = s->rules->generation;
         g->rules_hash = s->rules->source_hash;
         g->rules_compiled_at = s->rules->compiled_at;
-        dom_rules_store_stats(srv->rules, &g->rules_reloads, &g->rules_reload_failures);
+        g->rules_path = s->rules_file->path;
+        g->rules_inode = (uint64_t)s->rules_file->id.ino;
+        g->rules_loaded_at = s->rules_file->loaded_at;
+        dom_rules_store_stats(s->rules_file->store, &g->rules_reloads, &g->rules_reload_failures);
+        dom__rulesreload_stats(srv->rulesreload, &g->rules_file_swaps, &g->rules_file_refusals);
     }
     if (srv->georeload != NULL) {
         s->geo = dom__georeload_acquire(srv->georeload, NULL);
@@ -91,6 +96,7 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
 static void drop_snapshot(struct snapshot *s)
 {
     dom_ruleset_release(s->rules);
+    dom__rules_file_release(s->rules_file);
     dom_geo_release(s->geo);
     free(s->nodes);
 }
@@ -129,9 +135,13 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
         dom__text_printf(t, "{\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
         json_str(t, g->rules_hash);
         dom__text_printf(t, ",\"compiled_at\":%lld,\"database\":", (long long)g->rules_compiled_at);
-        json_str(t, srv->config->rules);
-        dom__text_printf(t, ",\"reloads\":%llu,\"reload_failures\":%llu,\"jurisdictions\":[",
-                         (unsigned long long)g->rules_reloads, (unsigned long long)g->rules_reload_failures);
+        json_str(t, g->rules_path);
+        dom__text_printf(t,
+                         ",\"inode\":%llu,\"loaded_at\":%lld,\"reloads\":%llu,\"reload_failures\":%llu,"
+                         "\"file_swaps\":%llu,\"file_refusals\":%llu,\"jurisdictions\":[",
+                         (unsigned long long)g->rules_inode, (long long)g->rules_loaded_at,
+                         (unsigned long long)g->rules_reloads, (unsigned long long)g->rules_reload_failures,
+                         (unsigned long long)g->rules_file_swaps, (unsigned long long)g->rules_file_refusals);
         for (size_t i = 0; i < s->rules->n_jurisdictions; ++i) {
             const dom_jurisdiction_t *j = &s->rules->jurisdictions[i];
             dom__text_printf(t, "%s{\"name\":", i ? "," : "");

@@ -164,6 +164,9 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     put_str(&o, "jurisdiction_source", r->jurisdiction_source);
     put_str(&o, "rule_version", r->rule_version);
     putf(&o, ",\"rules_generation\":%llu", (unsigned long long)r->rules_generation);
+    put_str(&o, "rules_hash", r->rules_hash);
+    put_str(&o, "protocol", r->protocol);
+    putf(&o, ",\"tls\":%s", r->tls ? "true" : "false");
     put_str(&o, "class", r->class_name);
     put_str(&o, "access", r->write ? "write" : "read");
     put_str(&o, "action", r->action);

@@ -129,7 +129,8 @@ typedef struct dom__worker {
 
 struct dom__server {
     dom_config_t *config;
-    dom_rules_store_t *rules;
+    dom__rules_file_t *rules;             /* as opened at start; the one in use is in live (rulesreload.h) */
+    struct dom__rulesreload *rulesreload; /* rules delivered by rename or symlink swap */
     dom_geo_t *geo;
     dom_pin_keyring_t keyring; /* as loaded at start; moved into the first live settings */
     dom__livepub_t live;       /* what SIGHUP and the geo watcher publish to the workers */

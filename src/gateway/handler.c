@@ -51,6 +51,7 @@ struct request_state {
     dom__refusal_t refusal; /* what the client gets if no node can be reached (strings in req->pool) */
     int forwarded;
     int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
+    int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -104,6 +105,9 @@ static void record(struct request_state *st)
         .jurisdiction_source = st->decided ? dom_jurisdiction_source_name(d->source) : NULL,
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
+        .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
+        .protocol = st->protocol >= DOM__PROTO_H2 ? "h2" : "h1",
+        .tls = st->protocol == DOM__PROTO_H1_TLS || st->protocol == DOM__PROTO_H2_TLS,
         .class_name = cls,
         .write = st->decided && d->access == DOM_ACCESS_WRITE,
         .action = action,
@@ -620,6 +624,9 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->worker = w;
     st->req = req;
     st->expose_decision_headers = cfg->expose_decision_headers;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    st->protocol = (req->version >= 0x200 ? DOM__PROTO_H2 : DOM__PROTO_H1) + (sock != NULL && sock->ssl != NULL);
+    DOM__COUNT(&w->metrics.by_protocol[st->protocol]);
 
     /* steps 0-3: canonical path, client address, location, pin and consent; header hygiene on the way */
     dom_facts_config_t fc;
@@ -632,7 +639,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     note_facts(st, &facts);
 
     /* steps 4-5: the rules snapshot (held until the request's pool goes away) and the decision */
-    st->rules = dom_rules_store_current(w->server->rules);
+    st->rules = dom_rules_store_current(w->live->rules->store);
     dom_decide(st->rules, &facts, &st->d);
     st->decided = 1;
     st->reason = st->d.reason;

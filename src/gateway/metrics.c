@@ -286,6 +286,14 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             "HTTP/2 connections shut down for cancelling more streams than limits.h2_max_resets.",
             SUM(h2_reset_connections));
 
+    static const char *const protocols[] = {"protocol=\"h1\",tls=\"false\"", "protocol=\"h1\",tls=\"true\"",
+                                            "protocol=\"h2\",tls=\"false\"", "protocol=\"h2\",tls=\"true\""};
+    dom__text_printf(out, "# HELP domicile_requests_by_protocol_total Requests by client protocol (h2 without TLS is "
+                          "h2c).\n# TYPE domicile_requests_by_protocol_total counter\n");
+    for (size_t p = 0; p < 4; ++p)
+        dom__text_printf(out, "domicile_requests_by_protocol_total{%s} %llu\n", protocols[p],
+                         (unsigned long long)SUM(by_protocol[p]));
+
     dom__text_printf(out, "# HELP domicile_rules_info The rule set in force (generation of the compiled database).\n"
                           "# TYPE domicile_rules_info gauge\n");
     if (g->rules_loaded) {
@@ -299,6 +307,11 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             g->rules_reloads);
     counter(out, "domicile_rules_reload_failures_total", "Rule set loads that failed (the previous set stays).",
             g->rules_reload_failures);
+    counter(out, "domicile_rules_file_swaps_total",
+            "Rules database files delivered by rename or symlink swap and taken into use.", g->rules_file_swaps);
+    counter(out, "domicile_rules_file_refusals_total",
+            "Rules database files delivered by rename or symlink swap and refused (the rules in use stay).",
+            g->rules_file_refusals);
 
     dom__text_printf(out, "# HELP domicile_geo_database_info The geo database in use.\n"
                           "# TYPE domicile_geo_database_info gauge\n");

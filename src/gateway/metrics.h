@@ -57,7 +57,11 @@ typedef struct dom__metrics {
     uint64_t invalid_pins;
     uint64_t upstream_connect_failures, upstream_retries, upstream_5xx;
     uint64_t h2_reset_connections; /* HTTP/2 connections cut for cancelling too many streams */
+    uint64_t by_protocol[4];       /* requests by client protocol: DOM__PROTO_* */
 } dom__metrics_t;
+
+/** Client protocols, as audit lines and metrics name them. */
+enum { DOM__PROTO_H1 = 0, DOM__PROTO_H1_TLS, DOM__PROTO_H2, DOM__PROTO_H2_TLS };
 
 /** Sets up one thread's counters (capacity label sets, rounded up to a power of two). Errors: DOM_ENOMEM. */
 int dom__metrics_init(dom__metrics_t *m, size_t capacity);
@@ -97,6 +101,10 @@ typedef struct dom__metrics_globals {
     const char *rules_hash;
     int64_t rules_compiled_at;
     uint64_t rules_reloads, rules_reload_failures;
+    const char *rules_path; /* the file in use: path as configured, inode, when it was opened */
+    uint64_t rules_inode;
+    int64_t rules_loaded_at;
+    uint64_t rules_file_swaps, rules_file_refusals; /* files delivered by rename or symlink swap */
     int geo_loaded;
     uint64_t geo_build_epoch;
     const char *geo_type, *geo_path;

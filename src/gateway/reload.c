@@ -167,7 +167,7 @@ struct apply_ctx {
 static void publish_with_geo(void *ctx, dom_geo_t *geo)
 {
     struct apply_ctx *a = ctx;
-    a->published = dom__live_publish(&a->srv->live, a->settings, geo) == 0;
+    a->published = dom__live_publish(&a->srv->live, a->settings, geo, NULL) == 0;
 }
 
 void dom__reload_config(dom__server_t *srv)
@@ -183,7 +183,7 @@ void dom__reload_config(dom__server_t *srv)
 
     if (dom_config_load(file, &cfg, &diag) != 0)
         goto fail;
-    dom_ruleset_t *rs = srv->rules != NULL ? dom_rules_store_current(srv->rules) : NULL;
+    dom_ruleset_t *rs = dom__live_rules(&srv->live, NULL);
     if (rs != NULL) {
         dom_config_check_regions(cfg, rs, &diag);
         dom_ruleset_release(rs);

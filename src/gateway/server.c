@@ -88,14 +88,14 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
     char err[512] = "";
     size_t before = diag->errors;
 
-    if (dom_rules_store_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
+    if (dom__rules_file_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
         /* the store's message starts with the path already */
         if (err[0])
             dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
         else
             dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
     } else {
-        dom_ruleset_t *rs = dom_rules_store_current(srv->rules);
+        dom_ruleset_t *rs = dom_rules_store_current(srv->rules->store);
         dom_config_check_regions(cfg, rs, diag);
         dom_ruleset_release(rs);
     }
@@ -337,8 +337,16 @@ static int read_key_file(const char *path, unsigned char **key, size_t *len, cha
 static void publish_geo(void *ctx, dom_geo_t *geo)
 {
     dom__server_t *srv = ctx;
-    if (dom__live_publish(&srv->live, NULL, geo) != 0)
+    if (dom__live_publish(&srv->live, NULL, geo, NULL) != 0)
         fprintf(stderr, "domicile: out of memory publishing the new geo database\n");
+}
+
+/* The rules watcher opened a new file (delivered by rename or symlink swap): published with the rest. */
+static void publish_rules(void *ctx, dom__rules_file_t *file)
+{
+    dom__server_t *srv = ctx;
+    if (dom__live_publish(&srv->live, NULL, NULL, file) != 0)
+        fprintf(stderr, "domicile: out of memory publishing the new rules database\n");
 }
 
 /* Audit log, live settings, geo watcher and health checks: before the workers exist (the admin listener comes after).
@@ -349,7 +357,9 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
     char err[512] = "";
     /* the start-up config stays the server's; the settings only borrow it */
     if ((srv->settings = dom__settings_new(cfg, 0, &srv->keyring)) == NULL ||
-        dom__live_init(&srv->live, srv->settings, srv->geo) != 0) {
+        dom__live_init(&srv->live, srv->settings, srv->geo, srv->rules) != 0 ||
+        dom__rulesreload_start(srv->rules, (unsigned)cfg->geo_reload_poll_ms, publish_rules, srv, &srv->rulesreload) !=
+            0) {
         fprintf(stderr, "domicile: out of memory\n");
         return -1;
     }
@@ -464,6 +474,7 @@ static int serve(dom__server_t *srv)
                     cfg->file);
             dom__reload_config(srv);
             dom__georeload_poke(srv->georeload);
+            dom__rulesreload_poke(srv->rulesreload);
             dom__audit_reopen(srv->audit);
         } else {
             break;
@@ -513,6 +524,8 @@ static int serve(dom__server_t *srv)
     srv->audit = NULL;
     dom__health_stop(srv->healthmon);
     dom__georeload_stop(srv->georeload);
+    dom__rulesreload_stop(srv->rulesreload);
+    srv->rulesreload = NULL;
     srv->admin = NULL;
     srv->healthmon = NULL;
     srv->georeload = NULL;
@@ -545,7 +558,7 @@ int dom_gateway_main(const char *config_path, int check_only)
 cleanup:
     if (status != 0 && check_only)
         fprintf(stderr, "domicile: configuration file %s test failed\n", config_path);
-    dom_rules_store_close(srv->rules);
+    dom__rules_file_release(srv->rules);
     dom_geo_release(srv->geo);
     dom_pin_keyring_free(&srv->keyring);
     if (srv->listener_ssl != NULL && srv->config != NULL)
