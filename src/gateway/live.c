@@ -90,3 +90,12 @@ dom__live_t *dom__live_acquire(dom__livepub_t *pub, uint64_t *generation)
     pthread_mutex_unlock(&pub->mutex);
     return l;
 }
+
+void dom__live_refresh(dom__livepub_t *pub, dom__live_t **held, uint64_t *generation)
+{
+    if (dom__live_generation(pub) == *generation)
+        return;
+    dom__live_t *l = dom__live_acquire(pub, generation);
+    dom__live_release(*held);
+    *held = l;
+}
