@@ -34,9 +34,32 @@ struct snapshot {
     dom__metrics_region_t *regions;
     dom_ruleset_t *rules;
     dom_geo_t *geo;
+    const char *not_ready; /* NULL: this replica is ready (/readyz 200); else why not */
+    char not_ready_buf[160];
 };
 
-static const char *not_ready(dom__server_t *srv, const struct snapshot *s, char *buf, size_t len);
+/*
+ * Readiness is per replica: can this process decide? Listeners accepting, rules and geo loaded, and
+ * (audit.required) the audit log writable. Region and node health are not part of it: a region's
+ * outage is answered per request (503 region_unavailable, Retry-After, never another region), and a
+ * load balancer that took every replica out for it would turn one region's outage into a total one.
+ * NULL = ready; otherwise why not, written into buf.
+ */
+static const char *readiness_problem(dom__server_t *srv, const struct snapshot *s, char *buf, size_t len)
+{
+    if (!__atomic_load_n(&srv->accepting, __ATOMIC_ACQUIRE))
+        return "listeners are not accepting (starting or draining)";
+    if (!s->g.rules_loaded)
+        return "no rules loaded";
+    if (srv->config->geo.database != NULL && !s->g.geo_loaded)
+        return "no geo database loaded";
+    if (srv->config->audit.required && s->g.audit_enabled && !s->g.audit_ok) {
+        snprintf(buf, len, "audit log writes fail and audit.required is set (%llu lines dropped)",
+                 (unsigned long long)s->g.audit_dropped);
+        return buf;
+    }
+    return NULL;
+}
 
 static void take_snapshot(dom__server_t *srv, struct snapshot *s)
 {
@@ -100,8 +123,8 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
     g->sighup_reloads = __atomic_load_n(&srv->sighup_reloads, __ATOMIC_RELAXED);
     g->config_reload_failures = __atomic_load_n(&srv->config_reload_failures, __ATOMIC_RELAXED);
     g->start_time = srv->start_time;
-    char why[160];
-    g->ready = not_ready(srv, s, why, sizeof(why)) == NULL;
+    s->not_ready = readiness_problem(srv, s, s->not_ready_buf, sizeof(s->not_ready_buf));
+    g->ready = s->not_ready == NULL;
 }
 
 static void drop_snapshot(struct snapshot *s)
@@ -110,29 +133,6 @@ static void drop_snapshot(struct snapshot *s)
     dom_geo_release(s->geo);
     free(s->nodes);
     free(s->regions);
-}
-
-/*
- * Readiness is per replica: can this process decide? Listeners accepting, rules and geo loaded, and
- * (audit.required) the audit log writable. Region and node health are not part of it: a region's
- * outage is answered per request (503 region_unavailable, Retry-After, never another region), and a
- * load balancer that took every replica out for it would turn one region's outage into a total one.
- * NULL = ready; otherwise why not, written into buf.
- */
-static const char *not_ready(dom__server_t *srv, const struct snapshot *s, char *buf, size_t len)
-{
-    if (!__atomic_load_n(&srv->accepting, __ATOMIC_ACQUIRE))
-        return "listeners are not accepting (starting or draining)";
-    if (!s->g.rules_loaded)
-        return "no rules loaded";
-    if (srv->config->geo.database != NULL && !s->g.geo_loaded)
-        return "no geo database loaded";
-    if (srv->config->audit.required && s->g.audit_enabled && !s->g.audit_ok) {
-        snprintf(buf, len, "audit log writes fail and audit.required is set (%llu lines dropped)",
-                 (unsigned long long)s->g.audit_dropped);
-        return buf;
-    }
-    return NULL;
 }
 
 /* A region the clusters serve, or NULL. */
@@ -164,8 +164,8 @@ static int region_param(const char *query, char *out, size_t outlen)
 static void answer_readyz(dom__server_t *srv, const struct snapshot *s, const char *query, int *status,
                           dom__text_t *body)
 {
-    char why[160], name[DOM_NAME_MAX + 1];
-    const char *reason = not_ready(srv, s, why, sizeof(why));
+    char name[DOM_NAME_MAX + 1];
+    const char *reason = s->not_ready;
     const dom__metrics_region_t *region = NULL;
     if (query != NULL && region_param(query, name, sizeof(name)) != 0) {
         *status = 400;
@@ -206,8 +206,7 @@ static void json_str(dom__text_t *t, const char *s)
 static void render_status(dom__server_t *srv, const struct snapshot *s, dom__text_t *t)
 {
     const dom__metrics_globals_t *g = &s->g;
-    char why[160];
-    const char *reason = not_ready(srv, s, why, sizeof(why));
+    const char *reason = s->not_ready;
     dom__text_printf(t, "{\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"ready\":%s,\"not_ready\":",
                      (long long)g->start_time, srv->n_workers, reason == NULL ? "true" : "false");
     json_str(t, reason);
