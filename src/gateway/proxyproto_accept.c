@@ -98,10 +98,14 @@ void dom__proxyproto_accept(dom__worker_t *w, h2o_accept_ctx_t *actx, h2o_socket
     dom__live_refresh(&w->server->live, &w->live, &w->live_generation);
     struct sockaddr_storage ss;
     dom_addr_t sender;
-    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
-    int trusted = len != 0 && dom_addr_from_sockaddr((struct sockaddr *)&ss, &sender) == 0 &&
-                  dom_cidr_list_contains(&w->live->settings->config->trusted_proxies, &sender);
-    if (!trusted) {
+    if (h2o_socket_getpeername(sock, (struct sockaddr *)&ss) == 0) {
+        /* the sender reset the connection while it waited in the backlog (a load balancer's check that timed out) */
+        DOM__COUNT(&w->metrics.proxy_refused[DOM__PROXY_TRUNCATED]);
+        h2o_socket_close(sock);
+        return;
+    }
+    if (dom_addr_from_sockaddr((struct sockaddr *)&ss, &sender) != 0 ||
+        !dom_cidr_list_contains(&w->live->settings->config->trusted_proxies, &sender)) {
         /* nothing is read from a sender whose header we would not believe */
         DOM__COUNT(&w->metrics.proxy_refused[DOM__PROXY_UNTRUSTED]);
         h2o_socket_close(sock);

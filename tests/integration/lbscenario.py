@@ -240,8 +240,11 @@ def run(t, send, tls):
         m = P.admin_get(admin, "/metrics")[1]
         proxied = P.sample(m, "domicile_proxy_protocol_headers_total", version=version, command="proxy") or 0
         local = P.sample(m, "domicile_proxy_protocol_headers_total", version=version, command="local") or 0
-        refused = sum(P.sample(m, "domicile_proxy_protocol_refused_total", reason=x) or 0
-                      for x in ("no_header", "malformed", "too_long", "unsupported", "bad_tlv", "untrusted"))
+        reasons = {x: P.sample(m, "domicile_proxy_protocol_refused_total", reason=x) or 0
+                   for x in ("no_header", "malformed", "too_long", "unsupported", "bad_tlv", "untrusted",
+                             "truncated", "timeout")}
+        refused = sum(v for k, v in reasons.items() if k not in ("truncated", "timeout"))
+        t.note("%s: refusals by reason %s" % (gw.name, {k: v for k, v in reasons.items() if v}))
         t.ok(proxied > 0, "%s: %s took client connections through HAProxy (v%s PROXY headers: %d)" %
              (send, gw.name, version, proxied))
         if version == "2":
