@@ -21,6 +21,7 @@
 #define DEFAULT_UPSTREAM_TIMEOUT_MS 30000
 #define DEFAULT_H2_MAX_RESETS 100
 #define DEFAULT_DRAIN_TIMEOUT_MS 10000
+#define DEFAULT_PROXY_HEADER_TIMEOUT_MS 5000
 #define MAX_THREADS 256
 
 struct parse_ctx {
@@ -738,6 +739,14 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
         }
     } else if (strcmp(key, "drain_timeout") == 0) {
         duration_value(ctx, v, "limits.drain_timeout", &cfg->limits.drain_timeout_ms);
+    } else if (strcmp(key, "proxy_header_timeout") == 0) {
+        uint64_t ms;
+        if (duration_value(ctx, v, "limits.proxy_header_timeout", &ms) == 0) {
+            if (ms == 0 || ms > 60000)
+                error_at(ctx, v, "limits.proxy_header_timeout must be from 1ms to 60s");
+            else
+                cfg->limits.proxy_header_timeout_ms = ms;
+        }
     } else if (strcmp(key, "h2_max_resets") == 0) {
         const char *s = scalar(ctx, v, key), *rest;
         uint64_t n = 0;
@@ -749,7 +758,8 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
         }
         cfg->limits.h2_max_resets = (unsigned)n;
     } else {
-        unknown_key(ctx, k, key, "limits", "max_body, class_max_body, upstream_timeout, drain_timeout, h2_max_resets");
+        unknown_key(ctx, k, key, "limits",
+                    "max_body, class_max_body, upstream_timeout, drain_timeout, h2_max_resets, proxy_header_timeout");
     }
     return 0;
 }
@@ -803,6 +813,8 @@ static int audit_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yam
             return 0;
         }
         *(key[3] == '4' ? &cfg->audit.ipv4_prefix : &cfg->audit.ipv6_prefix) = (unsigned)n;
+    } else if (strcmp(key, "required") == 0) {
+        bool_value(ctx, v, "audit.required", &cfg->audit.required);
     } else if (strcmp(key, "hash_key_file") == 0) {
         free(cfg->audit.hash_key_file);
         cfg->audit.hash_key_file = path_value(ctx, v, "audit.hash_key_file");
@@ -814,7 +826,8 @@ static int audit_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yam
                 cfg->audit.buffer = n;
         }
     } else {
-        unknown_key(ctx, k, key, "audit", "path, client_address, ipv4_prefix, ipv6_prefix, hash_key_file, buffer");
+        unknown_key(ctx, k, key, "audit",
+                    "path, client_address, ipv4_prefix, ipv6_prefix, hash_key_file, buffer, required");
     }
     return 0;
 }
@@ -1105,6 +1118,7 @@ static int set_defaults(dom_config_t *cfg)
     cfg->limits.upstream_timeout_ms = DEFAULT_UPSTREAM_TIMEOUT_MS;
     cfg->limits.drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     cfg->limits.h2_max_resets = DEFAULT_H2_MAX_RESETS;
+    cfg->limits.proxy_header_timeout_ms = DEFAULT_PROXY_HEADER_TIMEOUT_MS;
     cfg->pins.header = strdup(DOM_DEFAULT_PIN_HEADER);
     cfg->consent_header = strdup(DOM_DEFAULT_CONSENT_HEADER);
     return cfg->pins.header != NULL && cfg->consent_header != NULL ? 0 : DOM_ENOMEM;
@@ -1164,6 +1178,15 @@ int dom_config_load_buffer(const char *name, const char *dir, const char *buf, s
         if (cfg->audit.path != NULL && cfg->audit.client_address == 1 && cfg->audit.hash_key_file == NULL)
             dom_config_report(diag, name, &cfg->audit.mark, 0,
                               "audit.client_address: hash needs audit.hash_key_file (a secret key)");
+        if (cfg->audit.required && cfg->audit.path == NULL)
+            dom_config_report(diag, name, &top, 0, "audit.required: true needs audit.path");
+        /* a PROXY header is believed only from trusted_proxies: without any, every connection is refused */
+        for (size_t i = 0; i < cfg->n_listeners; ++i)
+            if (cfg->listeners[i].proxy_protocol && cfg->trusted_proxies.count == 0)
+                dom_config_report(diag, name, &cfg->listeners[i].mark, 1,
+                                  "listener %s has proxy_protocol: true but trusted_proxies is empty: every "
+                                  "connection will be refused; list the load balancers that send the PROXY header",
+                                  cfg->listeners[i].address ? cfg->listeners[i].address : "");
         for (size_t i = 0; i < cfg->n_clusters; ++i)
             if (cfg->clusters[i].health.path != NULL &&
                 cfg->clusters[i].health.timeout_ms > cfg->clusters[i].health.interval_ms)

@@ -35,7 +35,7 @@ typedef struct dom_config_listener {
     socklen_t addrlen;
     char *tls_certificate; /* absolute or config-relative resolved path; NULL = cleartext */
     char *tls_key;
-    int proxy_protocol; /* expect a PROXY protocol v1/v2 header first */
+    int proxy_protocol; /* expect a PROXY protocol v1/v2 header first (read by the gateway, proxyproto_accept.c) */
     dom_config_mark_t mark, tls_mark;
 } dom_config_listener_t;
 
@@ -111,9 +111,10 @@ typedef struct dom_config {
         uint64_t max_body; /* bytes; default 1 MiB */
         dom_config_class_limit_t *classes;
         size_t n_classes;
-        uint64_t upstream_timeout_ms; /* default 30 s */
-        uint64_t drain_timeout_ms;    /* default 10 s */
-        unsigned h2_max_resets;       /* streams an HTTP/2 connection may cancel before it is cut; 0 = off */
+        uint64_t upstream_timeout_ms;     /* default 30 s */
+        uint64_t drain_timeout_ms;        /* default 10 s */
+        unsigned h2_max_resets;           /* streams an HTTP/2 connection may cancel before it is cut; 0 = off */
+        uint64_t proxy_header_timeout_ms; /* a proxy_protocol connection's header must arrive within; default 5 s */
     } limits;
 
     int expose_decision_headers;
@@ -129,6 +130,7 @@ typedef struct dom_config {
         unsigned ipv4_prefix, ipv6_prefix;
         char *hash_key_file;
         uint64_t buffer;
+        int required; /* audit.required: /readyz is 503 while the audit log cannot be written */
         dom_config_mark_t mark;
     } audit;
 

@@ -124,7 +124,9 @@ typedef struct dom__worker {
     int draining, done;
     h2o_timeout_entry_t drain_check;
     dom__conn_resets_t resets[DOM__RESET_SLOTS];
-    int pool_layout; /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
+    int pool_layout;                    /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
+    h2o_timeout_t proxy_header_timeout; /* proxyproto_accept.c: limits.proxy_header_timeout */
+    h2o_linklist_t proxy_pending;       /* connections whose PROXY header is still being read */
 } dom__worker_t;
 
 struct dom__server {
@@ -146,9 +148,27 @@ struct dom__server {
     struct dom__health *healthmon;
     struct dom__admin *admin;
     int64_t start_time;
+    int accepting;                   /* atomic: 1 once every worker listens, 0 from the drain on (/readyz) */
     uint64_t sighup_reloads;         /* atomic: SIGHUPs whose config loaded and was applied */
     uint64_t config_reload_failures; /* atomic: SIGHUPs whose config did not load (nothing changed) */
 };
+
+/* ---- proxyproto_accept.c: the PROXY protocol header, before TLS and h2o ---- */
+
+/** Sets up a worker's header timeout and pending list (before its loop runs). */
+void dom__proxyproto_init(dom__worker_t *w);
+
+/**
+ * Takes a connection accepted on a proxy_protocol listener: refuses it at once unless its sender is
+ * in trusted_proxies, else reads the PROXY header (v1 or v2, include/domicile/proxyproto.h) off the
+ * socket within limits.proxy_header_timeout, sets the client address from it (LOCAL / UNKNOWN: the
+ * sender itself) and hands the socket, with the bytes after the header still in its input, to
+ * h2o_accept(actx) (TLS handshake or HTTP). Anything else closes the connection and is counted.
+ */
+void dom__proxyproto_accept(dom__worker_t *w, h2o_accept_ctx_t *actx, h2o_socket_t *sock);
+
+/** Drain: closes every connection whose header has not arrived yet. */
+void dom__proxyproto_drain(dom__worker_t *w);
 
 /* ---- reload.c: SIGHUP ---- */
 

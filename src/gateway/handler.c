@@ -215,20 +215,6 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * New live settings or a new geo database were published: take them between requests. Everything
- * on_req reads from them is used inside on_req (or copied into the request's state), so one request
- * never mixes two.
- */
-static void refresh_live(dom__worker_t *w)
-{
-    uint64_t gen;
-    dom__live_t *l = dom__live_acquire(&w->server->live, &gen);
-    dom__live_release(w->live);
-    w->live = l;
-    w->live_generation = gen;
-}
-
 /* xoshiro256**: fast, per thread, seeded from the OpenSSL CSPRNG. Request ids need uniqueness, not secrecy. */
 static inline uint64_t rotl(uint64_t x, int k)
 {
@@ -611,9 +597,12 @@ static void rewrite_upstream(struct request_state *st, const dom_config_t *cfg, 
 int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, req->conn->ctx);
-    /* one relaxed load: new settings (SIGHUP) or a new geo database are taken between requests */
-    if (dom__live_generation(&w->server->live) != w->live_generation)
-        refresh_live(w);
+    /*
+     * one relaxed load: new settings (SIGHUP), a new geo database or rules file are taken between requests.
+     * Everything on_req reads from them is used inside on_req (or copied into the request's state, the rules
+     * snapshot held), so one request never mixes two.
+     */
+    dom__live_refresh(&w->server->live, &w->live, &w->live_generation);
     /* cfg: the keys a reload may change (live.h); w->server->config: the rest, fixed at start */
     const dom_config_t *cfg = w->live->settings->config;
     uint64_t t0 = mono_ns();

@@ -106,3 +106,12 @@ dom_ruleset_t *dom__live_rules(dom__livepub_t *pub, dom__rules_file_t **file)
     dom__live_release(l);
     return rs;
 }
+
+void dom__live_refresh(dom__livepub_t *pub, dom__live_t **held, uint64_t *generation)
+{
+    if (dom__live_generation(pub) == *generation)
+        return;
+    dom__live_t *l = dom__live_acquire(pub, generation);
+    dom__live_release(*held);
+    *held = l;
+}

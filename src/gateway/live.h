@@ -70,4 +70,11 @@ static inline uint64_t dom__live_generation(dom__livepub_t *pub)
 /** Drops a reference. NULL safe. */
 void dom__live_release(dom__live_t *l);
 
+/**
+ * A worker's own reference: when a newer state than *generation was published, *held is swapped for
+ * it (the old reference dropped). One relaxed load when nothing changed. Called between requests
+ * and when a proxy_protocol connection is accepted (its sender is checked against trusted_proxies).
+ */
+void dom__live_refresh(dom__livepub_t *pub, dom__live_t **held, uint64_t *generation);
+
 #endif

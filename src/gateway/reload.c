@@ -54,7 +54,8 @@ static int audit_eq(const dom_config_t *a, const dom_config_t *b)
 {
     return str_eq(a->audit.path, b->audit.path) && a->audit.client_address == b->audit.client_address &&
            a->audit.ipv4_prefix == b->audit.ipv4_prefix && a->audit.ipv6_prefix == b->audit.ipv6_prefix &&
-           str_eq(a->audit.hash_key_file, b->audit.hash_key_file) && a->audit.buffer == b->audit.buffer;
+           str_eq(a->audit.hash_key_file, b->audit.hash_key_file) && a->audit.buffer == b->audit.buffer &&
+           a->audit.required == b->audit.required;
 }
 
 static int cidrs_eq(const dom_cidr_list_t *a, const dom_cidr_list_t *b)
@@ -153,6 +154,8 @@ static void restart_keys(const dom_config_t *run, const dom_config_t *cfg, int g
         add_key(k, "limits.upstream_timeout");
     if (run->limits.drain_timeout_ms != cfg->limits.drain_timeout_ms)
         add_key(k, "limits.drain_timeout");
+    if (run->limits.proxy_header_timeout_ms != cfg->limits.proxy_header_timeout_ms)
+        add_key(k, "limits.proxy_header_timeout");
     if (geo_switch)
         add_key(k, "geo.database (added or removed)");
 }

@@ -175,6 +175,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     h2o_accept_ctx_t *actx = listener->data;
     dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, actx->ctx);
+    int proxy_protocol = w->server->config->listeners[actx - w->accept_ctxs].proxy_protocol;
     for (int i = 0; i < 32; ++i) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
@@ -183,7 +184,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         ++w->open_connections;
         sock->on_close.cb = on_connection_close;
         sock->on_close.data = w;
-        h2o_accept(actx, sock);
+        /* PROXY v1/v2 is read by domicile before TLS and h2o (proxyproto_accept.c) */
+        if (proxy_protocol)
+            dom__proxyproto_accept(w, actx, sock);
+        else
+            h2o_accept(actx, sock);
     }
 }
 
@@ -196,6 +201,7 @@ static void start_drain(dom__worker_t *w)
 {
     dom__server_t *srv = w->server;
     w->draining = 1;
+    dom__proxyproto_drain(w);
     for (size_t i = 0; i < srv->config->n_listeners; ++i) {
         if (w->listeners[i] != NULL) {
             h2o_socket_read_stop(w->listeners[i]);
@@ -244,6 +250,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
     w->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(w->queue, &w->notify, on_notify);
     dom__rng_seed(w->rng);
+    dom__proxyproto_init(w);
     if (dom__metrics_init(&w->metrics, 512) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -274,7 +281,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
         actx->ctx = &w->ctx;
         actx->hosts = srv->globalconf.hosts;
         actx->ssl_ctx = srv->listener_ssl[i];
-        actx->expect_proxy_line = l->proxy_protocol;
+        actx->expect_proxy_line = 0; /* h2o's own reader knows only v1 and lets a missing header through */
         w->listeners[i] = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         w->listeners[i]->data = actx;
         h2o_socket_read_start(w->listeners[i], on_accept);
@@ -308,7 +315,7 @@ static void print_listening(const dom_config_t *cfg, size_t threads)
     for (size_t i = 0; i < cfg->n_listeners; ++i)
         fprintf(stderr, "domicile: listening on %s (%s%s)\n", cfg->listeners[i].address,
                 cfg->listeners[i].tls_certificate != NULL ? "TLS: h2, http/1.1" : "cleartext: http/1.1, h2c",
-                cfg->listeners[i].proxy_protocol ? ", PROXY protocol" : "");
+                cfg->listeners[i].proxy_protocol ? ", PROXY protocol v1/v2" : "");
     fprintf(stderr, "domicile: ready (%zu threads, %zu clusters)\n", threads, cfg->n_clusters);
 }
 
@@ -460,6 +467,7 @@ static int serve(dom__server_t *srv)
             return 1;
         }
     }
+    __atomic_store_n(&srv->accepting, 1, __ATOMIC_RELEASE);
     print_listening(cfg, srv->n_workers);
 
     int sig = 0;
@@ -485,6 +493,7 @@ static int serve(dom__server_t *srv)
     fprintf(stderr, "domicile: %s: draining (up to %llu ms)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
             (unsigned long long)cfg->limits.drain_timeout_ms);
     __atomic_store_n(&draining_flag, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&srv->accepting, 0, __ATOMIC_RELEASE); /* /readyz: 503 from now on */
     for (size_t i = 0; i < srv->n_workers; ++i)
         h2o_multithread_send_message(&srv->workers[i].notify, NULL);
 
