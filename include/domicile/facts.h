@@ -23,17 +23,24 @@
 #define DOM_DEFAULT_PIN_HEADER "domicile-pin"
 #define DOM_DEFAULT_CONSENT_HEADER "domicile-consent"
 
+/** Header section bounds when the config sets none (HTTP/1.1's in h2o: 100 fields; 64 KiB of names and values). */
+#define DOM_DEFAULT_MAX_HEADERS 100
+#define DOM_DEFAULT_MAX_HEADER_BYTES (64 * 1024)
+
 /** Forwarding header lines (X-Forwarded-For and Forwarded each) taken; more make the header malformed. */
 #define DOM_FACTS_MAX_FORWARDING_LINES 16
 
 /** What the builder needs besides the request. Borrowed; must outlive the builder. */
 typedef struct dom_facts_config {
-    const dom_cidr_list_t *trusted;   /* proxies whose forwarding headers count; NULL = none */
-    const char *pin_header;           /* header carrying a residency pin, e.g. "domicile-pin" */
-    const char *consent_header;       /* header carrying consent, e.g. "domicile-consent" */
-    const dom_pin_keyring_t *keyring; /* NULL = no keys: every pin is refused as unknown_key */
-    dom_geo_t *geo;                   /* NULL = no database: every location is unknown */
-    dom_path_mode_t paths;            /* how encoded dots and slashes are treated */
+    const dom_cidr_list_t *trusted;    /* proxies whose forwarding headers count; NULL = none */
+    const char *pin_header;            /* header carrying a residency pin, e.g. "domicile-pin" */
+    const char *consent_header;        /* header carrying consent, e.g. "domicile-consent" */
+    const dom_pin_keyring_t *keyring;  /* NULL = no keys: every pin is refused as unknown_key */
+    dom_geo_t *geo;                    /* NULL = no database: every location is unknown */
+    dom_path_mode_t paths;             /* how encoded dots and slashes are treated */
+    size_t max_headers;                /* header fields a request may carry; 0 = DOM_DEFAULT_MAX_HEADERS */
+    size_t max_header_bytes;           /* bytes of names and values; 0 = DOM_DEFAULT_MAX_HEADER_BYTES */
+    const char *const *refuse_methods; /* methods refused with 405 (NULL-terminated); NULL = CONNECT, TRACE, TRACK */
 } dom_facts_config_t;
 
 /** What the gateway does with a header field the client sent. */
@@ -52,6 +59,8 @@ typedef struct dom_facts_builder {
     dom_strref_t pin, consent, request_id;
     int has_pin, has_consent, has_request_id;
     size_t repeated; /* pin or consent headers after the first (ignored) */
+    size_t n_headers, header_bytes;
+    int empty_name; /* a header field without a name */
 } dom_facts_builder_t;
 
 /** Starts a request. */
@@ -72,8 +81,11 @@ dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, siz
                                    size_t value_len);
 
 /**
- * Finishes: step 0 canonicalises `target` into path_buf (which must hold target_len + 1
- * bytes; a target that cannot be canonicalised sets out->path_refused), step 1 resolves the
+ * Finishes: step 0 checks the request itself (more header fields or bytes than the bounds:
+ * 431; a header without a name or a method that is not an RFC 9110 token: 400; a refused
+ * method such as CONNECT: 405; out->request_refused says which) and canonicalises `target`
+ * into path_buf (which must hold target_len + 1 bytes; a target that cannot be canonicalised
+ * sets out->path_refused), step 1 resolves the
  * client address from `peer` (NULL = unknown) and the forwarding headers, step 2 geolocates it
  * unless the location is unknown (no peer, a hidden client, or a malformed or over-long
  * forwarding header from a trusted proxy: never the proxy's own location), step 3 verifies

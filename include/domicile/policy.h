@@ -36,8 +36,13 @@ typedef struct dom_request_facts {
     size_t path_len;
     const char *query; /* the query string as sent (after '?'), NULL if none: forwarded, never classified */
     size_t query_len;
-    int path_refused;     /* the target cannot be canonicalised: 400 non_canonical_path */
-    const char *path_why; /* why, in words (a constant), when path_refused */
+    int request_refused;        /* the request itself is refused before any rule (bounds, method) */
+    int refused_status;         /* 400, 405 or 431 when request_refused */
+    const char *refused_reason; /* "header_fields_too_large", "invalid_header", "invalid_method",
+                                   "method_not_allowed" */
+    const char *refused_why;    /* in words (a constant) */
+    int path_refused;           /* the target cannot be canonicalised: 400 non_canonical_path */
+    const char *path_why;       /* why, in words (a constant), when path_refused */
     /* step 1: who asks */
     int have_peer;           /* the connection's peer address is known */
     dom_addr_t peer;         /* the socket peer (or the PROXY protocol source) */
@@ -97,8 +102,9 @@ typedef struct dom_decision {
 } dom_decision_t;
 
 /**
- * Decides. A target that could not be canonicalised is refused first (400
- * "non_canonical_path", no class). rules may be NULL (no rules loaded): every request is then
+ * Decides. A request refused by its own shape is refused first (facts->refused_status and
+ * refused_reason), then a target that could not be canonicalised (400 "non_canonical_path");
+ * neither has a class. rules may be NULL (no rules loaded): every request is then
  * rejected with 503 "no_rules" (fail closed). An invalid pin is refused (400 malformed, 401
  * otherwise), never replaced by geolocation. An unknown location (!location_known, or a geo
  * source other than database/override) gets the default jurisdiction, overrides included:

@@ -473,6 +473,8 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, e->opts->path);
     fputs(", \"path_refused\": ", fp);
     dom__cli_json_str(fp, e->facts.path_refused ? e->facts.path_why : NULL);
+    fputs(", \"refused\": ", fp);
+    dom__cli_json_str(fp, e->facts.request_refused ? e->facts.refused_why : NULL);
     fprintf(fp, ", \"now\": %" PRId64 "},\n", e->now);
 
     fputs("  \"client\": {\"address\": ", fp);
@@ -619,6 +621,12 @@ static const char *why_reason(const char *reason)
         {"pin_expired", "the pin has expired"},
         {"pin_unknown_jurisdiction", "the pin names a jurisdiction the rules do not enforce"},
         {"override_unknown_jurisdiction", "the override names a jurisdiction the rules do not enforce"},
+        {"non_canonical_path",
+         "the path cannot be put in one canonical form without guessing what a server makes of it"},
+        {"header_fields_too_large", "the request has more header fields or bytes than the bounds"},
+        {"invalid_header", "a header field has no name"},
+        {"invalid_method", "the method is not an HTTP token"},
+        {"method_not_allowed", "the gateway refuses this method (CONNECT, TRACE, TRACK unless configured)"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); ++i)
         if (strcmp(reason, words[i].reason) == 0)
@@ -648,6 +656,8 @@ static void print_words(FILE *fp, const explanation_t *e)
     fprintf(fp, "request       %s ", e->opts->method);
     print_text(fp, e->opts->path, strlen(e->opts->path));
     fputc('\n', fp);
+    if (e->facts.request_refused)
+        fprintf(fp, "  refused     %s (%s)\n", e->facts.refused_why, e->facts.refused_reason);
     if (e->facts.path_refused) {
         fprintf(fp, "  path        not canonical: %s\n", e->facts.path_why);
     } else if (memcmp(e->opts->path, e->facts.path, e->facts.path_len) != 0 ||

@@ -58,6 +58,9 @@ static void take_line(dom_facts_builder_t *b, dom_strref_t *lines, size_t *n, co
 dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, size_t len, const char *value,
                                    size_t value_len)
 {
+    ++b->n_headers;
+    b->header_bytes += len + value_len;
+    b->empty_name |= len == 0;
     /* HTTP/1 parsers trim the optional whitespace around a value, HTTP/2 leaves it to the sender: trim it here */
     while (value_len != 0 && (value[0] == ' ' || value[0] == '\t')) {
         ++value;
@@ -101,6 +104,64 @@ dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, siz
     return DOM_HEADER_KEEP;
 }
 
+static int is_tchar(unsigned char c)
+{
+    /* RFC 9110 5.6.2 */
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int is_token(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; ++i)
+        if (!is_tchar((unsigned char)s[i]))
+            return 0;
+    return len != 0;
+}
+
+static int refused_method(const dom_facts_config_t *cfg, const char *method, size_t len)
+{
+    static const char *const defaults[] = {"CONNECT", "TRACE", "TRACK", NULL};
+    for (const char *const *m = cfg->refuse_methods != NULL ? cfg->refuse_methods : defaults; *m != NULL; ++m)
+        if (strlen(*m) == len && memcmp(*m, method, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Step 0, the request's own shape: bounds, header names, the method. */
+static void check_request(const dom_facts_builder_t *b, dom_request_facts_t *out)
+{
+    const dom_facts_config_t *cfg = b->cfg;
+    size_t max_headers = cfg->max_headers != 0 ? cfg->max_headers : DOM_DEFAULT_MAX_HEADERS;
+    size_t max_bytes = cfg->max_header_bytes != 0 ? cfg->max_header_bytes : DOM_DEFAULT_MAX_HEADER_BYTES;
+    int status = 0;
+    const char *reason = NULL, *why = NULL;
+    if (b->n_headers > max_headers || b->header_bytes > max_bytes) {
+        status = 431;
+        reason = "header_fields_too_large";
+        why = b->n_headers > max_headers ? "more header fields than the gateway accepts"
+                                         : "more bytes of header names and values than the gateway accepts";
+    } else if (b->empty_name) {
+        status = 400;
+        reason = "invalid_header";
+        why = "a header field has no name";
+    } else if (!is_token(out->method, out->method_len)) {
+        status = 400;
+        reason = "invalid_method";
+        why = "the method is not an HTTP token (RFC 9110)";
+    } else if (refused_method(cfg, out->method, out->method_len)) {
+        status = 405;
+        reason = "method_not_allowed";
+        why = "the gateway does not serve this method (CONNECT, TRACE, TRACK unless configured)";
+    }
+    if (status != 0) {
+        out->request_refused = 1;
+        out->refused_status = status;
+        out->refused_reason = reason;
+        out->refused_why = why;
+    }
+}
+
 int dom_facts_finish(dom_facts_builder_t *b, const dom_addr_t *peer, const char *method, size_t method_len,
                      const char *target, size_t target_len, int64_t now, char *path_buf, size_t path_bufsize,
                      dom_request_facts_t *out)
@@ -108,10 +169,11 @@ int dom_facts_finish(dom_facts_builder_t *b, const dom_addr_t *peer, const char 
     const dom_facts_config_t *cfg = b->cfg;
     memset(out, 0, sizeof(*out));
     out->now = now;
-    out->method = method;
-    out->method_len = method_len;
+    out->method = method != NULL ? method : "";
+    out->method_len = method != NULL ? method_len : 0;
     out->request_id = b->request_id;
     out->repeated_headers = b->repeated;
+    check_request(b, out);
 
     /* step 0: the one path that is classified and forwarded */
     dom_path_t path;

@@ -257,6 +257,10 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
     size_t path_len = facts->path != NULL ? facts->path_len : 0;
     out->access = dom_method_is_read(method, method_len) ? DOM_ACCESS_READ : DOM_ACCESS_WRITE;
 
+    if (facts->request_refused) {
+        set_reject(out, facts->refused_status, facts->refused_reason);
+        return 0;
+    }
     if (facts->path_refused) {
         /* what cannot be classified without guessing is not classified at all */
         set_reject(out, 400, "non_canonical_path");

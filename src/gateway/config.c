@@ -360,6 +360,13 @@ static int each_key(struct parse_ctx *ctx, yaml_node_t *map, const char *what, k
     return 0;
 }
 
+static void free_methods(char **list)
+{
+    for (size_t i = 0; list != NULL && list[i] != NULL; ++i)
+        free(list[i]);
+    free(list);
+}
+
 static int check_seq(struct parse_ctx *ctx, yaml_node_t *node, const char *what)
 {
     if (node->type != YAML_SEQUENCE_NODE) {
@@ -747,6 +754,24 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
             else
                 cfg->limits.proxy_header_timeout_ms = ms;
         }
+    } else if (strcmp(key, "max_headers") == 0 || strcmp(key, "max_header_bytes") == 0) {
+        uint64_t n = 0;
+        const char *rest;
+        if (strcmp(key, "max_headers") == 0) {
+            const char *s = scalar(ctx, v, key);
+            if (s == NULL)
+                return 0;
+            if ((rest = parse_u64(s, &n)) == NULL || *rest != '\0' || n < 8 || n > 10000) {
+                error_at(ctx, v, "limits.max_headers must be a number from 8 to 10000");
+                return 0;
+            }
+            cfg->limits.max_headers = n;
+        } else if (size_value(ctx, v, "limits.max_header_bytes", &n) == 0) {
+            if (n < 1024 || n > 16 * 1024 * 1024)
+                error_at(ctx, v, "limits.max_header_bytes must be from 1k to 16m");
+            else
+                cfg->limits.max_header_bytes = n;
+        }
     } else if (strcmp(key, "h2_max_resets") == 0) {
         const char *s = scalar(ctx, v, key), *rest;
         uint64_t n = 0;
@@ -759,7 +784,8 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
         cfg->limits.h2_max_resets = (unsigned)n;
     } else {
         unknown_key(ctx, k, key, "limits",
-                    "max_body, class_max_body, upstream_timeout, drain_timeout, h2_max_resets, proxy_header_timeout");
+                    "max_body, class_max_body, upstream_timeout, drain_timeout, h2_max_resets, proxy_header_timeout, "
+                    "max_headers, max_header_bytes");
     }
     return 0;
 }
@@ -870,6 +896,33 @@ static int health_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
         unknown_key(ctx, k, key, "health", "path, interval, timeout, rise, fall, passive_fall, passive_cooldown");
     }
     return 0;
+}
+
+/* Methods answered 405 (replaces the default CONNECT, TRACE, TRACK; [] refuses none). */
+static void parse_refuse_methods(struct parse_ctx *ctx, yaml_node_t *node)
+{
+    dom_config_t *cfg = ctx->cfg;
+    if (check_seq(ctx, node, "refuse_methods") != 0)
+        return;
+    size_t n = SEQ_LEN(node);
+    char **list = calloc(n + 1, sizeof(*list));
+    if (list == NULL) {
+        ctx->oom = 1;
+        return;
+    }
+    for (size_t i = 0, out = 0; i < n; ++i) {
+        yaml_node_t *item = node_at(ctx, node->data.sequence.items.start[i]);
+        const char *s = item != NULL ? scalar(ctx, item, "a refuse_methods entry") : NULL;
+        int token = s != NULL && *s != '\0' && strlen(s) <= 32;
+        for (const char *p = s; token && *p; ++p)
+            token = is_token_char((unsigned char)*p);
+        if (s != NULL && !token)
+            error_at(ctx, item, "refuse_methods entry \"%s\" is not an HTTP method", s);
+        else if (s != NULL && (list[out] = dup_str(ctx, s)) != NULL)
+            ++out;
+    }
+    free_methods(cfg->refuse_methods);
+    cfg->refuse_methods = list;
 }
 
 static void parse_strip_headers(struct parse_ctx *ctx, yaml_node_t *node)
@@ -1086,6 +1139,16 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
         bool_value(ctx, v, "expose_decision_headers", &cfg->expose_decision_headers);
     } else if (strcmp(key, "anonymize_strip_headers") == 0) {
         parse_strip_headers(ctx, v);
+    } else if (strcmp(key, "refuse_methods") == 0) {
+        parse_refuse_methods(ctx, v);
+    } else if (strcmp(key, "paths") == 0) {
+        const char *s = scalar(ctx, v, "paths");
+        if (s != NULL && strcmp(s, "strict") == 0)
+            cfg->paths = DOM_PATHS_STRICT;
+        else if (s != NULL && strcmp(s, "canonicalize") == 0)
+            cfg->paths = DOM_PATHS_CANONICALIZE;
+        else if (s != NULL)
+            error_at(ctx, v, "paths must be strict or canonicalize, not \"%s\"", s);
     } else if (strcmp(key, "clusters") == 0) {
         parse_clusters(ctx, v);
     } else if (strcmp(key, "admin") == 0) {
@@ -1095,7 +1158,7 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
     } else {
         unknown_key(ctx, k, key, "the configuration",
                     "threads, listen, trusted_proxies, geo, overrides, rules, pins, consent_header, limits, "
-                    "expose_decision_headers, anonymize_strip_headers, clusters, admin, audit");
+                    "expose_decision_headers, anonymize_strip_headers, refuse_methods, paths, clusters, admin, audit");
     }
     return 0;
 }
@@ -1119,6 +1182,8 @@ static int set_defaults(dom_config_t *cfg)
     cfg->limits.drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     cfg->limits.h2_max_resets = DEFAULT_H2_MAX_RESETS;
     cfg->limits.proxy_header_timeout_ms = DEFAULT_PROXY_HEADER_TIMEOUT_MS;
+    cfg->limits.max_headers = DOM_DEFAULT_MAX_HEADERS;
+    cfg->limits.max_header_bytes = DOM_DEFAULT_MAX_HEADER_BYTES;
     cfg->pins.header = strdup(DOM_DEFAULT_PIN_HEADER);
     cfg->consent_header = strdup(DOM_DEFAULT_CONSENT_HEADER);
     return cfg->pins.header != NULL && cfg->consent_header != NULL ? 0 : DOM_ENOMEM;
@@ -1262,6 +1327,7 @@ void dom_config_free(dom_config_t *cfg)
 {
     if (cfg == NULL)
         return;
+    free_methods(cfg->refuse_methods);
     free(cfg->file);
     free(cfg->dir);
     for (size_t i = 0; i < cfg->n_listeners; ++i) {

@@ -106,6 +106,7 @@ typedef struct dom_config {
     char *consent_header; /* lower-case; default "domicile-consent" */
 
     dom_path_mode_t paths; /* strict (default) or canonicalize: encoded dots and slashes */
+    char **refuse_methods; /* NULL-terminated; 405 for these; NULL = CONNECT, TRACE, TRACK */
 
     struct {
         uint64_t max_body; /* bytes; default 1 MiB */
@@ -115,6 +116,8 @@ typedef struct dom_config {
         uint64_t drain_timeout_ms;        /* default 10 s */
         unsigned h2_max_resets;           /* streams an HTTP/2 connection may cancel before it is cut; 0 = off */
         uint64_t proxy_header_timeout_ms; /* a proxy_protocol connection's header must arrive within; default 5 s */
+        uint64_t max_headers;             /* header fields per request (431 above); default 100 */
+        uint64_t max_header_bytes;        /* bytes of header names and values (431 above); default 64 KiB */
     } limits;
 
     int expose_decision_headers;
@@ -195,6 +198,9 @@ static inline void dom_config_facts(const dom_config_t *cfg, const dom_pin_keyri
     out->keyring = keyring;
     out->geo = geo;
     out->paths = cfg->paths;
+    out->max_headers = (size_t)cfg->limits.max_headers;
+    out->max_header_bytes = (size_t)cfg->limits.max_header_bytes;
+    out->refuse_methods = (const char *const *)cfg->refuse_methods;
 }
 
 /** Largest body any class may send (max of max_body and class_max_body): h2o's own hard limit. */

@@ -142,6 +142,52 @@ static void test_pin_consent_path(void)
     is_int(dom_facts_finish(&b, &a, "GET", 3, "/abc", 4, 0, path_buf, 4, &f), DOM_ERANGE);
 }
 
+static void test_request_shape(void)
+{
+    dom_request_facts_t f;
+    static const struct {
+        const char *method;
+        size_t extra_headers, big_value;
+        const char *empty_name;
+        int status;
+        const char *reason;
+    } cases[] = {
+        {"PUT", 0, 0, NULL, 0, NULL},
+        {"PROPFIND", 0, 0, NULL, 0, NULL},
+        {"POST /v1/account/x", 0, 0, NULL, 400, "invalid_method"},
+        {"GET\t", 0, 0, NULL, 400, "invalid_method"},
+        {"", 0, 0, NULL, 400, "invalid_method"},
+        {"CONNECT", 0, 0, NULL, 405, "method_not_allowed"},
+        {"TRACE", 0, 0, NULL, 405, "method_not_allowed"},
+        {"PUT", DOM_DEFAULT_MAX_HEADERS, 0, NULL, 0, NULL},
+        {"PUT", DOM_DEFAULT_MAX_HEADERS + 1, 0, NULL, 431, "header_fields_too_large"},
+        {"PUT", 0, DOM_DEFAULT_MAX_HEADER_BYTES + 1, NULL, 431, "header_fields_too_large"},
+        {"PUT", 0, 0, "", 400, "invalid_header"},
+    };
+    static char big[DOM_DEFAULT_MAX_HEADER_BYTES + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        begin();
+        for (size_t k = 0; k < cases[i].extra_headers; ++k)
+            header("x-h", "v");
+        if (cases[i].big_value != 0)
+            dom_facts_header(&b, "x", 1, big, cases[i].big_value - 1);
+        if (cases[i].empty_name != NULL)
+            dom_facts_header(&b, "", 0, "yes", 3);
+        finish("5.2.0.1", cases[i].method, "/v1/sync/x", &f);
+        printf("# %s, %zu headers\n", cases[i].method, cases[i].extra_headers);
+        is_int(f.request_refused ? f.refused_status : 0, cases[i].status);
+        is_str(f.request_refused ? f.refused_reason : NULL, cases[i].reason);
+    }
+    /* a configured list replaces the default: [] refuses nothing */
+    static const char *const none[] = {NULL};
+    cfg.refuse_methods = none;
+    begin();
+    finish("5.2.0.1", "CONNECT", "/v1/sync/x", &f);
+    is_int(f.request_refused, 0);
+    cfg.refuse_methods = NULL;
+}
+
 int main(void)
 {
     dom_cidr_t net;
@@ -152,6 +198,7 @@ int main(void)
     subtest("header roles", test_roles);
     subtest("forwarding headers", test_forwarding);
     subtest("pin, consent, path", test_pin_consent_path);
+    subtest("the request's own shape", test_request_shape);
     dom_cidr_list_free(&trusted);
     return done_testing();
 }

@@ -108,8 +108,8 @@ static const char *const fwd_elems[] = {"for=5.2.0.1",
                                         "for=\"5.16.0.1\"",
                                         "for=[2a00:3::1]",
                                         "for=5.2.0.1;for=5.9.1.1"};
-static const char *const methods[] = {"GET",    "HEAD",  "OPTIONS",  "POST",  "PUT",
-                                      "DELETE", "PATCH", "PROPFIND", "MKCOL", "get"};
+static const char *const methods[] = {"GET",   "HEAD",     "OPTIONS", "POST", "PUT",   "DELETE",
+                                      "PATCH", "PROPFIND", "MKCOL",   "get",  "TRACE", "CONNECT"};
 static const char *const paths[] = {"/v1/account/me",
                                     "/v1/sync/x",
                                     "/v1/telemetry/crash",
