@@ -615,22 +615,25 @@ static int find_class(const dom_ruleset_t *rs, const char *name)
     return -1;
 }
 
+/* "name,name,..." (or "" for none) into region indices; an empty or unknown name, or too many, is refused. */
 static int parse_regions(dom__record_decoder_t *d, dom__rules_table_t table, const field_t *f, const char *list,
                          uint16_t *out, size_t *n)
 {
     *n = 0;
-    for (const char *p = list; *p != '\0';) {
+    for (const char *p = list; *list != '\0';) {
         const char *comma = strchr(p, ',');
         size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
         size_t r = 0;
         while (r < d->rs->n_regions &&
                (strlen(d->rs->regions[r].name) != len || memcmp(d->rs->regions[r].name, p, len) != 0))
             ++r;
-        if (r == d->rs->n_regions || *n >= DOM_MAX_REGIONS)
+        if (len == 0 || r == d->rs->n_regions || *n >= DOM_MAX_REGIONS)
             return dom__record_fail(d, DOM_ECORRUPT, WHERE ": %s has an unknown region or too many in \"%.80s\"",
                                     WHERE_ARGS(d, table), f->name, list);
         out[(*n)++] = (uint16_t)r;
-        p += len + (comma != NULL);
+        if (comma == NULL)
+            break;
+        p = comma + 1;
     }
     return 0;
 }
