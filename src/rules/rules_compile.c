@@ -4,14 +4,13 @@
  * Every sub-database is emptied and refilled inside the same transaction, so a reader
  * (in this process or another) sees the whole previous set or the whole new one; any
  * failure aborts and leaves the database as it was. Records are small "field=value"
- * lines so that `mdb_dump -p -a` shows an operator what is live.
+ * lines so that `mdb_dump -p -a` shows an operator what is live; their tables, keys and
+ * fields are the codec's (src/core/rules_record.c), which the store decodes with.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <lmdb.h>
 #include "rules_record_internal.h"
 
