@@ -67,7 +67,7 @@ typedef struct dom_region {
     const char *description;
 } dom_region_t;
 
-/* Method bits for routes. */
+/* Method bits for routes; their names and dom_method_bit() are in domicile/rules_record.h. */
 #define DOM_METHOD_GET 0x01
 #define DOM_METHOD_HEAD 0x02
 #define DOM_METHOD_POST 0x04
