@@ -21,7 +21,6 @@ typedef enum dom_jurisdiction_source {
     DOM_JSRC_DEFAULT,
 } dom_jurisdiction_source_t;
 
-typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
 typedef enum dom_action { DOM_ACTION_ROUTE = 0, DOM_ACTION_REJECT } dom_action_t;
 
 /**

@@ -23,6 +23,9 @@ typedef enum dom_on_unavailable {
     DOM_ON_UNAVAILABLE_NEXT_REGION, /* try the next region of the ordered list (still only listed ones) */
 } dom_on_unavailable_t;
 
+/** Which list of a class rule a request uses: GET, HEAD and OPTIONS read, every other method writes. */
+typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
+
 /** What one jurisdiction version says about one data class. */
 typedef struct dom_class_rule {
     int deny;                /* refuse with 451 */
@@ -64,7 +67,7 @@ typedef struct dom_region {
     const char *description;
 } dom_region_t;
 
-/* Method bits for routes. */
+/* Method bits for routes; their names and dom_method_bit() are in domicile/rules_record.h. */
 #define DOM_METHOD_GET 0x01
 #define DOM_METHOD_HEAD 0x02
 #define DOM_METHOD_POST 0x04
@@ -74,9 +77,6 @@ typedef struct dom_region {
 #define DOM_METHOD_OPTIONS 0x40
 #define DOM_METHOD_OTHER 0x80
 #define DOM_METHOD_ALL 0xff
-
-/** Returns the DOM_METHOD_* bit of a method name (DOM_METHOD_OTHER for unknown ones). */
-unsigned dom_method_bit(const char *method, size_t len);
 
 /** A path prefix (and method set) mapped to a data class. */
 typedef struct dom_route_rule {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "domicile/policy.h"
+#include "domicile/rules_record.h"
 #include "gateway/config.h"
 
 #define MAX_HEADERS 64
@@ -415,11 +416,6 @@ static const char *client_source_name(dom_clientip_source_t s)
     }
 }
 
-static const char *on_unavailable_name(dom_on_unavailable_t v)
-{
-    return v == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next_region" : "reject";
-}
-
 static void format_date(int64_t t, char *buf, size_t len)
 {
     time_t tt = (time_t)t;
@@ -532,7 +528,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     fputs(",\n  \"class\": ", fp);
     dom__cli_json_str(fp, d->class_name);
     fputs(",\n  \"access\": ", fp);
-    dom__cli_json_str(fp, d->access == DOM_ACCESS_READ ? "read" : "write");
+    dom__cli_json_str(fp, dom_access_name(d->access));
     fputs(",\n  \"action\": ", fp);
     dom__cli_json_str(fp, dom_action_name(d->action));
     fprintf(fp, ",\n  \"status\": %d", http_status(d->action, d->status));
@@ -542,7 +538,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     json_regions(fp, e->rules, d->regions, d->n_regions);
     fprintf(fp, ",\n  \"anonymize\": %s", d->anonymize ? "true" : "false");
     fputs(",\n  \"on_unavailable\": ", fp);
-    dom__cli_json_str(fp, j != NULL ? on_unavailable_name(d->on_unavailable) : NULL);
+    dom__cli_json_str(fp, j != NULL ? dom_on_unavailable_name(d->on_unavailable) : NULL);
 
     const dom_report_t *r = &d->report;
     if (r->present) {
@@ -742,7 +738,7 @@ static void print_words(FILE *fp, const explanation_t *e)
                 c->description && c->description[0] ? c->description : "",
                 c->description && c->description[0] ? ")" : "");
     }
-    fprintf(fp, "access        %s (%s)\n", d->access == DOM_ACCESS_READ ? "read" : "write",
+    fprintf(fp, "access        %s (%s)\n", dom_access_name(d->access),
             d->access == DOM_ACCESS_READ ? "GET, HEAD and OPTIONS read" : "every method but GET, HEAD, OPTIONS writes");
     if (e->facts.consent != NULL) {
         fputs("consent       ", fp);

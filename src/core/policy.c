@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "domicile/policy.h"
+#include "domicile/rules_record.h"
 
 /* The outcome of applying one jurisdiction version to the request's class. */
 typedef struct outcome {
@@ -25,12 +26,12 @@ const char *dom_jurisdiction_source_name(dom_jurisdiction_source_t source)
         return "pin";
     case DOM_JSRC_OVERRIDE:
         return "override";
-    case DOM_JSRC_SUBDIVISION:
-        return "subdivision";
+    case DOM_JSRC_SUBDIVISION: /* found at a claim level: the level's name */
+        return dom_rules_level_name(DOM_LEVEL_SUBDIVISION);
     case DOM_JSRC_COUNTRY:
-        return "country";
+        return dom_rules_level_name(DOM_LEVEL_COUNTRY);
     case DOM_JSRC_GROUP:
-        return "group";
+        return dom_rules_level_name(DOM_LEVEL_GROUP);
     case DOM_JSRC_DEFAULT:
         return "default";
     case DOM_JSRC_NONE:

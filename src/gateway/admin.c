@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "domicile/rules_record.h"
 #include "gateway/admin.h"
 #include "gateway/audit.h"
 #include "gateway/georeload.h"
@@ -235,7 +236,7 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
             dom__text_printf(t, ",\"version\":");
             json_str(t, j->version);
             dom__text_printf(t, ",\"effective\":%lld,\"mode\":\"%s\"}", (long long)j->effective,
-                             j->mode == DOM_MODE_REPORT ? "report" : "enforce");
+                             dom_rule_mode_name(j->mode));
         }
         dom__text_printf(t, "]}");
     } else {
