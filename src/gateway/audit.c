@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include "domicile/rules_record.h"
 #include "gateway/audit.h"
 #include "gateway/metrics.h"
 
@@ -168,7 +169,7 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     put_str(&o, "protocol", r->protocol);
     putf(&o, ",\"tls\":%s", r->tls ? "true" : "false");
     put_str(&o, "class", r->class_name);
-    put_str(&o, "access", r->write ? "write" : "read");
+    put_str(&o, "access", dom_access_name(r->write ? DOM_ACCESS_WRITE : DOM_ACCESS_READ));
     put_str(&o, "action", r->action);
     put_str(&o, "reason", r->reason);
     putf(&o, ",\"status\":%d", r->status);

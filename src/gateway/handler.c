@@ -71,7 +71,7 @@ static void record(struct request_state *st)
     if (end.tv_sec == 0)
         gettimeofday(&end, NULL);
     uint64_t latency = tv_diff_ns(&req->timestamps.request_begin_at, &end);
-    const char *action = !st->decided ? "reject" : st->node != NULL ? "route" : "reject";
+    const char *action = dom_action_name(st->decided && st->node != NULL ? DOM_ACTION_ROUTE : DOM_ACTION_REJECT);
     const char *region = st->node != NULL ? st->region : NULL;
     const char *jname = st->decided && d->jurisdiction != NULL ? d->jurisdiction->name : NULL;
     const char *cls = st->decided ? d->class_name : NULL;
