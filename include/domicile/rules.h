@@ -117,6 +117,9 @@ typedef struct dom_ruleset {
     dom_route_rule_t *routes; /* sorted by prefix length, longest first */
     size_t n_routes;
     size_t default_class;              /* class for paths no route matches */
+    const char *read_methods;          /* methods besides GET, HEAD, OPTIONS that read, ","-separated
+                                          ("PROPFIND,REPORT,SEARCH" unless the rules say otherwise); every
+                                          other method writes (never the laxest) */
     dom_jurisdiction_t *jurisdictions; /* every version, sorted by name then effective */
     size_t n_jurisdictions;
     dom_rule_claim_t *claims; /* sorted by (level, key, effective) */
@@ -143,6 +146,15 @@ void dom_ruleset_resolve(const dom_ruleset_t *rs, dom_rules_level_t level, const
 /** Same, for a jurisdiction by name (pins and jurisdiction overrides), and for the default (name NULL). */
 void dom_ruleset_find(const dom_ruleset_t *rs, const char *name, int64_t now, const dom_jurisdiction_t **enforce,
                       const dom_jurisdiction_t **report);
+
+/** The read methods when a rule set declares none (WebDAV, CalDAV, CardDAV reads). */
+#define DOM_DEFAULT_READ_METHODS "PROPFIND,REPORT,SEARCH"
+
+/**
+ * Returns 1 if the method reads: GET, HEAD and OPTIONS always, and those the rule set declares
+ * (rs->read_methods; NULL rs: only the three). Methods are case-sensitive; every other one writes.
+ */
+int dom_ruleset_method_is_read(const dom_ruleset_t *rs, const char *method, size_t len);
 
 /** Maps a request to a data class index (longest matching prefix whose methods match; else default_class). */
 size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t method_len, const char *path,

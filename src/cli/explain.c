@@ -388,7 +388,7 @@ static int explain_request(explanation_t *e)
             return usage_error("give the pin with --pin or a %s header, not both", e->fc.pin_header);
         dom_facts_header(&b, e->fc.pin_header, strlen(e->fc.pin_header), o->pin, strlen(o->pin));
     }
-    size_t cap = strlen(o->path) + 1;
+    size_t cap = dom_facts_path_bufsize(&b, strlen(o->path));
     free(e->path_buf);
     if ((e->path_buf = malloc(cap)) == NULL)
         return input_error("out of memory");
@@ -471,6 +471,12 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, e->facts.path_refused ? e->facts.path_why : NULL);
     fputs(", \"refused\": ", fp);
     dom__cli_json_str(fp, e->facts.request_refused ? e->facts.refused_why : NULL);
+    fputs(", \"destination\": ", fp);
+    dom__cli_json_str(fp, e->facts.destination);
+    fputs(", \"destination_refused\": ", fp);
+    dom__cli_json_str(fp, e->facts.destination_refused ? e->facts.destination_why : NULL);
+    fputs(", \"destination_class\": ", fp);
+    dom__cli_json_str(fp, e->decision.destination_class);
     fprintf(fp, ", \"now\": %" PRId64 "},\n", e->now);
 
     fputs("  \"client\": {\"address\": ", fp);
@@ -623,6 +629,8 @@ static const char *why_reason(const char *reason)
         {"invalid_header", "a header field has no name"},
         {"invalid_method", "the method is not an HTTP token"},
         {"method_not_allowed", "the gateway refuses this method (CONNECT, TRACE, TRACK unless configured)"},
+        {"invalid_destination", "MOVE and COPY need a Destination on this host that can be canonicalised"},
+        {"destination_not_allowed", "the Destination's class may not be stored in any region the source may use"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); ++i)
         if (strcmp(reason, words[i].reason) == 0)

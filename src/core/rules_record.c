@@ -176,6 +176,7 @@ static const text_t meta_keys[] = {
     [DOM__META_SOURCE_HASH] = T("source_hash"),
     [DOM__META_COMPILED_AT] = T("compiled_at"),
     [DOM__META_DEFAULT_CLASS] = T("default_class"),
+    [DOM__META_READ_METHODS] = T("read_methods"),
 };
 
 const char *dom__rules_table_name(dom__rules_table_t table)
@@ -492,9 +493,30 @@ void dom__meta_encode(dom__record_buf_t *b, dom__rules_meta_t key, const dom_rul
     case DOM__META_DEFAULT_CLASS:
         put_text(b, rs->default_class < rs->n_classes ? rs->classes[rs->default_class].name : "");
         break;
+    case DOM__META_READ_METHODS:
+        put_text(b, rs->read_methods != NULL ? rs->read_methods : DOM_DEFAULT_READ_METHODS);
+        break;
     case DOM__META_COUNT:
         break;
     }
+}
+
+/* A ","-separated list of method tokens ("" allowed). */
+static int method_list_ok(const char *v)
+{
+    for (const char *p = v; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n > 32)
+            return 0;
+        for (size_t i = 0; i < n; ++i)
+            if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+                  strchr("!#$%&'*+-.^_`|~", p[i]) != NULL))
+                return 0;
+        p += n;
+        if (*p == ',' && *++p == '\0')
+            return 0;
+    }
+    return 1;
 }
 
 /* ---- decoding ---- */
@@ -772,6 +794,12 @@ int dom__meta_decode(dom__record_decoder_t *d, dom__rules_meta_t key, const void
         if ((c = find_class(rs, v)) < 0)
             return dom__record_fail(d, DOM_ECORRUPT, "meta: unknown default_class %s", v);
         rs->default_class = (size_t)c;
+        return 0;
+    case DOM__META_READ_METHODS:
+        if (!method_list_ok(v))
+            break;
+        if ((rs->read_methods = dom__arena_strndup(d->arena, v, len)) == NULL)
+            return dom__record_fail(d, DOM_ENOMEM, "out of memory");
         return 0;
     case DOM__META_COUNT:
         break;

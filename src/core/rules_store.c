@@ -238,6 +238,14 @@ static int load(MDB_env *env, dom_ruleset_t **out, uint64_t *txnid, char *err, s
         each(&l, DOM__TABLE_CLAIMS, dbi[DOM__TABLE_CLAIMS], rs->n_claims, load_claim, NULL) != 0 ||
         load_meta(&l, dbi[DOM__TABLE_META], DOM__META_DEFAULT_CLASS) != 0)
         goto cleanup;
+    /* optional: files compiled before methods could be declared read with the default */
+    MDB_val rm = {0, NULL}, rk = {strlen(dom__rules_meta_key(DOM__META_READ_METHODS)),
+                                  (void *)dom__rules_meta_key(DOM__META_READ_METHODS)};
+    int mrc = mdb_get(l.txn, dbi[DOM__TABLE_META], &rk, &rm);
+    if (mrc == MDB_NOTFOUND)
+        rs->read_methods = DOM_DEFAULT_READ_METHODS;
+    else if (mrc != 0 || dom__meta_decode(&l.dec, DOM__META_READ_METHODS, rm.mv_data, rm.mv_size) != 0)
+        goto cleanup;
     dom__ruleset_sort_claims(rs);
     dom__ruleset_sort_routes(rs);
     *txnid = mdb_txn_id(l.txn);

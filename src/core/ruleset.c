@@ -299,6 +299,22 @@ void dom_ruleset_find(const dom_ruleset_t *rs, const char *name, int64_t now, co
     PICK(end - lo, &first[i_]);
 }
 
+int dom_ruleset_method_is_read(const dom_ruleset_t *rs, const char *method, size_t len)
+{
+    /* methods are case-sensitive (RFC 9110 9.1): "get" is some other method, hence a write */
+    if (method == NULL || (dom_method_bit(method, len) & (DOM_METHOD_GET | DOM_METHOD_HEAD | DOM_METHOD_OPTIONS)))
+        return method != NULL;
+    const char *p = rs != NULL && rs->read_methods != NULL ? rs->read_methods : "";
+    while (*p != '\0' && len != 0) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n == len && memcmp(p, method, len) == 0)
+            return 1;
+        p += n + (end != NULL);
+    }
+    return 0;
+}
+
 size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t method_len, const char *path,
                             size_t path_len)
 {

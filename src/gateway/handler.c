@@ -52,6 +52,7 @@ struct request_state {
     int forwarded;
     int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
     int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
+    h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -326,6 +327,12 @@ static void forward(struct request_state *st)
     h2o_iovec_t region = h2o_strdup(&req->pool, st->region, SIZE_MAX);
     st->region = region.base;
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-region"), 0, NULL, region.base, region.len);
+    if (st->destination.base != NULL) {
+        /* the classified path, on the node this request goes to: storage servers check it is theirs */
+        h2o_iovec_t dest = h2o_concat(&req->pool, node->url.scheme->name, h2o_iovec_init(H2O_STRLIT("://")),
+                                      node->authority, st->destination);
+        h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("destination"), 0, NULL, dest.base, dest.len);
+    }
     if (st->expose_decision_headers)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, region.base,
                               region.len);
@@ -554,6 +561,8 @@ static void rewrite_upstream(struct request_state *st, const dom_config_t *cfg, 
                           h2o_iovec_init(facts->query, facts->query_len));
     }
     req->path = path;
+    if (st->d.destination_class != NULL)
+        st->destination = h2o_strdup(&req->pool, facts->destination, facts->destination_len);
 
     const char *jname = r->jurisdiction != NULL ? r->jurisdiction : "";
     const char *version = r->rule_version != NULL ? r->rule_version : "";

@@ -42,6 +42,7 @@ typedef enum dom__rules_meta {
     DOM__META_SOURCE_HASH,   /* 64 lowercase hex digits */
     DOM__META_COMPILED_AT,   /* decimal unix seconds */
     DOM__META_DEFAULT_CLASS, /* a class name */
+    DOM__META_READ_METHODS,  /* ","-separated method tokens; optional: a file without it reads with the default */
     DOM__META_COUNT
 } dom__rules_meta_t;
 

@@ -163,7 +163,8 @@ static void test_tables_and_keys(void)
     for (int t = 0; t < DOM__TABLE_COUNT; ++t)
         is_str(dom__rules_table_name((dom__rules_table_t)t), tables[t]);
     is_str(dom__rules_table_name(DOM__TABLE_COUNT), "?");
-    static const char *const meta[] = {"format", "generation", "source_hash", "compiled_at", "default_class"};
+    static const char *const meta[] = {"format",      "generation",    "source_hash",
+                                       "compiled_at", "default_class", "read_methods"};
     is_int(DOM__META_COUNT, sizeof(meta) / sizeof(meta[0]));
     for (int k = 0; k < DOM__META_COUNT; ++k)
         is_str(dom__rules_meta_key((dom__rules_meta_t)k), meta[k]);
@@ -628,6 +629,11 @@ static void test_meta(void)
         {DOM__META_COMPILED_AT, ""},
         {DOM__META_DEFAULT_CLASS, "marketing"},
         {DOM__META_DEFAULT_CLASS, ""},
+        {DOM__META_READ_METHODS, ","},
+        {DOM__META_READ_METHODS, "PROPFIND,"},
+        {DOM__META_READ_METHODS, ",PROPFIND"},
+        {DOM__META_READ_METHODS, "PROP FIND"},
+        {DOM__META_READ_METHODS, "PROPFIND,,REPORT"},
         {DOM__META_COUNT, "1"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
