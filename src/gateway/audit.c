@@ -157,6 +157,7 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     putf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
          tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->time_us % 1000000));
     put_str(&o, "request_id", r->request_id);
+    put_str(&o, "method", r->method);
     char addr[64];
     put_str(&o, "client", dom__audit_format_addr(opts, r->client, addr, sizeof(addr)) ? addr : NULL);
     put_str(&o, "country", r->country != NULL && r->country[0] ? r->country : NULL);

@@ -53,6 +53,7 @@ struct request_state {
     int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
     int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
     h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
+    const char *method;          /* NUL-terminated, for step 7 */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -99,6 +100,7 @@ static void record(struct request_state *st)
         .time_us =
             (int64_t)req->timestamps.request_begin_at.tv_sec * 1000000 + req->timestamps.request_begin_at.tv_usec,
         .request_id = st->request_id,
+        .method = st->method,
         .client = st->have_client ? &st->client : NULL,
         .country = st->country,
         .subdivision = st->subdivision,
@@ -328,9 +330,12 @@ static void forward(struct request_state *st)
     st->region = region.base;
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-region"), 0, NULL, region.base, region.len);
     if (st->destination.base != NULL) {
-        /* the classified path, on the node this request goes to: storage servers check it is theirs */
+        /*
+         * the classified path, in the scheme of the node and the authority of the Host header it gets (h2o
+         * forwards the client's): WebDAV servers refuse a Destination naming another host than theirs
+         */
         h2o_iovec_t dest = h2o_concat(&req->pool, node->url.scheme->name, h2o_iovec_init(H2O_STRLIT("://")),
-                                      node->authority, st->destination);
+                                      req->authority, st->destination);
         h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("destination"), 0, NULL, dest.base, dest.len);
     }
     if (st->expose_decision_headers)
@@ -622,6 +627,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->worker = w;
     st->req = req;
     st->expose_decision_headers = cfg->expose_decision_headers;
+    st->method = h2o_strdup(&req->pool, req->method.base, req->method.len).base;
     h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
     st->protocol = (req->version >= 0x200 ? DOM__PROTO_H2 : DOM__PROTO_H1) + (sock != NULL && sock->ssl != NULL);
     DOM__COUNT(&w->metrics.by_protocol[st->protocol]);
