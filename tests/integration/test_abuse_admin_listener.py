@@ -269,6 +269,21 @@ def main(t):
     gw.signal(signal.SIGTERM)
     t.eq(gw.wait_exit(15), 0, "mTLS gateway stops")
 
+    # client certificates with open_probes: a client without one completes the handshake, gets probes only
+    port = H.free_port()
+    gw = config("mtls-probes", dict(admin, listen="%s:%d" % (wildcard, port), open_probes=True)).start()
+    wait_admin(gw, "127.0.0.1", port, tls=True)
+    r = admin_request("127.0.0.1", port, "/readyz", tls=True)
+    t.eq((r.status, r.body), (200, b"ready\n"), "mTLS + open_probes: no certificate, /readyz is 200 \"ready\"")
+    r = admin_request("127.0.0.1", port, "/status", tls=True)
+    t.eq(r.status, 403, "mTLS + open_probes: no certificate, /status is 403")
+    t.eq(admin_request("127.0.0.1", port, "/status", tls=True, cert=foreign).status, 0,
+         "mTLS + open_probes: another CA's certificate still fails the handshake")
+    t.eq(admin_request("127.0.0.1", port, "/status", tls=True, cert=good).status, 200,
+         "mTLS + open_probes: the CA's certificate gets /status")
+    gw.signal(signal.SIGTERM)
+    t.eq(gw.wait_exit(15), 0, "mTLS + open_probes gateway stops")
+
     # ---- loopback: as before without a token; once a token is configured, loopback needs it too ----
     port = H.free_port()
     gw = config("loopback", {"listen": "127.0.0.1:%d" % port}).start()
