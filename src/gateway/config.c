@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "domicile/keyfile.h"
 #include "gateway/config.h"
 
 #define DEFAULT_MAX_BODY (1024 * 1024)
@@ -790,10 +791,41 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
     return 0;
 }
 
+static int admin_tls_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    dom_config_t *cfg = ctx->cfg;
+    char **slot = strcmp(key, "certificate") == 0 ? &cfg->admin.tls_certificate
+                  : strcmp(key, "key") == 0       ? &cfg->admin.tls_key
+                  : strcmp(key, "client_ca") == 0 ? &cfg->admin.tls_client_ca
+                                                  : NULL;
+    if (slot == NULL) {
+        unknown_key(ctx, k, key, "admin.tls", "certificate, key, client_ca");
+        return 0;
+    }
+    char what[32];
+    snprintf(what, sizeof(what), "admin.tls.%s", key);
+    free(*slot);
+    *slot = path_value(ctx, v, what);
+    return 0;
+}
+
 static int admin_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     dom_config_t *cfg = ctx->cfg;
-    if (strcmp(key, "listen") == 0) {
+    if (strcmp(key, "token_file") == 0) {
+        free(cfg->admin.token_file);
+        cfg->admin.token_file = path_value(ctx, v, "admin.token_file");
+        cfg->admin.token_mark = mark_of(v);
+    } else if (strcmp(key, "tls") == 0) {
+        cfg->admin.tls_mark = mark_of(v);
+        each_key(ctx, v, "admin.tls", admin_tls_key, NULL);
+        if (v->type == YAML_MAPPING_NODE && (cfg->admin.tls_certificate == NULL || cfg->admin.tls_key == NULL))
+            error_at(ctx, v, "admin.tls needs certificate and key");
+    } else if (strcmp(key, "allow_unauthenticated") == 0) {
+        bool_value(ctx, v, "admin.allow_unauthenticated", &cfg->admin.allow_unauthenticated);
+    } else if (strcmp(key, "open_probes") == 0) {
+        bool_value(ctx, v, "admin.open_probes", &cfg->admin.open_probes);
+    } else if (strcmp(key, "listen") == 0) {
         const char *s = scalar(ctx, v, "admin.listen"), *why = NULL;
         if (s == NULL)
             return 0;
@@ -805,7 +837,7 @@ static int admin_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yam
         cfg->admin.listen = dup_str(ctx, s);
         cfg->admin.mark = mark_of(v);
     } else {
-        unknown_key(ctx, k, key, "admin", "listen");
+        unknown_key(ctx, k, key, "admin", "listen, token_file, tls, allow_unauthenticated, open_probes");
     }
     return 0;
 }
@@ -844,6 +876,7 @@ static int audit_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yam
     } else if (strcmp(key, "hash_key_file") == 0) {
         free(cfg->audit.hash_key_file);
         cfg->audit.hash_key_file = path_value(ctx, v, "audit.hash_key_file");
+        cfg->audit.hash_key_mark = mark_of(v);
     } else if (strcmp(key, "buffer") == 0) {
         if (size_value(ctx, v, "audit.buffer", &n) == 0) {
             if (n < 4096 || n > ((uint64_t)1 << 30))
@@ -1163,6 +1196,81 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
     return 0;
 }
 
+int dom_config_addr_is_loopback(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127;
+    if (addr->ss_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/*
+ * The admin listener answers /metrics and /status (rules, nodes, audit state). On loopback only
+ * local users reach it; anywhere else it must authenticate its clients (a bearer token, client
+ * certificates or both) unless the operator opts out in so many words.
+ */
+static void check_admin(dom_config_t *cfg, dom_config_diag_t *diag)
+{
+    const char *file = cfg->file;
+    if (cfg->admin.tls_client_ca != NULL && cfg->admin.tls_certificate == NULL)
+        return; /* "admin.tls needs certificate and key" was reported */
+    if (cfg->admin.listen == NULL) {
+        if (cfg->admin.token_file != NULL || cfg->admin.tls_certificate != NULL)
+            dom_config_report(diag, file, cfg->admin.token_file ? &cfg->admin.token_mark : &cfg->admin.tls_mark, 0,
+                              "admin.token_file and admin.tls need admin.listen");
+        return;
+    }
+    if (dom_config_addr_is_loopback(&cfg->admin.addr))
+        return;
+    int authenticated = cfg->admin.token_file != NULL || cfg->admin.tls_client_ca != NULL;
+    if (!authenticated && !cfg->admin.allow_unauthenticated) {
+        dom_config_report(diag, file, &cfg->admin.mark, 0,
+                          "admin.listen %s is not a loopback address and the admin listener has no authentication: "
+                          "anyone who reaches it reads /metrics and /status. Set admin.token_file (a bearer token) "
+                          "or admin.tls.client_ca (client certificates), or admin.allow_unauthenticated: true if a "
+                          "firewall already keeps everyone else out",
+                          cfg->admin.listen);
+        return;
+    }
+    dom_config_report(diag, file, &cfg->admin.mark, 1, "admin.listen %s is not a loopback address: %s",
+                      cfg->admin.listen,
+                      !authenticated ? "/metrics and /status are open to anyone who reaches it "
+                                       "(admin.allow_unauthenticated: true)"
+                      : cfg->admin.tls_certificate == NULL
+                          ? "requests need the bearer token of admin.token_file, which crosses the network in clear "
+                            "text; add admin.tls"
+                      : cfg->admin.tls_client_ca != NULL && cfg->admin.token_file != NULL
+                          ? "requests need a client certificate signed by admin.tls.client_ca and the bearer token"
+                      : cfg->admin.tls_client_ca != NULL ? "requests need a client certificate signed by "
+                                                           "admin.tls.client_ca"
+                                                         : "requests need the bearer token of admin.token_file (TLS)");
+}
+
+size_t dom_config_check_secrets(const dom_config_t *cfg, dom_config_diag_t *diag)
+{
+    const struct {
+        const char *what, *path;
+        const dom_config_mark_t *mark;
+    } files[] = {
+        {"pin keys", cfg->pins.keys, &cfg->pins.mark},
+        {"audit.hash_key_file", cfg->audit.hash_key_file, &cfg->audit.hash_key_mark},
+        {"admin.token_file", cfg->admin.token_file, &cfg->admin.token_mark},
+    };
+    size_t errors = 0;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); ++i) {
+        char msg[1024];
+        if (files[i].path == NULL)
+            continue;
+        int ret = dom_keyfile_check(files[i].what, files[i].path, msg, sizeof(msg));
+        if (ret == DOM_EINVAL || ret == DOM_KEYFILE_WARNING)
+            dom_config_report(diag, cfg->file, files[i].mark, ret == DOM_KEYFILE_WARNING, "%s", msg);
+        errors += ret == DOM_EINVAL;
+    }
+    return errors;
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -1252,6 +1360,7 @@ int dom_config_load_buffer(const char *name, const char *dir, const char *buf, s
                                   "listener %s has proxy_protocol: true but trusted_proxies is empty: every "
                                   "connection will be refused; list the load balancers that send the PROXY header",
                                   cfg->listeners[i].address ? cfg->listeners[i].address : "");
+        check_admin(cfg, diag);
         for (size_t i = 0; i < cfg->n_clusters; ++i)
             if (cfg->clusters[i].health.path != NULL &&
                 cfg->clusters[i].health.timeout_ms > cfg->clusters[i].health.interval_ms)
@@ -1367,6 +1476,10 @@ void dom_config_free(dom_config_t *cfg)
     free(cfg->audit.path);
     free(cfg->audit.hash_key_file);
     free(cfg->admin.listen);
+    free(cfg->admin.token_file);
+    free(cfg->admin.tls_certificate);
+    free(cfg->admin.tls_key);
+    free(cfg->admin.tls_client_ca);
     free(cfg);
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
+#include "gateway/admin.h"
 #include "gateway/gateway.h"
 #include "gateway/georeload.h"
 
@@ -56,6 +58,15 @@ static int audit_eq(const dom_config_t *a, const dom_config_t *b)
            a->audit.ipv4_prefix == b->audit.ipv4_prefix && a->audit.ipv6_prefix == b->audit.ipv6_prefix &&
            str_eq(a->audit.hash_key_file, b->audit.hash_key_file) && a->audit.buffer == b->audit.buffer &&
            a->audit.required == b->audit.required;
+}
+
+/* The admin listener's keys a restart applies (the token is read again at every SIGHUP). */
+static int admin_eq(const dom_config_t *a, const dom_config_t *b)
+{
+    return str_eq(a->admin.listen, b->admin.listen) && str_eq(a->admin.tls_certificate, b->admin.tls_certificate) &&
+           str_eq(a->admin.tls_key, b->admin.tls_key) && str_eq(a->admin.tls_client_ca, b->admin.tls_client_ca) &&
+           a->admin.allow_unauthenticated == b->admin.allow_unauthenticated &&
+           a->admin.open_probes == b->admin.open_probes;
 }
 
 static int cidrs_eq(const dom_cidr_list_t *a, const dom_cidr_list_t *b)
@@ -146,8 +157,8 @@ static void restart_keys(const dom_config_t *run, const dom_config_t *cfg, int g
         add_key(k, "rules");
     if (!clusters_eq(run, cfg))
         add_key(k, "clusters");
-    if (!str_eq(run->admin.listen, cfg->admin.listen))
-        add_key(k, "admin");
+    if (!admin_eq(run, cfg))
+        add_key(k, "admin (listen, tls, allow_unauthenticated, open_probes)");
     if (!audit_eq(run, cfg))
         add_key(k, "audit");
     if (run->limits.upstream_timeout_ms != cfg->limits.upstream_timeout_ms)
@@ -183,6 +194,7 @@ void dom__reload_config(dom__server_t *srv)
     dom__settings_t *settings = NULL;
     dom_geo_t *none_geo = NULL;
     char err[512] = "";
+    unsigned char token[32] = {0}; /* SHA-256 of admin.token_file's token */
 
     if (dom_config_load(file, &cfg, &diag) != 0)
         goto fail;
@@ -191,6 +203,8 @@ void dom__reload_config(dom__server_t *srv)
         dom_config_check_regions(cfg, rs, &diag);
         dom_ruleset_release(rs);
     }
+    /* a key file others could have replaced is refused now as at start: the running keys stay */
+    dom_config_check_secrets(cfg, &diag);
     if (diag.errors != 0)
         goto fail;
     if (cfg->pins.keys != NULL && dom_pin_keyring_load(cfg->pins.keys, &ring, err, sizeof(err)) != 0) {
@@ -198,6 +212,10 @@ void dom__reload_config(dom__server_t *srv)
         goto fail;
     }
     size_t n_keys = ring.count;
+    if (cfg->admin.token_file != NULL && dom__admin_token_load(cfg->admin.token_file, token, err, sizeof(err)) != 0) {
+        dom_config_report(&diag, cfg->file, &cfg->admin.token_mark, 0, "%s", err);
+        goto fail;
+    }
 
     struct keylist restart = {.len = 0}, applied = {.len = 0};
     int geo_switch = (run->geo.database == NULL) != (cfg->geo.database == NULL);
@@ -232,9 +250,16 @@ void dom__reload_config(dom__server_t *srv)
         add_key(&applied, "limits.max_body/class_max_body");
     if (cur->limits.h2_max_resets != cfg->limits.h2_max_resets)
         add_key(&applied, "limits.h2_max_resets");
+    if (cfg->admin.token_file != NULL || cur->admin.token_file != NULL)
+        add_key(&applied, cfg->admin.token_file != NULL ? "admin.token_file" : "admin.token_file (none)");
 
     if ((settings = dom__settings_new(cfg, 1, &ring)) == NULL)
         goto oom;
+    if (cfg->admin.token_file != NULL) {
+        settings->has_admin_token = 1;
+        memcpy(settings->admin_token_sha256, token, sizeof(token));
+        OPENSSL_cleanse(token, sizeof(token));
+    }
     dom_config_t *owned = cfg;
     cfg = NULL; /* the settings own it now */
 
@@ -283,6 +308,7 @@ fail:
     fprintf(stderr, "domicile: SIGHUP: %s does not load (%zu error%s): keeping the running configuration\n", file,
             diag.errors, diag.errors == 1 ? "" : "s");
     dom_pin_keyring_free(&ring);
+    OPENSSL_cleanse(token, sizeof(token));
     dom__settings_release(settings); /* frees its config and keyring */
     dom_config_free(cfg);
 }
