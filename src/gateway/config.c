@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
+#include <openssl/sha.h>
 #include "domicile/keyfile.h"
 #include "gateway/config.h"
 
@@ -1147,6 +1148,18 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
             error_at(ctx, v, "threads must be a number from 1 to %d", MAX_THREADS);
         else if (s != NULL)
             cfg->threads = (unsigned)n;
+    } else if (strcmp(key, "instance") == 0) {
+        const char *s = scalar(ctx, v, "instance");
+        size_t n = s != NULL ? strlen(s) : 0;
+        if (s != NULL && (n == 0 || n > DOM_NAME_MAX ||
+                          strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789._-") != n))
+            error_at(ctx, v, "instance must be 1 to %d letters, digits, '.', '_' or '-'", DOM_NAME_MAX);
+        else if (s != NULL) {
+            free(cfg->instance);
+            if ((cfg->instance = strdup(s)) == NULL)
+                ctx->oom = 1;
+        }
     } else if (strcmp(key, "listen") == 0) {
         parse_listen(ctx, v);
     } else if (strcmp(key, "trusted_proxies") == 0) {
@@ -1190,7 +1203,7 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
         each_key(ctx, v, "audit", audit_key, NULL);
     } else {
         unknown_key(ctx, k, key, "the configuration",
-                    "threads, listen, trusted_proxies, geo, overrides, rules, pins, consent_header, limits, "
+                    "threads, instance, listen, trusted_proxies, geo, overrides, rules, pins, consent_header, limits, "
                     "expose_decision_headers, anonymize_strip_headers, refuse_methods, paths, clusters, admin, audit");
     }
     return 0;
@@ -1294,7 +1307,12 @@ static int set_defaults(dom_config_t *cfg)
     cfg->limits.max_header_bytes = DOM_DEFAULT_MAX_HEADER_BYTES;
     cfg->pins.header = strdup(DOM_DEFAULT_PIN_HEADER);
     cfg->consent_header = strdup(DOM_DEFAULT_CONSENT_HEADER);
-    return cfg->pins.header != NULL && cfg->consent_header != NULL ? 0 : DOM_ENOMEM;
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "domicile");
+    host[DOM_NAME_MAX] = '\0';
+    cfg->instance = strdup(host);
+    return cfg->pins.header != NULL && cfg->consent_header != NULL && cfg->instance != NULL ? 0 : DOM_ENOMEM;
 }
 
 int dom_config_load_buffer(const char *name, const char *dir, const char *buf, size_t len, dom_config_t **out,
@@ -1426,6 +1444,12 @@ int dom_config_load(const char *path, dom_config_t **out, dom_config_diag_t *dia
     }
     ret = dom_config_load_buffer(path, dir, buf, len, out, diag);
     free(dir);
+    if (*out != NULL) {
+        unsigned char digest[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)buf, len, digest);
+        for (size_t i = 0; i < sizeof(digest); ++i)
+            snprintf((*out)->sha256 + 2 * i, 3, "%02x", digest[i]);
+    }
 cleanup:
     fclose(fp);
     free(buf);
@@ -1437,6 +1461,7 @@ void dom_config_free(dom_config_t *cfg)
     if (cfg == NULL)
         return;
     free_methods(cfg->refuse_methods);
+    free(cfg->instance);
     free(cfg->file);
     free(cfg->dir);
     for (size_t i = 0; i < cfg->n_listeners; ++i) {

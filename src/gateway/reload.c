@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include "gateway/admin.h"
 #include "gateway/gateway.h"
@@ -151,6 +152,8 @@ static void restart_keys(const dom_config_t *run, const dom_config_t *cfg, int g
 {
     if (run->threads != cfg->threads)
         add_key(k, "threads");
+    if (strcmp(run->instance, cfg->instance) != 0)
+        add_key(k, "instance");
     if (!listeners_eq(run, cfg))
         add_key(k, "listen");
     if (!str_eq(run->rules, cfg->rules))
@@ -296,6 +299,7 @@ void dom__reload_config(dom__server_t *srv)
     dom__settings_release(srv->settings);
     srv->settings = settings;
     __atomic_add_fetch(&srv->sighup_reloads, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&srv->config_loaded_at, (int64_t)time(NULL), __ATOMIC_RELAXED);
     fprintf(stderr, "domicile: SIGHUP: %s reloaded; applied: %s (%zu pin keys)\n", file, applied.buf, n_keys);
     if (restart.len != 0)
         fprintf(stderr, "domicile: SIGHUP: %s: changed but needs a restart (not applied): %s\n", file, restart.buf);
