@@ -47,7 +47,7 @@ import urllib.request
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
-from lbscenario import haproxy_stats  # noqa: E402
+from lbscenario import haproxy_command, haproxy_stats  # noqa: E402
 
 NETNS_ENV = "DOMICILE_FLEET_NETNS"
 VIP = "192.0.2.1"  # TEST-NET-1 on the core namespace's lo: HAProxy's frontend
@@ -210,18 +210,7 @@ def make_folder(path, n, min_size, max_size, seed):
 
 def haproxy_sessions(sock_path):
     """`show sess` over HAProxy's stats socket: [(client address, server)] of the sessions open now."""
-    s = __import__("socket").socket(__import__("socket").AF_UNIX)
-    s.settimeout(5)
-    s.connect(sock_path)
-    s.sendall(b"show sess\n")
-    out = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        out += c
-    s.close()
-    return re.findall(r"src=([0-9.]+):\d+ fe=\S+ be=\S+ srv=(\S+)", out.decode(errors="replace"))
+    return re.findall(r"src=([0-9.]+):\d+ fe=\S+ be=\S+ srv=(\S+)", haproxy_command(sock_path, "show sess"))
 
 
 def admin_status(port):
