@@ -37,7 +37,7 @@ static void test_json(void)
             printf("#   accepted: %s\n", bad[i]);
         jfree(b);
     }
-    char deep[200];
+    char deep[201] = "";
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
     jval_t *d = parse(deep);
