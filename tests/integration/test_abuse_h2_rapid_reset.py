@@ -16,8 +16,9 @@ never reach the handler).
 Two gateways: one with limits.h2_max_resets 0 measures the first mitigation alone (the handler
 defers the upstream connect by one loop turn, so a stream reset in the same read never opens an
 upstream connection nor reaches a backend: asserted to be zero), the other with the default
-limit (100) asserts the second: the attacking connection is shut down by the gateway after a
-little more than 100 cancelled streams and counted in domicile_h2_rapid_reset_connections_total."""
+limit (100) asserts the second: the attacking connection is closed after a little more than 100
+reset streams (GOAWAY ENHANCE_YOUR_CALM: h2o asks the gateway after each reset, through the hook of
+patches/0005-http2-stream-reset-hook.patch) and counted in domicile_h2_rapid_reset_connections_total."""
 import os
 import sys
 import threading
@@ -157,6 +158,8 @@ def attacks(t, limit):
             t.ok(c.closed and sent <= limit + 2 * BATCH,
                  "%s: the gateway shuts the connection after about %d cancelled streams (%d sent, closed: %s)"
                  % (shape, limit, sent, c.closed))
+            t.ok(c.goaway is not None and c.goaway[1] == h2raw.ENHANCE_YOUR_CALM,
+                 "%s: ... with GOAWAY(ENHANCE_YOUR_CALM)" % shape, c.goaway)
             cut = metric(admin_get(admin_port, "/metrics")[1], "domicile_h2_rapid_reset_connections_total", {})
             t.eq(cut, 1, "%s: the cut connection is counted in domicile_h2_rapid_reset_connections_total" % shape)
         t.ok(reached <= sent, "%s: no more backend requests than streams opened" % shape, reached)
