@@ -35,7 +35,7 @@ PER_CONN = 16 * MIB
 TOTAL = 256 * MIB
 STREAMS = 100
 TRICKLE_S = 2.0
-SLACK_S = 1.5  # timer granularity and a loaded machine
+SLACK_S = 3.0 if X.SANITIZED else 1.5  # timer granularity and a loaded machine
 # What is not request body: per connection, 100 open streams (h2o's stream and request structures,
 # their memory pools) and the socket read buffer (limits.receive_buffer bounds it; h2o reads a socket
 # until EAGAIN); once, the copy while the last buffer doubles.
@@ -114,9 +114,10 @@ def attack(t, gw, n_conns, tag, budget):
     t.ok(set(codes) <= {"REFUSED_STREAM", "CANCEL"}, "%s: each is refused by the budget or reset at the deadline"
          % label, codes)
     over = CONSTANT + n_conns * PER_CONNECTION
-    return t.ok(growth < (budget + over) // 1024, "%s: peak RSS growth %.1f MiB < budget %d MiB + %d MiB (%d MiB + "
-                "%d MiB per connection)" % (label, growth / 1024.0, budget // MIB, over // MIB, CONSTANT // MIB,
-                                            PER_CONNECTION // MIB))
+    return t.ok(X.SANITIZED or growth < (budget + over) // 1024,
+                "%s: peak RSS growth %.1f MiB < budget %d MiB + %d MiB (%d MiB + %d MiB per connection)%s"
+                % (label, growth / 1024.0, budget // MIB, over // MIB, CONSTANT // MIB, PER_CONNECTION // MIB,
+                   ", sanitizer build: not asserted" if X.SANITIZED else ""))
 
 
 def slow_http1(port, xff, tag, out):

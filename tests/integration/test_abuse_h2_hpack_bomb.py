@@ -116,7 +116,9 @@ def main(t):
     t.note("FIGURE hpack_bomb.peak_rss_growth_kib = %d over 6 bombs (RSS before %d KiB)" % (growth, rss0))
     t.note("FIGURE hpack_bomb.cpu_s = %.2f for 6 bombs" % cpu_bombs)
     t.note("FIGURE hpack_bomb.legit_h2load = %s" % load.summary())
-    t.ok(growth < RSS_GROWTH_MAX_KIB, "the gateway's peak RSS grows by less than 16 MB (%d KiB)" % growth)
+    t.ok(X.SANITIZED or growth < RSS_GROWTH_MAX_KIB,
+         "the gateway's peak RSS grows by less than 16 MB (%d KiB%s)" % (growth, ", sanitizer build: not asserted"
+                                                                          if X.SANITIZED else ""))
     t.ok(load.error is None and load.requests > 0 and load.success_ratio > 0.99,
          "a legitimate h2load client meanwhile keeps > 99 %% success (%s)" % load.summary(), load.error)
     reached = [r["path"] for r in H.all_records(backends) if r["path"].startswith("/v1/sync/%s-no-" % tag)]
