@@ -34,8 +34,11 @@ STREAMS = 10000
 BATCH = 100
 
 
-def attack(port, tag, n, shape, xff):
-    """Opens and resets n streams on one connection. Returns (conn, seconds, sids)."""
+def attack(port, tag, n, shape, xff, sync=False):
+    """Opens and resets n streams on one connection. Returns (conn, seconds, sids). With sync, each
+    write of BATCH streams is followed by a PING whose answer is awaited: the gateway has handled the
+    write before the next one goes, so a close is seen (its GOAWAY is not lost to a reset connection)
+    and counted to the write, even when the gateway runs slowly (ASan)."""
     c = h2raw.H2Conn("127.0.0.1", port, timeout=10)
     c.pump(until=lambda c: h2raw.SETTINGS_MAX_CONCURRENT_STREAMS in c.server_settings or c.closed, timeout=5)
     t0 = time.monotonic()
@@ -52,10 +55,17 @@ def attack(port, tag, n, shape, xff):
                 f += c.frame(h2raw.DATA, 0, sid, b"x" * 512)
             out.append(f + c.rst_frame(sid, h2raw.CANCEL))
             sids.append(sid)
+        if sync:
+            pings = c.frames_in.get(h2raw.PING, 0)
+            out.append(c.frame(h2raw.PING, 0, 0, b"syncsync"))
         if not c.send(b"".join(out)):
             break
         # read what came back so the server is never blocked writing to us
-        c.pump(timeout=0.001)
+        if sync:
+            c.pump(until=lambda c: c.frames_in.get(h2raw.PING, 0) > pings or c.closed or c.goaway is not None,
+                   timeout=10)
+        else:
+            c.pump(timeout=0.001)
         if c.closed or c.goaway is not None:
             break
     c.pump(timeout=0.5)
@@ -109,7 +119,7 @@ def attacks(t, limit):
         conns0 = bad.accepted
         cpu0 = X.cpu_seconds(pid)
         th.start()
-        c, secs, sids = attack(port, tag, STREAMS, shape, de)
+        c, secs, sids = attack(port, tag, STREAMS, shape, de, sync=limit != 0)
         cpu_attack = X.cpu_seconds(pid) - cpu0
         stop.set()
         th.join(30)
