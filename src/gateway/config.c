@@ -24,6 +24,19 @@
 #define DEFAULT_H2_MAX_RESETS 100
 #define DEFAULT_DRAIN_TIMEOUT_MS 10000
 #define DEFAULT_PROXY_HEADER_TIMEOUT_MS 5000
+#define DEFAULT_REQUEST_TIMEOUT_MS 10000 /* h2o's http1.req_timeout */
+/*
+ * Inside libh2o, twice the gateway's own bounds (limits.max_header_bytes, max_headers): the library stops what
+ * must never be decoded at all (an HPACK bomb), the gateway answers a request just over its bounds with the JSON
+ * refusal and an audit line.
+ */
+#define DEFAULT_H2_MAX_HEADER_LIST_SIZE (2 * DOM_DEFAULT_MAX_HEADER_BYTES)
+#define DEFAULT_H2_MAX_HEADERS (2 * DOM_DEFAULT_MAX_HEADERS)
+#define DEFAULT_H2_MAX_CONTINUATIONS 8
+#define DEFAULT_H2_HEADER_BLOCK_TIMEOUT_MS 10000
+#define DEFAULT_H2_BODY_BUFFER_PER_CONNECTION (16 * 1024 * 1024)
+#define DEFAULT_H2_BODY_BUFFER_TOTAL (256 * 1024 * 1024)
+#define DEFAULT_RECEIVE_BUFFER (256 * 1024)
 #define MAX_THREADS 256
 
 struct parse_ctx {
@@ -700,6 +713,35 @@ static int pins_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml
     return 0;
 }
 
+/* A whole number from min to max. */
+static int count_value(struct parse_ctx *ctx, yaml_node_t *node, const char *what, uint64_t min, uint64_t max,
+                       unsigned *out)
+{
+    const char *s = scalar(ctx, node, what), *rest;
+    uint64_t n = 0;
+    if (s == NULL)
+        return -1;
+    if ((rest = parse_u64(s, &n)) == NULL || *rest != '\0' || n < min || n > max) {
+        error_at(ctx, node, "%s must be a number from %llu to %llu", what, (unsigned long long)min,
+                 (unsigned long long)max);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* A duration greater than zero. */
+static void positive_duration(struct parse_ctx *ctx, yaml_node_t *node, const char *what, uint64_t *out_ms)
+{
+    uint64_t ms;
+    if (duration_value(ctx, node, what, &ms) == 0) {
+        if (ms == 0)
+            error_at(ctx, node, "%s must be greater than zero", what);
+        else
+            *out_ms = ms;
+    }
+}
+
 static int class_limit_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     dom_config_t *cfg = ctx->cfg;
@@ -739,13 +781,7 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
         }
         each_key(ctx, v, "limits.class_max_body", class_limit_key, NULL);
     } else if (strcmp(key, "upstream_timeout") == 0) {
-        uint64_t ms;
-        if (duration_value(ctx, v, "limits.upstream_timeout", &ms) == 0) {
-            if (ms == 0)
-                error_at(ctx, v, "limits.upstream_timeout must be greater than zero");
-            else
-                cfg->limits.upstream_timeout_ms = ms;
-        }
+        positive_duration(ctx, v, "limits.upstream_timeout", &cfg->limits.upstream_timeout_ms);
     } else if (strcmp(key, "drain_timeout") == 0) {
         duration_value(ctx, v, "limits.drain_timeout", &cfg->limits.drain_timeout_ms);
     } else if (strcmp(key, "proxy_header_timeout") == 0) {
@@ -775,19 +811,35 @@ static int limits_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, ya
                 cfg->limits.max_header_bytes = n;
         }
     } else if (strcmp(key, "h2_max_resets") == 0) {
-        const char *s = scalar(ctx, v, key), *rest;
-        uint64_t n = 0;
-        if (s == NULL)
-            return 0;
-        if ((rest = parse_u64(s, &n)) == NULL || *rest != '\0' || n > 1000000) {
-            error_at(ctx, v, "limits.h2_max_resets must be a number from 0 (off) to 1000000");
-            return 0;
+        count_value(ctx, v, "limits.h2_max_resets (0 = off)", 0, 1000000, &cfg->limits.h2_max_resets);
+    } else if (strcmp(key, "request_timeout") == 0) {
+        positive_duration(ctx, v, "limits.request_timeout", &cfg->limits.request_timeout_ms);
+    } else if (strcmp(key, "h2_max_header_list_size") == 0) {
+        size_value(ctx, v, "limits.h2_max_header_list_size", &cfg->limits.h2_max_header_list_size);
+    } else if (strcmp(key, "h2_max_headers") == 0) {
+        count_value(ctx, v, "limits.h2_max_headers", 1, 100000, &cfg->limits.h2_max_headers);
+    } else if (strcmp(key, "h2_max_continuations") == 0) {
+        count_value(ctx, v, "limits.h2_max_continuations", 1, 1000, &cfg->limits.h2_max_continuations);
+    } else if (strcmp(key, "h2_header_block_timeout") == 0) {
+        positive_duration(ctx, v, "limits.h2_header_block_timeout", &cfg->limits.h2_header_block_timeout_ms);
+    } else if (strcmp(key, "h2_body_buffer_per_connection") == 0) {
+        size_value(ctx, v, "limits.h2_body_buffer_per_connection", &cfg->limits.h2_body_buffer_per_connection);
+    } else if (strcmp(key, "h2_body_buffer_total") == 0) {
+        size_value(ctx, v, "limits.h2_body_buffer_total", &cfg->limits.h2_body_buffer_total);
+    } else if (strcmp(key, "receive_buffer") == 0) {
+        uint64_t size;
+        if (size_value(ctx, v, "limits.receive_buffer", &size) == 0) {
+            if (size < 4096 || size > 64 * 1024 * 1024)
+                error_at(ctx, v, "limits.receive_buffer must be from 4k to 64m");
+            else
+                cfg->limits.receive_buffer = size;
         }
-        cfg->limits.h2_max_resets = (unsigned)n;
     } else {
         unknown_key(ctx, k, key, "limits",
                     "max_body, class_max_body, upstream_timeout, drain_timeout, h2_max_resets, proxy_header_timeout, "
-                    "max_headers, max_header_bytes");
+                    "max_headers, max_header_bytes, request_timeout, h2_max_header_list_size, h2_max_headers, "
+                    "h2_max_continuations, h2_header_block_timeout, h2_body_buffer_per_connection, "
+                    "h2_body_buffer_total, receive_buffer");
     }
     return 0;
 }
@@ -1302,6 +1354,14 @@ static int set_defaults(dom_config_t *cfg)
     cfg->limits.upstream_timeout_ms = DEFAULT_UPSTREAM_TIMEOUT_MS;
     cfg->limits.drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     cfg->limits.h2_max_resets = DEFAULT_H2_MAX_RESETS;
+    cfg->limits.request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->limits.h2_max_header_list_size = DEFAULT_H2_MAX_HEADER_LIST_SIZE;
+    cfg->limits.h2_max_headers = DEFAULT_H2_MAX_HEADERS;
+    cfg->limits.h2_max_continuations = DEFAULT_H2_MAX_CONTINUATIONS;
+    cfg->limits.h2_header_block_timeout_ms = DEFAULT_H2_HEADER_BLOCK_TIMEOUT_MS;
+    cfg->limits.h2_body_buffer_per_connection = DEFAULT_H2_BODY_BUFFER_PER_CONNECTION;
+    cfg->limits.h2_body_buffer_total = DEFAULT_H2_BODY_BUFFER_TOTAL;
+    cfg->limits.receive_buffer = DEFAULT_RECEIVE_BUFFER;
     cfg->limits.proxy_header_timeout_ms = DEFAULT_PROXY_HEADER_TIMEOUT_MS;
     cfg->limits.max_headers = DOM_DEFAULT_MAX_HEADERS;
     cfg->limits.max_header_bytes = DOM_DEFAULT_MAX_HEADER_BYTES;
@@ -1385,6 +1445,18 @@ int dom_config_load_buffer(const char *name, const char *dir, const char *buf, s
                 dom_config_report(diag, name, &cfg->clusters[i].mark, 0,
                                   "cluster %s: health.timeout must not exceed health.interval",
                                   cfg->clusters[i].name ? cfg->clusters[i].name : "");
+        /* h2o buffers an HTTP/2 body whole, in a buffer that doubles from 8 KiB: the largest allowed must fit */
+        uint64_t largest_buffer = 8192;
+        while (largest_buffer < dom_config_largest_body(cfg))
+            largest_buffer *= 2;
+        if (cfg->limits.h2_body_buffer_per_connection < largest_buffer)
+            dom_config_report(diag, name, &top, 1,
+                              "HTTP/2 bodies near the largest body limit (max_body, class_max_body) take up to %llu "
+                              "bytes of buffer, more than limits.h2_body_buffer_per_connection: they will be refused",
+                              (unsigned long long)largest_buffer);
+        if (cfg->limits.h2_body_buffer_total < cfg->limits.h2_body_buffer_per_connection)
+            dom_config_report(diag, name, &top, 1,
+                              "limits.h2_body_buffer_total is less than limits.h2_body_buffer_per_connection");
     }
     yaml_parser_delete(&parser);
     if (ctx.oom)

@@ -11,6 +11,7 @@
 #include "gateway/admin.h"
 #include "gateway/gateway.h"
 #include "gateway/georeload.h"
+#include "gateway/h2limits.h"
 
 static int str_eq(const char *a, const char *b)
 {
@@ -170,6 +171,8 @@ static void restart_keys(const dom_config_t *run, const dom_config_t *cfg, int g
         add_key(k, "limits.drain_timeout");
     if (run->limits.proxy_header_timeout_ms != cfg->limits.proxy_header_timeout_ms)
         add_key(k, "limits.proxy_header_timeout");
+    if (!dom__h2limits_same(run, cfg))
+        add_key(k, "limits (request_timeout, receive_buffer, h2_* but h2_max_resets)");
     if (geo_switch)
         add_key(k, "geo.database (added or removed)");
 }
