@@ -61,7 +61,7 @@ typedef struct dom_facts_builder {
     size_t repeated; /* pin or consent headers after the first (ignored) */
     size_t n_headers, header_bytes;
     int counted_cookie; /* Cookie fields (HTTP/2 crumbs) count once */
-    int empty_name; /* a header field without a name */
+    int empty_name;     /* a header field without a name */
 } dom_facts_builder_t;
 
 /** Starts a request. */
