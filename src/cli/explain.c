@@ -93,26 +93,31 @@ static void usage(FILE *fp)
           fp);
 }
 
-static int usage_error(const char *fmt, ...)
+/* Says what is wrong on stderr; returns the exit status: 2 for usage (with a pointer to --help), 1 for inputs. */
+static int complain(int status, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     fputs("domicile explain: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputs("\n(run `domicile explain --help` for the options)\n", stderr);
-    va_end(ap);
-    return 2;
+    fputs(status == 2 ? "\n(run `domicile explain --help` for the options)\n" : "\n", stderr);
+    return status;
 }
 
-static int input_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("domicile explain: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int status = complain(2, fmt, ap);
     va_end(ap);
-    return 1;
+    return status;
+}
+
+__attribute__((format(printf, 1, 2))) static int input_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int status = complain(1, fmt, ap);
+    va_end(ap);
+    return status;
 }
 
 /* ---- parsing the command line ---- */
