@@ -21,7 +21,7 @@
 #include <yaml.h>
 #include <openssl/evp.h>
 #include "../core/ruleset_internal.h"
-#include "iso3166.h"
+#include "util/validate.h"
 
 #define MAX_FILE_SIZE (4u << 20)
 #define MAX_FILES 4096

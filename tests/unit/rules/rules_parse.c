@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include "test.h"
 #include "domicile/rules.h"
-#include "rules/iso3166.h"
 
 #define FIXTURES DOM_SOURCE_DIR "/tests/fixtures/rules"
 
@@ -358,31 +357,6 @@ static void test_buffer(void)
     }
 }
 
-static void test_iso(void)
-{
-    is_int(dom__iso_country_count(), 250);
-    ok(dom__iso_country_known("DE", 2));
-    ok(dom__iso_country_known("XK", 2));
-    ok(!dom__iso_country_known("XX", 2));
-    ok(!dom__iso_country_known("de", 2));
-    is_int(dom__iso_subdivision_check("US-CA", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("US-XX", 5), DOM__ISO_SUB_UNKNOWN);
-    is_int(dom__iso_subdivision_check("CA-QC", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("BR-SP", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("IN-KA", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("CN-GD", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("RU-MOW", 6), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("GB-SCT", 6), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("DE-BY", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("AU-NSW", 6), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("CH-ZH", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("CH-XY", 5), DOM__ISO_SUB_UNKNOWN);
-    is_int(dom__iso_subdivision_check("FR-75", 5), DOM__ISO_SUB_NO_TABLE);
-    is_int(dom__iso_subdivision_check("QQ-AB", 5), DOM__ISO_SUB_BAD_COUNTRY);
-    is_int(dom__iso_subdivision_check("US-ca", 5), DOM__ISO_SUB_MALFORMED);
-    is_int(dom__iso_subdivision_check("US-ABCD", 7), DOM__ISO_SUB_MALFORMED);
-}
-
 int main(void)
 {
     subtest("good rule set", test_good);
@@ -390,6 +364,5 @@ int main(void)
     subtest("broken rule sets", test_broken);
     subtest("missing directory", test_missing_dir);
     subtest("single buffers and hostile input", test_buffer);
-    subtest("ISO 3166", test_iso);
     return done_testing();
 }
