@@ -31,7 +31,7 @@ static size_t count_names(const dom_ruleset_t *rs)
     return n;
 }
 
-static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const dom_rules_diag_t *diag)
+static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const dom_diag_t *diag)
 {
     fprintf(fp, "%s: %zu jurisdictions (%zu versions), %zu classes, %zu regions", what, count_names(rs),
             rs->n_jurisdictions, rs->n_classes, rs->n_regions);
@@ -39,7 +39,7 @@ static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const d
         fprintf(fp, ", %zu warning%s", diag->warnings, diag->warnings == 1 ? "" : "s");
 }
 
-static int parse(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t **rs)
+static int parse(const char *dir, dom_diag_t *diag, dom_ruleset_t **rs)
 {
     memset(diag, 0, sizeof(*diag));
     int ret = dom_rules_parse_dir(dir, diag, rs);
@@ -58,7 +58,7 @@ static int cmd_check(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    dom_rules_diag_t diag;
+    dom_diag_t diag;
     dom_ruleset_t *rs;
     if (parse(argv[1], &diag, &rs) != 0)
         return 1;
@@ -85,7 +85,7 @@ static int cmd_compile(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    dom_rules_diag_t diag;
+    dom_diag_t diag;
     dom_ruleset_t *rs;
     if (parse(dir, &diag, &rs) != 0) {
         fprintf(stderr, "%s: not written\n", out);

@@ -20,17 +20,18 @@ typedef struct collected {
     size_t n;
 } collected_t;
 
-static void collect(void *ctx, const char *file, size_t line, size_t col, const char *message)
+static void collect(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
 {
     collected_t *c = ctx;
+    const char *warning = is_warning ? "warning: " : "";
     if (c->n >= 64)
         return;
     const char *base = strrchr(file, '/');
     base = base != NULL && line != 0 ? base + 1 : file;
     if (line == 0)
-        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s: %s", base, message);
+        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s: %s%s", base, warning, message);
     else
-        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s:%zu:%zu: %s", base, line, col, message);
+        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s:%zu:%zu: %s%s", base, line, col, warning, message);
 }
 
 static int64_t day(int y, int m, int d)
@@ -101,7 +102,7 @@ static const dom_jurisdiction_t *enforce_of(const dom_ruleset_t *rs, dom_rules_l
 static void test_good(void)
 {
     collected_t c = {.n = 0};
-    dom_rules_diag_t diag = {collect, &c, 0, 0};
+    dom_diag_t diag = {collect, &c, 0, 0};
     dom_ruleset_t *rs = NULL;
     is_int(dom_rules_parse_dir(FIXTURES "/good", &diag, &rs), DOM_OK);
     if (!ok(rs != NULL))
@@ -194,7 +195,7 @@ static void test_hash(void)
     if (!ok(mkdtemp(dir) != NULL))
         return;
     copy_yaml(FIXTURES "/good", dir);
-    dom_rules_diag_t diag = {collect, &(collected_t){.n = 0}, 0, 0};
+    dom_diag_t diag = {collect, &(collected_t){.n = 0}, 0, 0};
     dom_ruleset_t *a = NULL, *b = NULL, *c = NULL;
     dom_rules_parse_dir(FIXTURES "/good", &diag, &a);
     dom_rules_parse_dir(dir, &diag, &b);
@@ -234,7 +235,7 @@ static void test_broken_case(const char *name)
         fclose(fp);
 
     collected_t c = {.n = 0};
-    dom_rules_diag_t diag = {collect, &c, 0, 0};
+    dom_diag_t diag = {collect, &c, 0, 0};
     dom_ruleset_t *rs = NULL;
     printf("# broken/%s\n", name);
     is_int(dom_rules_parse_dir(dir, &diag, &rs), DOM_ERULES);
@@ -288,7 +289,7 @@ static void test_broken(void)
 static void test_missing_dir(void)
 {
     collected_t c = {.n = 0};
-    dom_rules_diag_t diag = {collect, &c, 0, 0};
+    dom_diag_t diag = {collect, &c, 0, 0};
     dom_ruleset_t *rs = (dom_ruleset_t *)1;
     is_int(dom_rules_parse_dir("/nonexistent/rules", &diag, &rs), DOM_EIO);
     ok(rs == NULL);
@@ -298,7 +299,7 @@ static void test_missing_dir(void)
 static int parse_str(const char *name, const char *yaml, collected_t *c)
 {
     c->n = 0;
-    dom_rules_diag_t diag = {collect, c, 0, 0};
+    dom_diag_t diag = {collect, c, 0, 0};
     return dom_rules_parse_buffer(name, yaml, strlen(yaml), &diag);
 }
 
@@ -330,7 +331,7 @@ static void test_buffer(void)
     ok(parse_str("x.yaml", deep, &c) == DOM_ERULES);
     free(deep);
     {
-        dom_rules_diag_t diag = {collect, &c, 0, 0};
+        dom_diag_t diag = {collect, &c, 0, 0};
         is_int(dom_rules_parse_buffer("x.yaml", "a: b\0c: d\n", 10, &diag), DOM_ERULES);
         is_int(dom_rules_parse_buffer("x.yaml", "\xfe\xff\0a\0:", 6, &diag), DOM_ERULES);
     }
@@ -350,7 +351,7 @@ static void test_buffer(void)
         for (int i = 0; i < 500; ++i)
             off += (size_t)sprintf(many + off, "k%03d: 1\n", i);
         c.n = 0;
-        dom_rules_diag_t diag = {collect, &c, 0, 0};
+        dom_diag_t diag = {collect, &c, 0, 0};
         is_int(dom_rules_parse_buffer("x.yaml", many, off, &diag), DOM_ERULES);
         ok(diag.errors <= 201);
         free(many);
