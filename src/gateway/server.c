@@ -40,18 +40,17 @@ const char *__lsan_default_suppressions(void)
     return "leak:h2o_mem_alloc_recycle\nleak:libh2o-evloop.so\n";
 }
 
-static void report_ssl(dom_config_diag_t *diag, const char *file, const dom_config_mark_t *mark, const char *what,
-                       const char *path)
+static void report_ssl(dom_diag_t *diag, const char *file, const dom_mark_t *mark, const char *what, const char *path)
 {
     char buf[256] = "";
     unsigned long e = ERR_get_error();
     if (e != 0)
         ERR_error_string_n(e, buf, sizeof(buf));
     ERR_clear_error();
-    dom_config_report(diag, file, mark, 0, "cannot load %s %s: %s", what, path, buf[0] ? buf : "unknown error");
+    dom_diag_report(diag, file, mark, 0, "cannot load %s %s: %s", what, path, buf[0] ? buf : "unknown error");
 }
 
-static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_config_diag_t *diag)
+static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_diag_t *diag)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
@@ -70,8 +69,8 @@ static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *fil
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        dom_config_report(diag, file, &l->tls_mark, 0, "key %s does not match certificate %s", l->tls_key,
-                          l->tls_certificate);
+        dom_diag_report(diag, file, &l->tls_mark, 0, "key %s does not match certificate %s", l->tls_key,
+                        l->tls_certificate);
         goto fail;
     }
     h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols); /* h2, http/1.1 */
@@ -82,18 +81,20 @@ fail:
 }
 
 /* Opens and cross-checks everything the config names. Returns the number of errors. */
-static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
+static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
 {
     dom_config_t *cfg = srv->config;
     char err[512] = "";
     size_t before = diag->errors;
 
-    if (dom_rules_store_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
+    if (cfg->rules == NULL) {
+        /* only a config with errors gets here without one: they are reported already */
+    } else if (dom_rules_store_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
         /* the store's message starts with the path already */
         if (err[0])
-            dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
+            dom_diag_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
         else
-            dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
+            dom_diag_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
     } else {
         dom_ruleset_t *rs = dom_rules_store_current(srv->rules);
         dom_config_check_regions(cfg, rs, diag);
@@ -112,21 +113,22 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
         err[0] = '\0';
         /* the geo module's message names the file already ("geo database \"P\": ...") */
         if (dom_geo_open(cfg->geo.database, &opts, &srv->geo, err, sizeof(err)) != 0)
-            dom_config_report(diag, cfg->file, &cfg->geo.mark, 0, "%s", err[0] ? err : "geo database: cannot open");
+            dom_diag_report(diag, cfg->file, &cfg->geo.mark, 0, "%s", err[0] ? err : "geo database: cannot open");
     } else {
-        dom_config_report(diag, cfg->file, NULL, 1,
-                          "no geo database: every location is unknown and gets the default rule (fail closed)");
+        if (cfg->geo.mark.line == 0) /* not a geo.database with an error (reported already) */
+            dom_diag_report(diag, cfg->file, NULL, 1,
+                            "no geo database: every location is unknown and gets the default rule (fail closed)");
         if (dom_geo_open_none(&opts, &srv->geo) != 0)
-            dom_config_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
+            dom_diag_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
     }
 
     if (cfg->pins.keys != NULL) {
         err[0] = '\0';
         if (dom_pin_keyring_load(cfg->pins.keys, &srv->keyring, err, sizeof(err)) != 0)
-            dom_config_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
+            dom_diag_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
     }
 
-    if ((srv->listener_ssl = calloc(cfg->n_listeners, sizeof(SSL_CTX *))) == NULL)
+    if ((srv->listener_ssl = calloc(cfg->n_listeners + 1, sizeof(SSL_CTX *))) == NULL)
         return ++diag->errors;
     for (size_t i = 0; i < cfg->n_listeners; ++i)
         if (cfg->listeners[i].tls_certificate != NULL)
@@ -541,14 +543,17 @@ static int serve(dom__server_t *srv)
 
 int dom_gateway_main(const char *config_path, int check_only)
 {
-    dom_config_diag_t diag = {0};
+    dom_diag_t diag = {0};
     dom__server_t *srv = calloc(1, sizeof(*srv));
     int status = 1;
     if (srv == NULL)
         return 1;
-    if (dom_config_load(config_path, &srv->config, &diag) != 0)
+    /* A config with errors is still checked against everything it names, so one run reports every
+     * problem (a typo in one key does not hide a cluster's unknown region); it is never served. */
+    int loaded = dom_config_load_partial(config_path, &srv->config, &diag);
+    if (srv->config == NULL)
         goto cleanup;
-    if (prepare(srv, &diag) != 0)
+    if (prepare(srv, &diag) != 0 || loaded != 0)
         goto cleanup;
     if (check_only) {
         printf("domicile: the configuration file %s syntax is ok\n"

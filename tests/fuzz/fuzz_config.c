@@ -9,7 +9,7 @@ static void quiet(void *ctx, const char *file, size_t line, size_t col, int is_w
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    dom_config_diag_t diag = {quiet, NULL, 0, 0};
+    dom_diag_t diag = {quiet, NULL, 0, 0};
     dom_config_t *cfg = NULL;
     if (dom_config_load_buffer("fuzz.yaml", "/nonexistent", (const char *)data, size, &cfg, &diag) == 0) {
         /* exercise what the server derives from a config */
