@@ -235,8 +235,7 @@ static void test_all_errors(void)
                                "geo: { shape: round }\n";                              /* 11 */
     static const char *const want[] = {
         ":3:21: proxy_protocol must be true or false, not \"yes\"",
-        ":5:1: unknown key \"thread\" in the configuration; did you mean \"threads\"? (expected one of: threads, "
-        "listen,",
+        ":5:1: unknown key \"thread\" in the configuration; did you mean \"threads\"? (expected one of: threads,",
         ":6:21: limits.max_body \"lots\" is not a size",
         ":7:42: country \"ZZ\" must be an ISO 3166-1 code (DE) or ISO 3166-2 code (US-CA)",
         ":9:38: bad node URL \"ftp://x\": a node URL starts with http:// or https://",
