@@ -1,8 +1,8 @@
 /*
- * bench/decide: how long the decision core (steps 1-5 of the request path) takes per
+ * bench/decide: how long the decision core (steps 0-5 of the request path) takes per
  * request, on one thread. For every request it does what the gateway does:
  *
- *   dom_clientip_resolve (X-Forwarded-For from a trusted peer) → dom_geo_lookup →
+ *   the facts builder (canonical path, X-Forwarded-For from a trusted peer, geo lookup) →
  *   dom_rules_store_current → dom_decide → dom_ruleset_release
  *
  * over N seeded random public IPv4 and IPv6 addresses, and prints ns/decision for v4, v6
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "domicile/facts.h"
 #include "domicile/policy.h"
 
 #define DEFAULT_GEO_DB "/work/shared/geo/real/geo-whois-asn-country.mmdb"
@@ -178,24 +179,20 @@ typedef struct bench {
     int64_t now;
 } bench_t;
 
-/* One full decision, exactly as the gateway runs it. */
+/* One full decision, exactly as the gateway runs it: the facts builder (steps 0-3), the snapshot, the decision. */
 static inline void decide_one(bench_t *b, const request_t *r, dom_decision_t *d)
 {
-    dom_strref_t xff = {r->xff, r->xff_len};
-    dom_clientip_t client;
-    dom_geo_result_t geo;
-    dom_clientip_resolve(&b->trusted, &b->peer, &xff, 1, NULL, 0, &client);
-    dom_geo_lookup(b->geo, &client.addr, &geo);
+    dom_facts_config_t fc = {.trusted = &b->trusted,
+                             .pin_header = DOM_DEFAULT_PIN_HEADER,
+                             .consent_header = DOM_DEFAULT_CONSENT_HEADER,
+                             .geo = b->geo};
+    dom_facts_builder_t fb;
+    dom_request_facts_t facts;
+    char path[256];
+    dom_facts_begin(&fb, &fc);
+    dom_facts_header(&fb, "x-forwarded-for", 15, r->xff, r->xff_len);
+    dom_facts_finish(&fb, &b->peer, r->method, r->method_len, r->path, r->path_len, b->now, path, sizeof(path), &facts);
     dom_ruleset_t *rs = dom_rules_store_current(b->store);
-    dom_request_facts_t facts = {
-        .geo = &geo,
-        .location_hidden = client.hidden,
-        .method = r->method,
-        .method_len = r->method_len,
-        .path = r->path,
-        .path_len = r->path_len,
-        .now = b->now,
-    };
     dom_decide(rs, &facts, d);
     sink += (uint64_t)d->status + d->n_regions;
     dom_ruleset_release(rs);
@@ -272,8 +269,8 @@ static void breakdown(bench_t *b, const request_t *reqs, size_t n, unsigned iter
         for (size_t i = 0; i < n; ++i) {
             dom_decision_t d;
             dom_request_facts_t facts = {
-                .geo = &geos[i],
-                .location_hidden = clients[i].hidden,
+                .location_known = !clients[i].hidden,
+                .geo = geos[i],
                 .method = reqs[i].method,
                 .method_len = reqs[i].method_len,
                 .path = reqs[i].path,

@@ -24,20 +24,43 @@ typedef enum dom_jurisdiction_source {
 typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
 typedef enum dom_action { DOM_ACTION_ROUTE = 0, DOM_ACTION_REJECT } dom_action_t;
 
-/** Everything the decision depends on. Borrowed pointers; strings need not be NUL-terminated. */
+/**
+ * Everything the decision depends on, as facts.h's builder gathers them (the unit tests and
+ * benchmarks may fill it by hand). Strings are borrowed and need not be NUL-terminated.
+ */
 typedef struct dom_request_facts {
-    const dom_geo_result_t *geo; /* NULL = unknown location */
-    int location_hidden;         /* client address unknown (obfuscated Forwarded hop): treat as unknown */
-    int pin_present;             /* a pin header was sent */
-    int pin_status;              /* dom_pin_verify result when pin_present */
-    const dom_pin_t *pin;        /* valid when pin_status == DOM_OK */
+    /* step 0: what is asked */
     const char *method;
     size_t method_len;
-    const char *path; /* path without query string */
+    const char *path; /* the canonical path, without query string */
     size_t path_len;
+    const char *query; /* the query string as sent (after '?'), NULL if none: forwarded, never classified */
+    size_t query_len;
+    int request_refused;        /* the request itself is refused before any rule (bounds, method) */
+    int refused_status;         /* 400, 405 or 431 when request_refused */
+    const char *refused_reason; /* "header_fields_too_large", "invalid_header", "invalid_method",
+                                   "method_not_allowed" */
+    const char *refused_why;    /* in words (a constant) */
+    int path_refused;           /* the target cannot be canonicalised: 400 non_canonical_path */
+    const char *path_why;       /* why, in words (a constant), when path_refused */
+    /* step 1: who asks */
+    int have_peer;           /* the connection's peer address is known */
+    dom_addr_t peer;         /* the socket peer (or the PROXY protocol source) */
+    dom_clientip_t client;   /* after trusted forwarding headers */
+    size_t repeated_headers; /* pin or consent headers after the first (ignored) */
+    /* step 2: from where */
+    int location_known;   /* 0: unknown (no peer, hidden client, malformed forwarding): the default rule */
+    dom_geo_result_t geo; /* valid when location_known */
+    /* step 3: what the client holds */
+    int pin_present;       /* a pin header was sent */
+    int pin_status;        /* dom_pin_verify result when pin_present */
+    dom_pin_t pin;         /* as far as it parsed; valid when pin_status == DOM_OK */
+    const char *pin_token; /* the token as sent (for messages) */
+    size_t pin_token_len;
     const char *consent; /* consent header value: comma-separated class names, or "*"; NULL = none */
     size_t consent_len;
-    int64_t now; /* unix seconds, for effective dates */
+    dom_strref_t request_id; /* the client's X-Request-Id, if any (not a decision input) */
+    int64_t now;             /* unix seconds, for effective dates and pin expiry */
 } dom_request_facts_t;
 
 /** The other outcome, from a newer rule in report mode (never applied, only recorded). */
@@ -69,8 +92,8 @@ typedef struct dom_decision {
     const char *reason;                /* machine-readable reason code: "routed", "class_denied", "consent_required",
                                           "pin_malformed", "pin_unknown_key", "pin_bad_signature", "pin_expired",
                                           "pin_unknown_jurisdiction", "override_unknown_jurisdiction",
-                                          "no_allowed_region", "no_rules", "no_rule_for_location", or a rule's
-                                          own deny reason */
+                                          "no_allowed_region", "no_rules", "no_rule_for_location",
+                                          "non_canonical_path", or a rule's own deny reason */
     uint16_t regions[DOM_MAX_REGIONS]; /* ordered allowed regions for a route (indices into ruleset regions) */
     size_t n_regions;
     int anonymize;
@@ -79,9 +102,11 @@ typedef struct dom_decision {
 } dom_decision_t;
 
 /**
- * Decides. rules may be NULL (no rules loaded): every request is then rejected with 503
- * "no_rules" (fail closed). An invalid pin is refused (400 malformed, 401 otherwise),
- * never replaced by geolocation. An unknown location (geo NULL, location_hidden, or a geo
+ * Decides. A request refused by its own shape is refused first (facts->refused_status and
+ * refused_reason), then a target that could not be canonicalised (400 "non_canonical_path");
+ * neither has a class. rules may be NULL (no rules loaded): every request is then
+ * rejected with 503 "no_rules" (fail closed). An invalid pin is refused (400 malformed, 401
+ * otherwise), never replaced by geolocation. An unknown location (!location_known, or a geo
  * source other than database/override) gets the default jurisdiction, overrides included:
  * a hidden client's remaining address is its proxy's. Pure: no I/O, no allocation, no clock.
  * See docs/internals/policy.md. Returns 0.

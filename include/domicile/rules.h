@@ -201,6 +201,13 @@ void dom_rules_store_close(dom_rules_store_t *store);
  */
 dom_ruleset_t *dom_rules_store_current(dom_rules_store_t *store);
 
+/**
+ * The device and inode of the file the store has open (fstat of LMDB's descriptor), so a caller
+ * can tell whether the path now leads to another file (delivered by rename or a symlink swap).
+ * Errors: DOM_EIO.
+ */
+int dom_rules_store_file(dom_rules_store_t *store, uint64_t *dev, uint64_t *ino);
+
 /** Counters for metrics: successful and failed snapshot loads since open. */
 void dom_rules_store_stats(dom_rules_store_t *store, uint64_t *reloads, uint64_t *failures);
 

@@ -35,6 +35,7 @@ typedef struct options {
     const char *geo_db;
     const char *rules;
     const char *ip;
+    dom_addr_t peer; /* --ip, parsed */
     const char *method;
     const char *path;
     const char *pin;
@@ -52,26 +53,17 @@ typedef struct explanation {
     const options_t *opts;
     const dom_config_t *cfg;
     int64_t now;
-    dom_addr_t peer;
-    dom_clientip_t client;
     const char *geo_path; /* NULL: no database */
     dom_geo_t *geo;
-    dom_geo_result_t geo_result;
     const char *rules_path;
     dom_ruleset_t *rules;
-    int pin_present;
-    int pin_status;
     int pin_from_header;
-    const char *pin_token; /* the token checked */
-    size_t pin_token_len;
-    dom_pin_t pin;
     size_t n_pin_keys;
-    char consent[1024];
-    int has_consent;
-    size_t ignored_headers; /* repeated pin or consent headers: the gateway uses the first */
-    char path[2048];
+    dom_facts_config_t fc;     /* what the builder reads: as the gateway sets it from the config */
+    char *path_buf;            /* the canonical path (facts.path points here) */
+    dom_request_facts_t facts; /* steps 0-3, from the same builder the gateway uses */
     dom_decision_t decision;
-    const dom_config_cluster_t *cluster; /* with -c: the cluster the gateway would try first */
+    const dom_config_cluster_t *cluster; /* with -c: the cluster the gateway would try first, all nodes up */
 } explanation_t;
 
 static void usage(FILE *fp)
@@ -244,6 +236,8 @@ static int parse_args(int argc, char **argv, options_t *o)
     }
     if (o->ip == NULL)
         return usage_error("--ip ADDR is required");
+    if (dom_addr_parse(o->ip, strlen(o->ip), &o->peer) != 0)
+        return usage_error("--ip wants an IPv4 or IPv6 address, got \"%s\"", o->ip);
     if (o->rules == NULL && o->config == NULL)
         return usage_error("--rules FILE (or -c CONFIG) is required");
     if (o->method == NULL)
@@ -255,72 +249,10 @@ static int parse_args(int argc, char **argv, options_t *o)
             return usage_error("--method must be an HTTP method token, got \"%s\"", o->method);
     if (o->path == NULL)
         o->path = "/";
-    if (o->path[0] != '/' && strcmp(o->path, "*") != 0)
-        return usage_error("--path must start with '/', got \"%s\"", o->path);
-    if (strlen(o->path) >= 2048)
-        return usage_error("--path is too long (at most 2047 bytes)");
     return 0;
 }
 
-static int header_is(const header_t *h, const char *name)
-{
-    return strlen(name) == h->name_len && strncasecmp(h->name, name, h->name_len) == 0;
-}
-
 /* ---- gathering the facts ---- */
-
-/*
- * The path the gateway classifies: h2o's normalized path (query cut off, %XX decoded, "."
- * and ".." segments removed), so that /v1/%61ccount or /v1/sync/../account explain as they
- * are routed. %00 stays encoded (a NUL would end the path for printing). Returns the length;
- * out (at least as large as the input) is NUL-terminated.
- */
-static size_t normalize_path(const char *in, char *out, size_t outsize)
-{
-    size_t n = 0;
-    for (const char *p = in; *p != '\0' && *p != '?' && *p != '#' && n + 1 < outsize; ++p) {
-        int hi, lo;
-        if (p[0] == '%' && (hi = dom__hex_digit((unsigned char)p[1])) >= 0 &&
-            (lo = dom__hex_digit((unsigned char)p[2])) >= 0 && (hi | lo) != 0) {
-            out[n++] = (char)(hi * 16 + lo);
-            p += 2;
-        } else {
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-    if (n == 0 || out[0] != '/')
-        return n; /* "*" (OPTIONS) */
-    /* RFC 3986 5.2.4, in place: segments are copied down, ".." drops the last one written */
-    size_t w = 0, r = 0;
-    while (r < n) {
-        /* out[r] == '/' here: one segment is out[r+1 .. next '/') */
-        size_t end = r + 1;
-        while (end < n && out[end] != '/')
-            ++end;
-        size_t seg = end - (r + 1);
-        int last = end == n;
-        if (seg == 1 && out[r + 1] == '.') {
-            if (last)
-                out[w++] = '/';
-        } else if (seg == 2 && out[r + 1] == '.' && out[r + 2] == '.') {
-            while (w > 0 && out[w - 1] != '/')
-                --w;
-            if (w > 0)
-                --w; /* the '/' before the dropped segment */
-            if (last)
-                out[w++] = '/';
-        } else {
-            memmove(out + w, out + r, seg + 1);
-            w += seg + 1;
-        }
-        r = end;
-    }
-    if (w == 0)
-        out[w++] = '/';
-    out[w] = '\0';
-    return w;
-}
 
 static int load_rules(explanation_t *e)
 {
@@ -347,7 +279,48 @@ static int load_rules(explanation_t *e)
     return 0;
 }
 
-static int gather(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t *ring)
+/* The cluster dom_pick() (the gateway's choice) takes first when every node is up. */
+static const dom_config_cluster_t *first_cluster(const dom_config_t *cfg, const dom_ruleset_t *rules,
+                                                 const dom_decision_t *d)
+{
+    const char *regions[DOM_MAX_REGIONS];
+    size_t n = d->n_regions < DOM_MAX_REGIONS ? d->n_regions : DOM_MAX_REGIONS;
+    for (size_t r = 0; r < n; ++r)
+        regions[r] = d->regions[r] < rules->n_regions ? rules->regions[d->regions[r]].name : NULL;
+    dom_pick_cluster_t *view = calloc(cfg->n_clusters + 1, sizeof(*view));
+    dom_pick_node_t up = {.usable = 1};
+    const dom_config_cluster_t *found = NULL;
+    if (view == NULL)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_clusters; ++i)
+        view[i] = (dom_pick_cluster_t){.region = cfg->clusters[i].region, .nodes = &up, .n_nodes = 1};
+    dom_pick_t pick;
+    if (dom_pick(view, cfg->n_clusters, regions, n, d->on_unavailable, &pick) == DOM_PICK_OK)
+        found = &cfg->clusters[pick.cluster];
+    free(view);
+    return found;
+}
+
+/* The geo handle the gateway would use: the config's database and reading options, or --geo-db. */
+static int open_geo(explanation_t *e)
+{
+    const dom_config_t *cfg = e->cfg;
+    char err[512] = "";
+    dom_geo_options_t geo_opts = {0};
+    if (cfg != NULL)
+        geo_opts = dom_config_geo_options(cfg);
+    e->geo_path = e->opts->geo_db != NULL ? e->opts->geo_db : cfg != NULL ? cfg->geo.database : NULL;
+    int ret = e->geo_path != NULL ? dom_geo_open(e->geo_path, &geo_opts, &e->geo, err, sizeof(err))
+                                  : dom_geo_open_none(&geo_opts, &e->geo);
+    if (ret != 0 && e->geo_path != NULL)
+        return input_error("cannot use geo database %s: %s", e->geo_path, err[0] ? err : dom_strerror(ret));
+    if (ret != 0)
+        return input_error("cannot set up geolocation: %s", dom_strerror(ret));
+    return 0;
+}
+
+/* What every request is decided with: the time, trusted proxies, geo handle, pin keys and rules. */
+static int prepare(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t *ring)
 {
     const options_t *o = e->opts;
     const dom_config_t *cfg = e->cfg;
@@ -360,10 +333,6 @@ static int gather(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t 
     } else {
         e->now = (int64_t)time(NULL);
     }
-
-    /* step 1: the client address */
-    if (dom_addr_parse(o->ip, strlen(o->ip), &e->peer) != 0)
-        return usage_error("--ip wants an IPv4 or IPv6 address, got \"%s\"", o->ip);
     if (cfg != NULL)
         for (size_t i = 0; i < cfg->trusted_proxies.count; ++i)
             if (dom_cidr_list_add(trusted, &cfg->trusted_proxies.items[i]) != 0)
@@ -376,80 +345,22 @@ static int gather(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t 
         if (dom_cidr_list_add(trusted, &cidr) != 0)
             return input_error("out of memory");
     }
-    dom_strref_t xff[MAX_HEADERS], fwd[MAX_HEADERS];
-    size_t n_xff = 0, n_fwd = 0;
-    const char *pin_header = cfg != NULL && cfg->pins.header != NULL ? cfg->pins.header : DEFAULT_PIN_HEADER;
-    const char *consent_header =
-        cfg != NULL && cfg->consent_header != NULL ? cfg->consent_header : DEFAULT_CONSENT_HEADER;
-    const header_t *pin_h = NULL;
-    size_t consent_len = 0;
-    for (size_t i = 0; i < o->n_headers; ++i) {
-        const header_t *h = &o->headers[i];
-        if (header_is(h, "x-forwarded-for")) {
-            xff[n_xff++] = (dom_strref_t){h->value, h->value_len};
-        } else if (header_is(h, "forwarded")) {
-            fwd[n_fwd++] = (dom_strref_t){h->value, h->value_len};
-        } else if (header_is(h, pin_header)) {
-            /* the gateway (src/gateway/handler.c) uses the first pin and consent header: so does explain */
-            if (pin_h == NULL)
-                pin_h = h;
-            else
-                ++e->ignored_headers;
-        } else if (header_is(h, consent_header)) {
-            if (e->has_consent) {
-                ++e->ignored_headers;
-                continue;
-            }
-            if (h->value_len >= sizeof(e->consent))
-                return usage_error("the %s header is too long (at most %zu bytes)", consent_header,
-                                   sizeof(e->consent) - 1);
-            memcpy(e->consent, h->value, h->value_len);
-            consent_len = h->value_len;
-            e->consent[consent_len] = '\0';
-            e->has_consent = 1;
-        }
-    }
-    dom_clientip_resolve(trusted, &e->peer, xff, n_xff, fwd, n_fwd, &e->client);
-
-    /* step 2: where the client is */
-    dom_geo_options_t geo_opts = {0};
-    if (cfg != NULL) {
-        geo_opts.shape = cfg->geo.shape;
-        geo_opts.country_path = cfg->geo.country_path;
-        geo_opts.subdivision_path = cfg->geo.subdivision_path;
-        geo_opts.eu_path = cfg->geo.eu_path;
-        geo_opts.overrides = cfg->overrides;
-        geo_opts.n_overrides = cfg->n_overrides;
-    }
-    e->geo_path = o->geo_db != NULL ? o->geo_db : cfg != NULL ? cfg->geo.database : NULL;
-    if (e->geo_path != NULL) {
-        ret = dom_geo_open(e->geo_path, &geo_opts, &e->geo, err, sizeof(err));
-        if (ret != 0)
-            return input_error("cannot use geo database %s: %s", e->geo_path, err[0] ? err : dom_strerror(ret));
-    } else if ((ret = dom_geo_open_none(&geo_opts, &e->geo)) != 0) {
-        return input_error("cannot set up geolocation: %s", dom_strerror(ret));
-    }
-    dom_geo_lookup(e->geo, &e->client.addr, &e->geo_result);
-
-    /* step 3: the pin */
+    if ((ret = open_geo(e)) != 0)
+        return ret;
     const char *keys = o->pin_keys != NULL ? o->pin_keys : cfg != NULL ? cfg->pins.keys : NULL;
     if (keys != NULL) {
-        ret = dom_pin_keyring_load(keys, ring, err, sizeof(err));
-        if (ret != 0)
+        if ((ret = dom_pin_keyring_load(keys, ring, err, sizeof(err))) != 0)
             return input_error("cannot use pin keys %s", err[0] ? err : dom_strerror(ret));
         e->n_pin_keys = ring->count;
     }
-    if (o->pin != NULL && pin_h != NULL)
-        return usage_error("give the pin with --pin or a %s header, not both", pin_header);
-    if (o->pin != NULL || pin_h != NULL) {
-        e->pin_present = 1;
-        e->pin_from_header = pin_h != NULL;
-        e->pin_token = pin_h != NULL ? pin_h->value : o->pin;
-        e->pin_token_len = pin_h != NULL ? pin_h->value_len : strlen(o->pin);
-        e->pin_status = dom_pin_verify(ring, e->pin_token, e->pin_token_len, e->now, &e->pin);
-    }
+    /* the facts builder's settings, as the gateway takes them from the config */
+    e->fc = (dom_facts_config_t){.pin_header = DOM_DEFAULT_PIN_HEADER, .consent_header = DOM_DEFAULT_CONSENT_HEADER};
+    if (cfg != NULL)
+        dom_config_facts(cfg, ring, e->geo, &e->fc);
+    e->fc.trusted = trusted;
+    e->fc.keyring = ring;
+    e->fc.geo = e->geo;
 
-    /* step 4: the rules */
     e->rules_path = o->rules != NULL ? o->rules : cfg->rules;
     if (e->rules_path == NULL)
         return input_error("%s names no rules database", cfg->file);
@@ -457,33 +368,35 @@ static int gather(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t 
         return ret;
     if (cfg != NULL)
         dom_config_check_regions(cfg, e->rules, NULL); /* clusters vs regions: printed to stderr */
+    return 0;
+}
 
-    /* step 5: the decision */
-    size_t path_len = normalize_path(o->path, e->path, sizeof(e->path));
-    dom_request_facts_t facts = {
-        .geo = &e->geo_result,
-        .location_hidden = e->client.hidden,
-        .pin_present = e->pin_present,
-        .pin_status = e->pin_status,
-        .pin = e->pin_present && e->pin_status == DOM_OK ? &e->pin : NULL,
-        .method = o->method,
-        .method_len = strlen(o->method),
-        .path = e->path,
-        .path_len = path_len,
-        .consent = e->has_consent ? e->consent : NULL,
-        .consent_len = consent_len,
-        .now = e->now,
-    };
-    dom_decide(e->rules, &facts, &e->decision);
-
-    /* step 6, as far as a config tells: the first cluster serving the first allowed region */
-    if (cfg != NULL && e->decision.action == DOM_ACTION_ROUTE)
-        for (size_t r = 0; r < e->decision.n_regions && e->cluster == NULL; ++r)
-            for (size_t c = 0; c < cfg->n_clusters; ++c)
-                if (strcmp(cfg->clusters[c].region, e->rules->regions[e->decision.regions[r]].name) == 0) {
-                    e->cluster = &cfg->clusters[c];
-                    break;
-                }
+/* One request (e->opts): steps 0-3 through the gateway's own builder, the decision, the first cluster. */
+static int explain_request(explanation_t *e)
+{
+    const options_t *o = e->opts;
+    dom_facts_builder_t b;
+    dom_facts_begin(&b, &e->fc);
+    for (size_t i = 0; i < o->n_headers; ++i) {
+        const header_t *h = &o->headers[i];
+        dom_facts_header(&b, h->name, h->name_len, h->value, h->value_len);
+    }
+    e->pin_from_header = b.has_pin;
+    if (o->pin != NULL) {
+        if (b.has_pin)
+            return usage_error("give the pin with --pin or a %s header, not both", e->fc.pin_header);
+        dom_facts_header(&b, e->fc.pin_header, strlen(e->fc.pin_header), o->pin, strlen(o->pin));
+    }
+    size_t cap = strlen(o->path) + 1;
+    free(e->path_buf);
+    if ((e->path_buf = malloc(cap)) == NULL)
+        return input_error("out of memory");
+    dom_facts_finish(&b, &o->peer, o->method, strlen(o->method), o->path, strlen(o->path), e->now, e->path_buf, cap,
+                     &e->facts);
+    dom_decide(e->rules, &e->facts, &e->decision);
+    /* step 6, as far as a config tells: the gateway's own choice with every node up */
+    e->cluster =
+        e->cfg != NULL && e->decision.action == DOM_ACTION_ROUTE ? first_cluster(e->cfg, e->rules, &e->decision) : NULL;
     return 0;
 }
 
@@ -516,10 +429,10 @@ static void format_date(int64_t t, char *buf, size_t len)
 }
 
 /* Prints untrusted text (a path) for a terminal: controls and non-ASCII bytes as \xNN. */
-static void print_text(FILE *fp, const char *s)
+static void print_text(FILE *fp, const char *s, size_t len)
 {
-    for (; *s != '\0'; ++s) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < len; ++i) {
+        unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c >= 0x7f || c == '\\')
             fprintf(fp, "\\x%02x", c);
         else
@@ -546,30 +459,34 @@ static int http_status(dom_action_t action, int status)
 static void print_json(FILE *fp, const explanation_t *e)
 {
     const dom_decision_t *d = &e->decision;
-    const dom_geo_result_t *g = &e->geo_result;
+    const dom_geo_result_t *g = &e->facts.geo;
     const dom_jurisdiction_t *j = d->jurisdiction;
     char addr[64] = "", peer[64] = "", date[32];
-    dom_addr_format(&e->client.addr, addr, sizeof(addr));
-    dom_addr_format(&e->peer, peer, sizeof(peer));
+    dom_addr_format(&e->facts.client.addr, addr, sizeof(addr));
+    dom_addr_format(&e->facts.peer, peer, sizeof(peer));
 
     fputs("{\n  \"request\": {\"method\": ", fp);
     dom__cli_json_str(fp, e->opts->method);
     fputs(", \"path\": ", fp);
-    dom__cli_json_str(fp, e->path);
+    dom__cli_json_str(fp, e->facts.path);
     fputs(", \"raw_path\": ", fp);
     dom__cli_json_str(fp, e->opts->path);
+    fputs(", \"path_refused\": ", fp);
+    dom__cli_json_str(fp, e->facts.path_refused ? e->facts.path_why : NULL);
+    fputs(", \"refused\": ", fp);
+    dom__cli_json_str(fp, e->facts.request_refused ? e->facts.refused_why : NULL);
     fprintf(fp, ", \"now\": %" PRId64 "},\n", e->now);
 
     fputs("  \"client\": {\"address\": ", fp);
     dom__cli_json_str(fp, addr);
     fputs(", \"source\": ", fp);
-    dom__cli_json_str(fp, client_source_name(e->client.source));
+    dom__cli_json_str(fp, client_source_name(e->facts.client.source));
     fputs(", \"peer\": ", fp);
     dom__cli_json_str(fp, peer);
-    fprintf(fp, ", \"hidden\": %s, \"malformed\": %s},\n", e->client.hidden ? "true" : "false",
-            e->client.malformed ? "true" : "false");
+    fprintf(fp, ", \"hidden\": %s, \"malformed\": %s},\n", e->facts.client.hidden ? "true" : "false",
+            e->facts.client.malformed ? "true" : "false");
 
-    fputs("  \"geo\": {\"country\": ", fp);
+    fprintf(fp, "  \"geo\": {\"known\": %s, \"country\": ", e->facts.location_known ? "true" : "false");
     dom__cli_json_str(fp, g->country[0] != '\0' ? g->country : NULL);
     fputs(", \"subdivision\": ", fp);
     dom__cli_json_str(fp, g->subdivision[0] != '\0' ? g->subdivision : NULL);
@@ -581,14 +498,14 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, e->geo_path);
     fputs("},\n", fp);
 
-    if (e->pin_present) {
+    if (e->facts.pin_present) {
         fputs("  \"pin\": {\"status\": ", fp);
-        dom__cli_json_str(fp, e->pin_status == DOM_OK ? "valid" : dom_pin_reason(e->pin_status));
+        dom__cli_json_str(fp, e->facts.pin_status == DOM_OK ? "valid" : dom_pin_reason(e->facts.pin_status));
         fputs(", \"jurisdiction\": ", fp);
-        dom__cli_json_str(fp, e->pin.jurisdiction[0] != '\0' ? e->pin.jurisdiction : NULL);
+        dom__cli_json_str(fp, e->facts.pin.jurisdiction[0] != '\0' ? e->facts.pin.jurisdiction : NULL);
         fputs(", \"kid\": ", fp);
-        dom__cli_json_str(fp, e->pin.kid[0] != '\0' ? e->pin.kid : NULL);
-        fprintf(fp, ", \"expiry\": %" PRId64 "},\n", e->pin.expiry);
+        dom__cli_json_str(fp, e->facts.pin.kid[0] != '\0' ? e->facts.pin.kid : NULL);
+        fprintf(fp, ", \"expiry\": %" PRId64 "},\n", e->facts.pin.expiry);
     } else {
         fputs("  \"pin\": null,\n", fp);
     }
@@ -671,9 +588,9 @@ static const char *why_jurisdiction(const explanation_t *e)
     case DOM_JSRC_PIN:
         return "the request carries a valid residency pin naming it (a pin beats any location)";
     case DOM_JSRC_OVERRIDE:
-        return e->geo_result.jurisdiction[0] != '\0' ? "an operator override maps the client's network to it"
-                                                     : "an operator override places the client's network in a "
-                                                       "location it applies to";
+        return e->facts.geo.jurisdiction[0] != '\0' ? "an operator override maps the client's network to it"
+                                                    : "an operator override places the client's network in a "
+                                                      "location it applies to";
     case DOM_JSRC_SUBDIVISION:
         return "it applies to the client's subdivision";
     case DOM_JSRC_COUNTRY:
@@ -704,6 +621,12 @@ static const char *why_reason(const char *reason)
         {"pin_expired", "the pin has expired"},
         {"pin_unknown_jurisdiction", "the pin names a jurisdiction the rules do not enforce"},
         {"override_unknown_jurisdiction", "the override names a jurisdiction the rules do not enforce"},
+        {"non_canonical_path",
+         "the path cannot be put in one canonical form without guessing what a server makes of it"},
+        {"header_fields_too_large", "the request has more header fields or bytes than the bounds"},
+        {"invalid_header", "a header field has no name"},
+        {"invalid_method", "the method is not an HTTP token"},
+        {"method_not_allowed", "the gateway refuses this method (CONNECT, TRACE, TRACK unless configured)"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); ++i)
         if (strcmp(reason, words[i].reason) == 0)
@@ -713,49 +636,59 @@ static const char *why_reason(const char *reason)
 
 static const char *pin_refusal(const explanation_t *e)
 {
-    if (e->pin_status == DOM_EPIN_MALFORMED) {
-        const char *why = dom_pin_malformed_why(e->pin_token, e->pin_token_len);
+    if (e->facts.pin_status == DOM_EPIN_MALFORMED) {
+        const char *why = dom_pin_malformed_why(e->facts.pin_token, e->facts.pin_token_len);
         if (why != NULL)
             return why;
     }
-    return dom_strerror(e->pin_status);
+    return dom_strerror(e->facts.pin_status);
 }
 
 static void print_words(FILE *fp, const explanation_t *e)
 {
     const dom_decision_t *d = &e->decision;
-    const dom_geo_result_t *g = &e->geo_result;
+    const dom_geo_result_t *g = &e->facts.geo;
     const dom_jurisdiction_t *j = d->jurisdiction;
     char addr[64] = "", peer[64] = "", date[32];
-    dom_addr_format(&e->client.addr, addr, sizeof(addr));
-    dom_addr_format(&e->peer, peer, sizeof(peer));
+    dom_addr_format(&e->facts.client.addr, addr, sizeof(addr));
+    dom_addr_format(&e->facts.peer, peer, sizeof(peer));
 
     fprintf(fp, "request       %s ", e->opts->method);
-    print_text(fp, e->opts->path);
+    print_text(fp, e->opts->path, strlen(e->opts->path));
     fputc('\n', fp);
-    if (strcmp(e->opts->path, e->path) != 0) {
-        fputs("  path       ", fp);
-        print_text(fp, e->path);
-        fputs(" (normalized as the gateway does: query cut, %XX decoded, dot segments removed)\n", fp);
+    if (e->facts.request_refused)
+        fprintf(fp, "  refused     %s (%s)\n", e->facts.refused_why, e->facts.refused_reason);
+    if (e->facts.path_refused) {
+        fprintf(fp, "  path        not canonical: %s\n", e->facts.path_why);
+    } else if (memcmp(e->opts->path, e->facts.path, e->facts.path_len) != 0 ||
+               e->opts->path[e->facts.path_len] != (e->facts.query != NULL ? '?' : '\0')) {
+        fputs("  path        ", fp);
+        print_text(fp, e->facts.path, e->facts.path_len);
+        fputs(" (canonical, as the gateway classifies and forwards it; the query is not classified)\n", fp);
     }
-    if (e->ignored_headers != 0)
+    if (e->facts.repeated_headers != 0)
         fprintf(fp, "  note        %zu repeated pin/consent header%s ignored: the gateway uses the first\n",
-                e->ignored_headers, e->ignored_headers == 1 ? "" : "s");
+                e->facts.repeated_headers, e->facts.repeated_headers == 1 ? "" : "s");
     format_date(e->now, date, sizeof(date));
     fprintf(fp, "decided at    %" PRId64 " (%s)\n", e->now, date);
 
     fprintf(fp, "client        %s", addr);
-    if (e->client.source == DOM_CLIENTIP_PEER)
+    if (e->facts.client.source == DOM_CLIENTIP_PEER)
         fprintf(fp, " (the peer itself%s)\n",
-                e->client.malformed ? "; a trusted proxy's forwarding header is malformed, so it was ignored" : "");
+                e->facts.client.malformed ? "; a trusted proxy's forwarding header is malformed, so it was ignored"
+                                          : "");
     else
         fprintf(fp, " (from %s; peer %s is a trusted proxy)\n",
-                e->client.source == DOM_CLIENTIP_XFF ? "X-Forwarded-For" : "Forwarded", peer);
-    if (e->client.hidden)
+                e->facts.client.source == DOM_CLIENTIP_XFF ? "X-Forwarded-For" : "Forwarded", peer);
+    if (e->facts.client.hidden)
         fputs("              the forwarding chain hides the real client: its location is unknown (fail closed)\n", fp);
 
     fputs("location      ", fp);
-    if (e->geo_path == NULL && g->source == DOM_GEO_NONE)
+    if (e->facts.client.malformed)
+        fputs("unknown: a trusted proxy's forwarding header is malformed (never the proxy's own location)", fp);
+    else if (e->facts.client.hidden)
+        fputs("unknown: the forwarding chain hides the real client", fp);
+    else if (e->geo_path == NULL && g->source == DOM_GEO_NONE)
         fputs("unknown: no geo database given", fp);
     else if (g->source == DOM_GEO_SPECIAL)
         fputs("unknown: a special-purpose address (private, loopback, documentation, ...), whatever a database says",
@@ -775,13 +708,14 @@ static void print_words(FILE *fp, const explanation_t *e)
         fprintf(fp, "geo database  %s\n", e->geo_path);
 
     fputs("pin           ", fp);
-    if (!e->pin_present)
+    if (!e->facts.pin_present)
         fputs("none", fp);
-    else if (e->pin_status == DOM_OK)
-        fprintf(fp, "valid: jurisdiction %s, key %s, expires %" PRId64, e->pin.jurisdiction, e->pin.kid, e->pin.expiry);
+    else if (e->facts.pin_status == DOM_OK)
+        fprintf(fp, "valid: jurisdiction %s, key %s, expires %" PRId64, e->facts.pin.jurisdiction, e->facts.pin.kid,
+                e->facts.pin.expiry);
     else
-        fprintf(fp, "refused: %s (%s)", dom_pin_reason(e->pin_status), pin_refusal(e));
-    if (e->pin_present)
+        fprintf(fp, "refused: %s (%s)", dom_pin_reason(e->facts.pin_status), pin_refusal(e));
+    if (e->facts.pin_present)
         fprintf(fp, " [%s; %zu key%s loaded]", e->pin_from_header ? "from the pin header" : "from --pin", e->n_pin_keys,
                 e->n_pin_keys == 1 ? "" : "s");
     fputc('\n', fp);
@@ -810,9 +744,9 @@ static void print_words(FILE *fp, const explanation_t *e)
     }
     fprintf(fp, "access        %s (%s)\n", d->access == DOM_ACCESS_READ ? "read" : "write",
             d->access == DOM_ACCESS_READ ? "GET, HEAD and OPTIONS read" : "every method but GET, HEAD, OPTIONS writes");
-    if (e->has_consent) {
+    if (e->facts.consent != NULL) {
         fputs("consent       ", fp);
-        print_text(fp, e->consent);
+        print_text(fp, e->facts.consent, e->facts.consent_len);
         fputc('\n', fp);
     }
 
@@ -883,7 +817,7 @@ int dom_cli_explain(int argc, char **argv)
     }
     e.opts = &opts;
     e.cfg = cfg;
-    if ((ret = gather(&e, &trusted, &ring)) != 0)
+    if ((ret = prepare(&e, &trusted, &ring)) != 0 || (ret = explain_request(&e)) != 0)
         goto out;
     if (opts.json)
         print_json(stdout, &e);
@@ -901,5 +835,6 @@ out:
     dom_pin_keyring_free(&ring);
     dom_cidr_list_free(&trusted);
     dom_config_free(cfg);
+    free(e.path_buf);
     return ret;
 }

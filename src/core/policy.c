@@ -257,6 +257,15 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
     size_t path_len = facts->path != NULL ? facts->path_len : 0;
     out->access = dom_method_is_read(method, method_len) ? DOM_ACCESS_READ : DOM_ACCESS_WRITE;
 
+    if (facts->request_refused) {
+        set_reject(out, facts->refused_status, facts->refused_reason);
+        return 0;
+    }
+    if (facts->path_refused) {
+        /* what cannot be classified without guessing is not classified at all */
+        set_reject(out, 400, "non_canonical_path");
+        return 0;
+    }
     if (rules == NULL || rules->n_classes == 0) {
         set_reject(out, 503, "no_rules");
         return 0;
@@ -268,22 +277,21 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
 
     choice_t c = {NULL, DOM_JSRC_NONE, NULL, DOM_JSRC_NONE};
     const dom_jurisdiction_t *enforce, *report;
-    const dom_geo_result_t *geo = facts->geo;
+    const dom_geo_result_t *geo = facts->location_known ? &facts->geo : NULL;
     const char *unknown_reason = "no_rule_for_location";
 
     if (facts->pin_present) {
         /* A pin is the user's own statement of residency: an invalid one is refused, never replaced by geolocation. */
-        if (facts->pin_status != DOM_OK || facts->pin == NULL) {
+        if (facts->pin_status != DOM_OK || facts->pin.jurisdiction[0] == '\0') {
             int st = facts->pin_status == DOM_OK ? DOM_EPIN_MALFORMED : facts->pin_status;
             set_reject(out, st == DOM_EPIN_MALFORMED ? 400 : 401, dom_pin_reason(st));
             return 0;
         }
-        dom_ruleset_find(rules, facts->pin->jurisdiction, facts->now, &enforce, &report);
+        dom_ruleset_find(rules, facts->pin.jurisdiction, facts->now, &enforce, &report);
         take(&c, enforce, report, DOM_JSRC_PIN);
         c.source = DOM_JSRC_PIN;
         unknown_reason = "pin_unknown_jurisdiction";
-    } else if (facts->location_hidden || geo == NULL ||
-               (geo->source != DOM_GEO_DATABASE && geo->source != DOM_GEO_OVERRIDE)) {
+    } else if (geo == NULL || (geo->source != DOM_GEO_DATABASE && geo->source != DOM_GEO_OVERRIDE)) {
         /* Unknown location, including a hidden client behind a trusted proxy: even an override matching the
          * proxy's own address says nothing about the client, so only the default applies. */
         dom_ruleset_find(rules, NULL, facts->now, &enforce, &report);

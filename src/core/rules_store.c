@@ -624,6 +624,17 @@ dom_ruleset_t *dom_rules_store_current(dom_rules_store_t *store)
     return rs;
 }
 
+int dom_rules_store_file(dom_rules_store_t *store, uint64_t *dev, uint64_t *ino)
+{
+    mdb_filehandle_t fd;
+    struct stat st;
+    if (mdb_env_get_fd(store->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return DOM_EIO;
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
 void dom_rules_store_stats(dom_rules_store_t *store, uint64_t *reloads, uint64_t *failures)
 {
     if (reloads != NULL)

@@ -370,9 +370,10 @@ size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t 
             (r->prefix_len != 0 && r->prefix[r->prefix_len - 1] != path[r->prefix_len - 1]) ||
             memcmp(r->prefix, path, r->prefix_len) != 0)
             continue;
-        /* Match whole path segments: /v1/account must not capture /v1/accounting. */
+        /* Match whole path segments: /v1/account must not capture /v1/accounting. A ';' ends the segment too:
+         * servers that drop path parameters (Tomcat, Jetty) read /v1/account;x as /v1/account. */
         if (r->prefix_len == path_len || r->prefix[r->prefix_len - 1] == '/' || path[r->prefix_len] == '/' ||
-            path[r->prefix_len] == '?')
+            path[r->prefix_len] == '?' || path[r->prefix_len] == ';')
             return r->class_index;
     }
     return rs->default_class;

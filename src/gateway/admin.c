@@ -32,21 +32,52 @@ struct dom__admin {
 struct snapshot {
     dom__metrics_globals_t g;
     dom__metrics_node_t *nodes;
+    dom__metrics_region_t *regions;
     dom_ruleset_t *rules;
+    dom__rules_file_t *rules_file;
     dom_geo_t *geo;
+    const char *not_ready; /* NULL: this replica is ready (/readyz 200); else why not */
+    char not_ready_buf[160];
 };
+
+/*
+ * Readiness is per replica: can this process decide? Listeners accepting, rules and geo loaded, and
+ * (audit.required) the audit log writable. Region and node health are not part of it: a region's
+ * outage is answered per request (503 region_unavailable, Retry-After, never another region), and a
+ * load balancer that took every replica out for it would turn one region's outage into a total one.
+ * NULL = ready; otherwise why not, written into buf.
+ */
+static const char *readiness_problem(dom__server_t *srv, const struct snapshot *s, char *buf, size_t len)
+{
+    if (!__atomic_load_n(&srv->accepting, __ATOMIC_ACQUIRE))
+        return "listeners are not accepting (starting or draining)";
+    if (!s->g.rules_loaded)
+        return "no rules loaded";
+    if (srv->config->geo.database != NULL && !s->g.geo_loaded)
+        return "no geo database loaded";
+    if (srv->config->audit.required && s->g.audit_enabled && !s->g.audit_ok) {
+        snprintf(buf, len, "audit log writes fail and audit.required is set (%llu lines dropped)",
+                 (unsigned long long)s->g.audit_dropped);
+        return buf;
+    }
+    return NULL;
+}
 
 static void take_snapshot(dom__server_t *srv, struct snapshot *s)
 {
     memset(s, 0, sizeof(*s));
     dom__metrics_globals_t *g = &s->g;
     const dom_config_t *cfg = srv->config;
-    if (srv->rules != NULL && (s->rules = dom_rules_store_current(srv->rules)) != NULL) {
+    if ((s->rules = dom__live_rules(&srv->live, &s->rules_file)) != NULL) {
         g->rules_loaded = 1;
         g->rules_generation = s->rules->generation;
         g->rules_hash = s->rules->source_hash;
         g->rules_compiled_at = s->rules->compiled_at;
-        dom_rules_store_stats(srv->rules, &g->rules_reloads, &g->rules_reload_failures);
+        g->rules_path = s->rules_file->path;
+        g->rules_inode = (uint64_t)s->rules_file->id.ino;
+        g->rules_loaded_at = s->rules_file->loaded_at;
+        dom_rules_store_stats(s->rules_file->store, &g->rules_reloads, &g->rules_reload_failures);
+        dom__rulesreload_stats(srv->rulesreload, &g->rules_file_swaps, &g->rules_file_refusals);
     }
     if (srv->georeload != NULL) {
         s->geo = dom__georeload_acquire(srv->georeload, NULL);
@@ -83,46 +114,111 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
         }
         g->nodes = s->nodes;
         g->n_nodes = n;
+        if ((s->regions = calloc(n, sizeof(*s->regions))) != NULL)
+            for (size_t i = 0; i < n; ++i) {
+                size_t r = 0;
+                while (r < g->n_regions && strcmp(s->regions[r].name, s->nodes[i].region) != 0)
+                    ++r;
+                if (r == g->n_regions)
+                    s->regions[g->n_regions++].name = s->nodes[i].region;
+                ++s->regions[r].nodes;
+                s->regions[r].nodes_up += s->nodes[i].up != 0;
+            }
+        g->regions = s->regions;
     }
     g->sighup_reloads = __atomic_load_n(&srv->sighup_reloads, __ATOMIC_RELAXED);
     g->config_reload_failures = __atomic_load_n(&srv->config_reload_failures, __ATOMIC_RELAXED);
     g->start_time = srv->start_time;
+    s->not_ready = readiness_problem(srv, s, s->not_ready_buf, sizeof(s->not_ready_buf));
+    g->ready = s->not_ready == NULL;
 }
 
 static void drop_snapshot(struct snapshot *s)
 {
     dom_ruleset_release(s->rules);
+    dom__rules_file_release(s->rules_file);
     dom_geo_release(s->geo);
     free(s->nodes);
+    free(s->regions);
 }
 
-/* Regions with clusters but no node up; NULL if every configured region has one. */
-static const char *region_without_node(const dom_config_t *cfg, const struct snapshot *s)
+/* A region the clusters serve, or NULL. */
+static const dom__metrics_region_t *find_region(const struct snapshot *s, const char *name)
 {
-    for (size_t i = 0; i < cfg->n_clusters; ++i) {
-        int any = 0;
-        for (size_t j = 0; j < s->g.n_nodes && !any; ++j)
-            any = strcmp(s->nodes[j].region, cfg->clusters[i].region) == 0 && s->nodes[j].up;
-        if (!any)
-            return cfg->clusters[i].region;
-    }
+    for (size_t i = 0; i < s->g.n_regions; ++i)
+        if (strcmp(s->g.regions[i].name, name) == 0)
+            return &s->g.regions[i];
     return NULL;
+}
+
+/* "region=NAME" (the only parameter /readyz takes): NAME into out, or -1. */
+static int region_param(const char *query, char *out, size_t outlen)
+{
+    if (strncmp(query, "region=", 7) != 0)
+        return -1;
+    const char *name = query + 7;
+    size_t n = strlen(name);
+    if (n == 0 || n >= outlen)
+        return -1;
+    for (size_t i = 0; i < n; ++i)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_' || name[i] == '.'))
+            return -1;
+    memcpy(out, name, n + 1);
+    return 0;
+}
+
+static void answer_readyz(dom__server_t *srv, const struct snapshot *s, const char *query, int *status,
+                          dom__text_t *body)
+{
+    char name[DOM_NAME_MAX + 1];
+    const char *reason = s->not_ready;
+    const dom__metrics_region_t *region = NULL;
+    if (query != NULL && region_param(query, name, sizeof(name)) != 0) {
+        *status = 400;
+        dom__text_printf(body, "bad query: /readyz takes only region=NAME (a storage region's name)\n");
+        return;
+    }
+    if (query != NULL && (region = find_region(s, name)) == NULL) {
+        *status = 404;
+        dom__text_printf(body, "no cluster serves region %s\n", name);
+        return;
+    }
+    if (reason != NULL) {
+        *status = 503;
+        dom__text_printf(body, "not ready: %s\n", reason);
+    } else if (region != NULL && region->nodes_up == 0) {
+        *status = 503;
+        dom__text_printf(body, "region %s: none of its %zu nodes is up (this replica is ready)\n", name, region->nodes);
+    } else if (region != NULL) {
+        *status = 200;
+        dom__text_printf(body, "ready; region %s: %zu of %zu nodes up\n", name, region->nodes_up, region->nodes);
+    } else {
+        *status = 200;
+        dom__text_printf(body, "ready\n");
+    }
 }
 
 static void render_status(dom__server_t *srv, const struct snapshot *s, dom__text_t *t)
 {
     const dom__metrics_globals_t *g = &s->g;
+    const char *reason = s->not_ready;
     dom__json_t j = dom__json_text(t);
-    dom__json_rawf(&j,
-                   "{\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"rules\":", (long long)g->start_time,
-                   srv->n_workers);
+    dom__json_rawf(&j, "{\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"ready\":%s,\"not_ready\":",
+                   (long long)g->start_time, srv->n_workers, reason == NULL ? "true" : "false");
+    dom__json_str(&j, reason);
+    dom__json_lit(&j, ",\"rules\":");
     if (s->rules != NULL) {
         dom__json_rawf(&j, "{\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
         dom__json_str(&j, g->rules_hash);
         dom__json_rawf(&j, ",\"compiled_at\":%lld,\"database\":", (long long)g->rules_compiled_at);
-        dom__json_str(&j, srv->config->rules);
-        dom__json_rawf(&j, ",\"reloads\":%llu,\"reload_failures\":%llu,\"jurisdictions\":[",
-                       (unsigned long long)g->rules_reloads, (unsigned long long)g->rules_reload_failures);
+        dom__json_str(&j, g->rules_path);
+        dom__json_rawf(&j,
+                       ",\"inode\":%llu,\"loaded_at\":%lld,\"reloads\":%llu,\"reload_failures\":%llu,"
+                       "\"file_swaps\":%llu,\"file_refusals\":%llu,\"jurisdictions\":[",
+                       (unsigned long long)g->rules_inode, (long long)g->rules_loaded_at,
+                       (unsigned long long)g->rules_reloads, (unsigned long long)g->rules_reload_failures,
+                       (unsigned long long)g->rules_file_swaps, (unsigned long long)g->rules_file_refusals);
         for (size_t i = 0; i < s->rules->n_jurisdictions; ++i) {
             const dom_jurisdiction_t *jur = &s->rules->jurisdictions[i];
             dom__json_lit(&j, i ? ",{\"name\":" : "{\"name\":");
@@ -143,11 +239,21 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
     dom__json_rawf(&j, ",\"build_epoch\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,\"lookup_errors\":%llu}",
                    (unsigned long long)g->geo_build_epoch, (unsigned long long)g->geo_reloads,
                    (unsigned long long)g->geo_reload_failures, (unsigned long long)g->geo_lookup_errors);
-    dom__json_rawf(&j, ",\"audit\":{\"enabled\":%s,\"ok\":%s,\"lines\":%llu,\"dropped\":%llu,\"reopens\":%llu}",
-                   g->audit_enabled ? "true" : "false", g->audit_ok ? "true" : "false",
-                   (unsigned long long)g->audit_lines, (unsigned long long)g->audit_dropped,
-                   (unsigned long long)g->audit_reopens);
-    dom__json_lit(&j, ",\"nodes\":[");
+    dom__json_rawf(&j,
+                   ",\"audit\":{\"enabled\":%s,\"required\":%s,\"ok\":%s,\"lines\":%llu,\"dropped\":%llu,"
+                   "\"reopens\":%llu}",
+                   g->audit_enabled ? "true" : "false", srv->config->audit.required ? "true" : "false",
+                   g->audit_ok ? "true" : "false", (unsigned long long)g->audit_lines,
+                   (unsigned long long)g->audit_dropped, (unsigned long long)g->audit_reopens);
+    /* region health: what /readyz?region=NAME answers, one entry per region the clusters serve */
+    dom__json_lit(&j, ",\"regions\":[");
+    for (size_t i = 0; i < g->n_regions; ++i) {
+        dom__json_lit(&j, i ? ",{\"name\":" : "{\"name\":");
+        dom__json_str(&j, g->regions[i].name);
+        dom__json_rawf(&j, ",\"up\":%s,\"nodes\":%zu,\"nodes_up\":%zu}", g->regions[i].nodes_up ? "true" : "false",
+                       g->regions[i].nodes, g->regions[i].nodes_up);
+    }
+    dom__json_lit(&j, "],\"nodes\":[");
     for (size_t i = 0; i < g->n_nodes; ++i) {
         dom__json_lit(&j, i ? ",{\"cluster\":" : "{\"cluster\":");
         dom__json_str(&j, g->nodes[i].cluster);
@@ -162,7 +268,8 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
     dom__json_lit(&j, "]}\n");
 }
 
-void dom__admin_answer(dom__server_t *srv, const char *path, int *status, const char **content_type, dom__text_t *body)
+void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, int *status, const char **content_type,
+                       dom__text_t *body)
 {
     *content_type = "text/plain; charset=utf-8";
     if (strcmp(path, "/healthz") == 0) {
@@ -187,24 +294,7 @@ void dom__admin_answer(dom__server_t *srv, const char *path, int *status, const 
             dom__metrics_render(body, threads, srv->n_workers, &s.g);
         free(threads);
     } else if (strcmp(path, "/readyz") == 0) {
-        const char *region = region_without_node(srv->config, &s);
-        if (!s.g.rules_loaded) {
-            *status = 503;
-            dom__text_printf(body, "not ready: no rules loaded\n");
-        } else if (srv->config->geo.database != NULL && !s.g.geo_loaded) {
-            *status = 503;
-            dom__text_printf(body, "not ready: no geo database loaded\n");
-        } else if (region != NULL) {
-            *status = 503;
-            dom__text_printf(body, "not ready: no healthy node in region %s\n", region);
-        } else if (s.g.audit_enabled && !s.g.audit_ok) {
-            *status = 503;
-            dom__text_printf(body, "not ready: audit log writes fail (%llu lines dropped)\n",
-                             (unsigned long long)s.g.audit_dropped);
-        } else {
-            *status = 200;
-            dom__text_printf(body, "ready\n");
-        }
+        answer_readyz(srv, &s, query, status, body);
     } else {
         *status = 200;
         *content_type = "application/json";
@@ -247,8 +337,8 @@ static void serve_one(dom__admin_t *a, int fd)
         *sp2 = '\0';
         char *q = strchr(sp1 + 1, '?');
         if (q != NULL)
-            *q = '\0';
-        dom__admin_answer(a->srv, sp1 + 1, &status, &ctype, &body);
+            *q++ = '\0';
+        dom__admin_answer(a->srv, sp1 + 1, q, &status, &ctype, &body);
     }
     char hdr[256];
     int n = snprintf(hdr, sizeof(hdr),

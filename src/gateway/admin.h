@@ -1,7 +1,8 @@
 /*
  * The admin listener (loopback by default, never the public listener): /metrics
- * (Prometheus text), /healthz (alive), /readyz (rules and geo loaded, a healthy node per
- * configured region, audit log writable), /status (JSON). A small blocking server on its
+ * (Prometheus text), /healthz (alive), /readyz (this replica can decide: listeners accepting, rules
+ * and geo loaded, audit log writable when audit.required; /readyz?region=NAME adds "a node of NAME is
+ * up"), /status (JSON, with region and node health). A small blocking server on its
  * own thread: it never shares a loop with the request path, so a scrape cannot slow requests.
  */
 #ifndef DOM_GATEWAY_ADMIN_H
@@ -18,7 +19,11 @@ int dom__admin_start(dom__server_t *srv, dom__admin_t **out, char *err, size_t e
 /** Stops the thread and closes the socket. NULL safe. */
 void dom__admin_stop(dom__admin_t *a);
 
-/** Answers one admin path: fills status, content type and body. Exposed for the unit tests. */
-void dom__admin_answer(dom__server_t *srv, const char *path, int *status, const char **content_type, dom__text_t *body);
+/**
+ * Answers one admin path with its query string (after '?', NULL if none; only /readyz reads it):
+ * fills status, content type and body. Exposed for the unit tests.
+ */
+void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, int *status, const char **content_type,
+                       dom__text_t *body);
 
 #endif

@@ -122,6 +122,10 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     put_str(&o, "rule_version", r->rule_version);
     dom__json_lit(&o, ",\"rules_generation\":");
     dom__json_u64(&o, r->rules_generation);
+    put_str(&o, "rules_hash", r->rules_hash);
+    put_str(&o, "protocol", r->protocol);
+    dom__json_lit(&o, ",\"tls\":");
+    dom__json_bool(&o, r->tls);
     put_str(&o, "class", r->class_name);
     put_str(&o, "access", r->write ? "write" : "read");
     put_str(&o, "action", r->action);

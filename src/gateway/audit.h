@@ -38,6 +38,9 @@ typedef struct dom__audit_record {
     const char *country, *subdivision;
     const char *jurisdiction, *jurisdiction_source, *rule_version;
     uint64_t rules_generation;
+    const char *rules_hash; /* sha256 of the rule set's sources: which rule text decided */
+    const char *protocol;   /* "h1" or "h2" */
+    int tls;
     const char *class_name;
     int write;          /* 1 write, 0 read */
     const char *action; /* "route" | "reject" */

@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 #include "domicile/clientip.h"
 #include "domicile/diag.h"
+#include "domicile/facts.h"
 #include "domicile/geo.h"
+#include "domicile/pick.h"
 #include "domicile/rules.h"
 
 typedef struct dom_config_listener {
@@ -22,14 +24,9 @@ typedef struct dom_config_listener {
     socklen_t addrlen;
     char *tls_certificate; /* absolute or config-relative resolved path; NULL = cleartext */
     char *tls_key;
-    int proxy_protocol; /* expect a PROXY protocol v1/v2 header first */
+    int proxy_protocol; /* expect a PROXY protocol v1/v2 header first (read by the gateway, proxyproto_accept.c) */
     dom_mark_t mark, tls_mark;
 } dom_config_listener_t;
-
-typedef enum dom_balance {
-    DOM_BALANCE_ROUND_ROBIN = 0,
-    DOM_BALANCE_LEAST_OUTSTANDING,
-} dom_balance_t;
 
 typedef struct dom_config_node {
     char *url;     /* as written: "http://127.0.0.1:9101" */
@@ -97,13 +94,19 @@ typedef struct dom_config {
 
     char *consent_header; /* lower-case; default "domicile-consent" */
 
+    dom_path_mode_t paths; /* strict (default) or canonicalize: encoded dots and slashes */
+    char **refuse_methods; /* NULL-terminated; 405 for these; NULL = CONNECT, TRACE, TRACK */
+
     struct {
         uint64_t max_body; /* bytes; default 1 MiB */
         dom_config_class_limit_t *classes;
         size_t n_classes;
-        uint64_t upstream_timeout_ms; /* default 30 s */
-        uint64_t drain_timeout_ms;    /* default 10 s */
-        unsigned h2_max_resets;       /* streams an HTTP/2 connection may cancel before it is cut; 0 = off */
+        uint64_t upstream_timeout_ms;     /* default 30 s */
+        uint64_t drain_timeout_ms;        /* default 10 s */
+        unsigned h2_max_resets;           /* streams an HTTP/2 connection may cancel before it is cut; 0 = off */
+        uint64_t proxy_header_timeout_ms; /* a proxy_protocol connection's header must arrive within; default 5 s */
+        uint64_t max_headers;             /* header fields per request (431 above); default 100 */
+        uint64_t max_header_bytes;        /* bytes of header names and values (431 above); default 64 KiB */
     } limits;
 
     int expose_decision_headers;
@@ -119,6 +122,7 @@ typedef struct dom_config {
         unsigned ipv4_prefix, ipv6_prefix;
         char *hash_key_file;
         uint64_t buffer;
+        int required; /* audit.required: /readyz is 503 while the audit log cannot be written */
         dom_mark_t mark;
     } audit;
 
@@ -164,6 +168,37 @@ void dom_config_free(dom_config_t *cfg);
  * a warning (requests allowed only there get 451 no_compliant_region). Returns the number of errors.
  */
 size_t dom_config_check_regions(const dom_config_t *cfg, const dom_ruleset_t *rules, dom_diag_t *diag);
+
+/** How to open and read the geo database a config names (borrows from cfg). */
+static inline dom_geo_options_t dom_config_geo_options(const dom_config_t *cfg)
+{
+    return (dom_geo_options_t){
+        .shape = cfg->geo.shape,
+        .country_path = cfg->geo.country_path,
+        .subdivision_path = cfg->geo.subdivision_path,
+        .eu_path = cfg->geo.eu_path,
+        .overrides = cfg->overrides,
+        .n_overrides = cfg->n_overrides,
+    };
+}
+
+/**
+ * The facts builder's settings (facts.h) from a config, the pin keys and the geo handle in use:
+ * the one place the gateway and `explain -c` turn a config into what steps 0-3 read.
+ */
+static inline void dom_config_facts(const dom_config_t *cfg, const dom_pin_keyring_t *keyring, dom_geo_t *geo,
+                                    dom_facts_config_t *out)
+{
+    out->trusted = &cfg->trusted_proxies;
+    out->pin_header = cfg->pins.header;
+    out->consent_header = cfg->consent_header;
+    out->keyring = keyring;
+    out->geo = geo;
+    out->paths = cfg->paths;
+    out->max_headers = (size_t)cfg->limits.max_headers;
+    out->max_header_bytes = (size_t)cfg->limits.max_header_bytes;
+    out->refuse_methods = (const char *const *)cfg->refuse_methods;
+}
 
 /** Largest body any class may send (max of max_body and class_max_body): h2o's own hard limit. */
 uint64_t dom_config_largest_body(const dom_config_t *cfg);

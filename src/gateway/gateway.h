@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <h2o.h>
+#include "domicile/facts.h"
 #include "domicile/geo.h"
+#include "domicile/pick.h"
 #include "domicile/pin.h"
 #include "domicile/policy.h"
 #include "domicile/rules.h"
@@ -52,32 +54,42 @@ typedef struct dom__cluster {
     const dom_config_cluster_t *config;
     dom__node_t *nodes;
     size_t n_nodes;
-    size_t next; /* round-robin cursor */
 } dom__cluster_t;
 
+/** One thread's clusters, and the same as dom_pick() sees them (parallel arrays). */
+typedef struct dom__upstream {
+    dom__cluster_t *clusters;
+    dom_pick_cluster_t *view; /* region, balance, cursor; nodes' usable/outstanding refreshed per pick */
+    size_t n_clusters;
+} dom__upstream_t;
+
 /** Builds one thread's view of the clusters; pools get `loop`'s timers. Errors: DOM_ENOMEM. */
-int dom__upstream_init(dom__cluster_t **out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
+int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
                        uint64_t keepalive_ms);
 
-/** Outcome of choosing where a routed request goes. */
-typedef enum dom__pick_result {
-    DOM_PICK_OK = 0,
-    DOM_PICK_NO_CLUSTER, /* no allowed region has a cluster configured: 451 no_compliant_region */
-    DOM_PICK_NONE_UP,    /* clusters exist but no node is up in the regions we may use: 503 */
-} dom__pick_result_t;
-
 /**
- * Picks a node for a route decision: regions in the decision's order, skipping regions without a
- * cluster; in the first region that has clusters, the first cluster with an up node, and in it a node
- * by the cluster's balance. With on_unavailable reject, a region with clusters but no up node ends the
- * search (503); with next_region the next listed region is tried. Never leaves the decision's list.
+ * Picks a node for a route decision with dom_pick() (include/domicile/pick.h): each node's
+ * health (shared, relaxed load) and this thread's outstanding count are passed in as plain data.
  * Nodes in skip (already tried by this request: they refused the connection) count as down, so a
  * retry follows the same order: another node of the cluster, another cluster of the region, then
- * (next_region only) the next listed region.
+ * (next_region only) the next listed region. Never leaves the decision's list.
  */
-dom__pick_result_t dom__upstream_pick(dom__cluster_t *clusters, size_t n_clusters, const dom_ruleset_t *rules,
-                                      const dom_decision_t *d, const dom__node_t *const *skip, size_t n_skip,
-                                      dom__node_t **node, const char **region);
+dom_pick_result_t dom__upstream_pick(dom__upstream_t *up, const dom_ruleset_t *rules, const dom_decision_t *d,
+                                     const dom__node_t *const *skip, size_t n_skip, dom__node_t **node,
+                                     const char **region);
+
+/* ---- facts.c: steps 0-3 on an h2o request ---- */
+
+/** The connection's peer (or PROXY protocol source) as an address; returns 0 if it has none. */
+int dom__peer_of(h2o_req_t *req, dom_addr_t *out);
+
+/**
+ * Feeds the request's header section, method, target and peer (NULL = unknown) to the facts
+ * builder (facts.h) and drops, in place, the headers it says no client may send upstream.
+ * The canonical path lives in req->pool; out borrows from the request.
+ */
+void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_config_t *fc, int64_t now,
+                        dom_request_facts_t *out);
 
 /* ---- server.c: the process ---- */
 
@@ -102,7 +114,7 @@ typedef struct dom__worker {
     h2o_socket_t **listeners;
     h2o_accept_ctx_t *accept_ctxs;
     int *listen_fds;
-    dom__cluster_t *clusters;
+    dom__upstream_t upstream;
     dom__live_t *live;        /* this thread's reference to the live settings and geo handle (live.h); swapped
                                  between requests when a new one was published */
     uint64_t live_generation; /* of w->live */
@@ -112,15 +124,15 @@ typedef struct dom__worker {
     int draining, done;
     h2o_timeout_entry_t drain_check;
     dom__conn_resets_t resets[DOM__RESET_SLOTS];
-    int pool_layout; /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
-    struct {
-        uint64_t requests, routed, rejected, malformed_forwarding, body_too_large;
-    } counters;
+    int pool_layout;                    /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
+    h2o_timeout_t proxy_header_timeout; /* proxyproto_accept.c: limits.proxy_header_timeout */
+    h2o_linklist_t proxy_pending;       /* connections whose PROXY header is still being read */
 } dom__worker_t;
 
 struct dom__server {
     dom_config_t *config;
-    dom_rules_store_t *rules;
+    dom__rules_file_t *rules;             /* as opened at start; the one in use is in live (rulesreload.h) */
+    struct dom__rulesreload *rulesreload; /* rules delivered by rename or symlink swap */
     dom_geo_t *geo;
     dom_pin_keyring_t keyring; /* as loaded at start; moved into the first live settings */
     dom__livepub_t live;       /* what SIGHUP and the geo watcher publish to the workers */
@@ -136,9 +148,27 @@ struct dom__server {
     struct dom__health *healthmon;
     struct dom__admin *admin;
     int64_t start_time;
+    int accepting;                   /* atomic: 1 once every worker listens, 0 from the drain on (/readyz) */
     uint64_t sighup_reloads;         /* atomic: SIGHUPs whose config loaded and was applied */
     uint64_t config_reload_failures; /* atomic: SIGHUPs whose config did not load (nothing changed) */
 };
+
+/* ---- proxyproto_accept.c: the PROXY protocol header, before TLS and h2o ---- */
+
+/** Sets up a worker's header timeout and pending list (before its loop runs). */
+void dom__proxyproto_init(dom__worker_t *w);
+
+/**
+ * Takes a connection accepted on a proxy_protocol listener: refuses it at once unless its sender is
+ * in trusted_proxies, else reads the PROXY header (v1 or v2, include/domicile/proxyproto.h) off the
+ * socket within limits.proxy_header_timeout, sets the client address from it (LOCAL / UNKNOWN: the
+ * sender itself) and hands the socket, with the bytes after the header still in its input, to
+ * h2o_accept(actx) (TLS handshake or HTTP). Anything else closes the connection and is counted.
+ */
+void dom__proxyproto_accept(dom__worker_t *w, h2o_accept_ctx_t *actx, h2o_socket_t *sock);
+
+/** Drain: closes every connection whose header has not arrived yet. */
+void dom__proxyproto_drain(dom__worker_t *w);
 
 /* ---- reload.c: SIGHUP ---- */
 

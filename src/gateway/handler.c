@@ -17,7 +17,6 @@
 #include "gateway/gateway.h"
 #include "gateway/health.h"
 
-#define MAX_FORWARDING_LINES 16
 #define REQUEST_ID_MAX 128
 #define RETRY_AFTER_S 5
 #define MAX_TRIED_NODES 16
@@ -52,6 +51,7 @@ struct request_state {
     dom__refusal_t refusal; /* what the client gets if no node can be reached (strings in req->pool) */
     int forwarded;
     int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
+    int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -105,6 +105,9 @@ static void record(struct request_state *st)
         .jurisdiction_source = st->decided ? dom_jurisdiction_source_name(d->source) : NULL,
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
+        .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
+        .protocol = st->protocol >= DOM__PROTO_H2 ? "h2" : "h1",
+        .tls = st->protocol == DOM__PROTO_H1_TLS || st->protocol == DOM__PROTO_H2_TLS,
         .class_name = cls,
         .write = st->decided && d->access == DOM_ACCESS_WRITE,
         .action = action,
@@ -168,6 +171,24 @@ static void count_cancel(dom__worker_t *w, h2o_req_t *req)
     }
 }
 
+/* Counts a request on its HTTP/2 connection; 1 if that connection was cut for rapid reset (answered 429 here). */
+static int cut_connection(dom__worker_t *w, h2o_req_t *req)
+{
+    if (req->version < 0x200 || w->live->settings->config->limits.h2_max_resets == 0)
+        return 0;
+    dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
+    if (slot->conn_id != req->conn->id)
+        *slot = (dom__conn_resets_t){.conn_id = req->conn->id};
+    ++slot->requests;
+    if (!slot->cut)
+        return 0;
+    /* the socket is shut down already; what h2o still parsed from it goes nowhere upstream */
+    req->res.status = 429;
+    req->res.reason = "Too Many Requests";
+    h2o_send_inline(req, H2O_STRLIT("too many cancelled streams on this connection\n"));
+    return 1;
+}
+
 static void request_state_dispose(void *p)
 {
     struct request_state *st = p;
@@ -192,20 +213,6 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * New live settings or a new geo database were published: take them between requests. Everything
- * on_req reads from them is used inside on_req (or copied into the request's state), so one request
- * never mixes two.
- */
-static void refresh_live(dom__worker_t *w)
-{
-    uint64_t gen;
-    dom__live_t *l = dom__live_acquire(&w->server->live, &gen);
-    dom__live_release(w->live);
-    w->live = l;
-    w->live_generation = gen;
 }
 
 /* xoshiro256**: fast, per thread, seeded from the OpenSSL CSPRNG. Request ids need uniqueness, not secrecy. */
@@ -242,12 +249,7 @@ static int is_name(const h2o_iovec_t *name, const char *lit, size_t len)
     return name->len == len && h2o_lcstris(name->base, name->len, lit, len);
 }
 
-static int has_prefix(const h2o_iovec_t *name, const char *lit, size_t len)
-{
-    return name->len >= len && h2o_lcstris(name->base, len, lit, len);
-}
-
-static int request_id_ok(h2o_iovec_t v)
+static int request_id_ok(dom_strref_t v)
 {
     if (v.len == 0 || v.len > REQUEST_ID_MAX)
         return 0;
@@ -258,66 +260,6 @@ static int request_id_ok(h2o_iovec_t v)
             return 0;
     }
     return 1;
-}
-
-/* What the header pass collected. Values point into the request (alive as long as it is). */
-struct gathered {
-    dom_strref_t xff[MAX_FORWARDING_LINES], fwd[MAX_FORWARDING_LINES];
-    size_t n_xff, n_fwd;
-    int too_many;
-    h2o_iovec_t pin, consent, request_id;
-    int has_pin, has_consent, has_request_id;
-};
-
-/*
- * One pass over the request headers: drops what no client may send us (X-Domicile-*,
- * X-Residency-*) and what the gateway rebuilds itself (forwarding headers, X-Request-Id),
- * and remembers the values the decision needs. Compacts the vector in place.
- */
-static void gather_and_strip(h2o_req_t *req, const dom_config_t *cfg, struct gathered *g)
-{
-    size_t pin_len = strlen(cfg->pins.header), consent_len = strlen(cfg->consent_header), out = 0;
-    for (size_t i = 0; i < req->headers.size; ++i) {
-        h2o_header_t *h = &req->headers.entries[i];
-        const h2o_iovec_t *name = h->name;
-        if (has_prefix(name, H2O_STRLIT("x-domicile-")) || has_prefix(name, H2O_STRLIT("x-residency-")))
-            continue;
-        if (name == &H2O_TOKEN_X_FORWARDED_FOR->buf || is_name(name, H2O_STRLIT("x-forwarded-for"))) {
-            if (g->n_xff < MAX_FORWARDING_LINES)
-                g->xff[g->n_xff++] = (dom_strref_t){h->value.base, h->value.len};
-            else
-                g->too_many = 1;
-            continue;
-        }
-        if (is_name(name, H2O_STRLIT("forwarded"))) {
-            if (g->n_fwd < MAX_FORWARDING_LINES)
-                g->fwd[g->n_fwd++] = (dom_strref_t){h->value.base, h->value.len};
-            else
-                g->too_many = 1;
-            continue;
-        }
-        if (is_name(name, H2O_STRLIT("x-real-ip")) || is_name(name, H2O_STRLIT("x-forwarded-proto")) ||
-            is_name(name, H2O_STRLIT("x-forwarded-host")))
-            continue;
-        if (is_name(name, H2O_STRLIT("x-request-id"))) {
-            if (!g->has_request_id) {
-                g->request_id = h->value;
-                g->has_request_id = 1;
-            }
-            continue;
-        }
-        if (!g->has_pin && is_name(name, cfg->pins.header, pin_len)) {
-            g->pin = h->value;
-            g->has_pin = 1;
-        } else if (!g->has_consent && is_name(name, cfg->consent_header, consent_len)) {
-            g->consent = h->value;
-            g->has_consent = 1;
-        }
-        if (out != i)
-            req->headers.entries[out] = *h;
-        ++out;
-    }
-    req->headers.size = out;
 }
 
 /* For anonymized classes: nothing that identifies the client reaches the upstream. */
@@ -339,13 +281,6 @@ static void strip_identity(h2o_req_t *req, const dom_config_t *cfg)
         ++out;
     }
     req->headers.size = out;
-}
-
-static void add_req_header(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
-{
-    /* values may live in the rules snapshot: copy them into the request's pool first */
-    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
-    h2o_add_header_by_str(&req->pool, &req->headers, name, name_len, 0, NULL, v.base, v.len);
 }
 
 /* The client's address as text; IPv4 by hand (glibc's inet_ntop formats it with sprintf). Returns the length, 0 on
@@ -430,8 +365,8 @@ static void connect_failed(struct request_state *st)
     dom__node_t *next = NULL;
     const char *region = NULL;
     if (st->n_tried < MAX_TRIED_NODES &&
-        dom__upstream_pick(w->clusters, w->server->config->n_clusters, st->rules, &st->d,
-                           (const dom__node_t *const *)st->tried, st->n_tried, &next, &region) == DOM_PICK_OK) {
+        dom__upstream_pick(&w->upstream, st->rules, &st->d, (const dom__node_t *const *)st->tried, st->n_tried, &next,
+                           &region) == DOM_PICK_OK) {
         DOM__COUNT(&w->metrics.upstream_retries);
         ++next->outstanding;
         st->node = next;
@@ -539,200 +474,108 @@ static void on_defer(h2o_timeout_entry_t *entry)
     start_connect(H2O_STRUCT_FROM_MEMBER(struct request_state, defer, entry));
 }
 
-int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
+/* The client's own X-Request-Id when it is a sane token (its response then carries it back), else a fresh one. */
+static void set_request_id(struct request_state *st, const dom_request_facts_t *facts)
 {
-    dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, req->conn->ctx);
-    dom__server_t *srv = w->server;
-    /* one relaxed load: new settings (SIGHUP) or a new geo database are taken between requests */
-    if (dom__live_generation(&srv->live) != w->live_generation)
-        refresh_live(w);
-    /* cfg: the keys a reload may change (live.h); srv->config: the rest, fixed at start */
-    const dom_config_t *cfg = w->live->settings->config;
-    ++w->counters.requests;
-    uint64_t t0 = mono_ns();
-    if (req->version >= 0x200 && cfg->limits.h2_max_resets != 0) {
-        dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
-        if (slot->conn_id != req->conn->id)
-            *slot = (dom__conn_resets_t){.conn_id = req->conn->id};
-        ++slot->requests;
-        if (slot->cut) {
-            /* the socket is shut down already; what h2o still parsed from it goes nowhere upstream */
-            req->res.status = 429;
-            req->res.reason = "Too Many Requests";
-            h2o_send_inline(req, H2O_STRLIT("too many cancelled streams on this connection\n"));
-            return 0;
-        }
+    h2o_req_t *req = st->req;
+    if ((st->echo_request_id = request_id_ok(facts->request_id))) {
+        st->request_id = h2o_strdup(&req->pool, facts->request_id.base, facts->request_id.len).base;
+        return;
     }
-    /* hygiene first: nothing below may see a client-sent X-Domicile-* header */
-    struct gathered g;
-    memset(&g, 0, sizeof(g));
-    gather_and_strip(req, cfg, &g);
-
-    char *request_id;
-    int echo_request_id = g.has_request_id && request_id_ok(g.request_id);
-    if (echo_request_id) {
-        request_id = h2o_strdup(&req->pool, g.request_id.base, g.request_id.len).base;
-    } else {
-        static const char hex[] = "0123456789abcdef";
-        uint64_t a = rng_next(w->rng), b = rng_next(w->rng);
-        request_id = h2o_mem_alloc_pool(&req->pool, 33);
-        for (int i = 0; i < 16; ++i) {
-            request_id[i] = hex[(a >> (60 - 4 * i)) & 15];
-            request_id[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
-        }
-        request_id[32] = '\0';
+    static const char hex[] = "0123456789abcdef";
+    uint64_t a = rng_next(st->worker->rng), b = rng_next(st->worker->rng);
+    char *id = h2o_mem_alloc_pool(&req->pool, 33);
+    for (int i = 0; i < 16; ++i) {
+        id[i] = hex[(a >> (60 - 4 * i)) & 15];
+        id[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
     }
+    id[32] = '\0';
+    st->request_id = id;
+}
 
-    /* step 1: who is the client (PROXY protocol source is what h2o reports as the peer) */
-    struct sockaddr_storage ss;
-    dom_addr_t peer;
-    memset(&peer, 0, sizeof(peer));
-    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
-    int have_peer = sslen != 0 && dom_addr_from_sockaddr((void *)&ss, &peer) == 0;
-    dom_clientip_t client;
-    memset(&client, 0, sizeof(client));
-    if (have_peer) {
-        if (g.too_many) {
-            /* more forwarding lines than any sane chain: treat like a malformed one */
-            client.addr = peer;
-            client.malformed = 1;
-        } else {
-            dom_clientip_resolve(&cfg->trusted_proxies, &peer, g.xff, g.n_xff, g.fwd, g.n_fwd, &client);
-        }
-        if (client.malformed) {
-            ++w->counters.malformed_forwarding;
-            DOM__COUNT(&w->metrics.malformed_forwarding);
-        }
-    }
-
-    /* step 2: where is it. A hidden client, or a malformed header from a trusted proxy, leaves the
-     * location unknown: geolocating the proxy instead would let a client who writes garbage into
-     * X-Forwarded-For choose the proxy's jurisdiction (fail closed). */
-    int location_known = have_peer && !client.hidden && !client.malformed;
-    dom_geo_result_t geo;
-    memset(&geo, 0, sizeof(geo));
-    if (location_known)
-        dom_geo_lookup(w->live->geo, &client.addr, &geo);
-
-    /* step 3: a residency pin, if sent */
-    int64_t now = (int64_t)time(NULL);
-    dom_pin_t pin;
-    memset(&pin, 0, sizeof(pin));
-    int pin_status = 0;
-    if (g.has_pin && (pin_status = dom_pin_verify(&w->live->settings->keyring, g.pin.base, g.pin.len, now, &pin)) != 0)
+/* What step 7 records of the facts, and what the metrics count of them. */
+static void note_facts(struct request_state *st, const dom_request_facts_t *facts)
+{
+    dom__worker_t *w = st->worker;
+    if (facts->client.malformed)
+        DOM__COUNT(&w->metrics.malformed_forwarding);
+    if (facts->pin_present && facts->pin_status != DOM_OK)
         DOM__COUNT(&w->metrics.invalid_pins);
-
-    /* step 4: the rules snapshot, held until the request's pool goes away */
-    struct request_state *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), request_state_dispose);
-    memset(st, 0, sizeof(*st));
-    st->rules = dom_rules_store_current(srv->rules);
-    st->worker = w;
-    st->req = req;
-    st->request_id = request_id;
-    st->echo_request_id = echo_request_id;
-    st->expose_decision_headers = cfg->expose_decision_headers;
-    st->have_client = have_peer && !client.hidden;
+    st->have_client = facts->have_peer && !facts->client.hidden;
     if (st->have_client)
-        st->client = client.addr;
-    memcpy(st->country, geo.country, sizeof(st->country));
-    memcpy(st->subdivision, geo.subdivision, sizeof(st->subdivision));
+        st->client = facts->client.addr;
+    if (facts->location_known) {
+        memcpy(st->country, facts->geo.country, sizeof(st->country));
+        memcpy(st->subdivision, facts->geo.subdivision, sizeof(st->subdivision));
+    }
+}
 
-    /* step 5: decide */
-    dom_request_facts_t facts;
-    memset(&facts, 0, sizeof(facts));
-    facts.geo = location_known ? &geo : NULL;
-    facts.location_hidden = !location_known;
-    facts.pin_present = g.has_pin;
-    facts.pin_status = pin_status;
-    facts.pin = g.has_pin && pin_status == 0 ? &pin : NULL;
-    facts.method = req->method.base;
-    facts.method_len = req->method.len;
-    facts.path = req->path_normalized.base;
-    facts.path_len = req->path_normalized.len;
-    facts.consent = g.has_consent ? g.consent.base : NULL;
-    facts.consent_len = g.has_consent ? g.consent.len : 0;
-    facts.now = now;
-    dom_decision_t d;
-    dom_decide(st->rules, &facts, &d);
-    st->d = d;
-    st->decided = 1;
-    st->reason = d.reason;
-    st->decision_ns = mono_ns() - t0;
-    dom__histogram_observe(&w->metrics.decision, st->decision_ns);
-
-    dom__refusal_t refusal = {
-        .status = d.status,
-        .reason = d.reason,
-        .jurisdiction = d.jurisdiction != NULL ? pool_cstr(req, d.jurisdiction->name) : NULL,
-        .rule_version = d.jurisdiction != NULL ? pool_cstr(req, d.jurisdiction->version) : NULL,
-        .class_name = pool_cstr(req, d.class_name),
-        .request_id = request_id,
-        .policy_url = d.jurisdiction != NULL ? pool_cstr(req, d.jurisdiction->policy_url) : NULL,
+/* The one JSON refusal, filled from the decision (strings copied into the request's pool). */
+static void refusal_init(struct request_state *st, dom__refusal_t *r)
+{
+    h2o_req_t *req = st->req;
+    const dom_decision_t *d = &st->d;
+    *r = (dom__refusal_t){
+        .status = d->status,
+        .reason = d->reason,
+        .jurisdiction = d->jurisdiction != NULL ? pool_cstr(req, d->jurisdiction->name) : NULL,
+        .rule_version = d->jurisdiction != NULL ? pool_cstr(req, d->jurisdiction->version) : NULL,
+        .class_name = pool_cstr(req, d->class_name),
+        .request_id = st->request_id,
+        .policy_url = d->jurisdiction != NULL ? pool_cstr(req, d->jurisdiction->policy_url) : NULL,
     };
-    if (d.action == DOM_ACTION_REJECT) {
-        if (refusal.status == 503)
-            refusal.retry_after = RETRY_AFTER_S;
-        ++w->counters.rejected;
-        dom__respond_refusal(req, &refusal);
-        return 0;
-    }
+}
 
-    /* the body was buffered by h2o up to the largest class limit; this class may allow less */
-    if (req->entity.base != NULL && req->entity.len > class_limit(cfg, d.class_name)) {
-        ++w->counters.body_too_large;
-        refusal.status = 413;
-        refusal.reason = st->reason = "body_too_large";
-        dom__respond_refusal(req, &refusal);
-        return 0;
-    }
+static int refuse(struct request_state *st, dom__refusal_t *r, int status, const char *reason)
+{
+    r->status = status;
+    r->reason = st->reason = reason;
+    r->retry_after = status == 503 ? RETRY_AFTER_S : 0;
+    dom__respond_refusal(st->req, r);
+    return 0;
+}
 
-    /* step 6: a node in the first allowed region that has one; never outside the list */
-    dom__node_t *node = NULL;
-    const char *region = NULL;
-    switch (dom__upstream_pick(w->clusters, srv->config->n_clusters, st->rules, &d, NULL, 0, &node, &region)) {
-    case DOM_PICK_OK:
-        break;
-    case DOM_PICK_NO_CLUSTER:
-        refusal.status = 451;
-        refusal.reason = st->reason = "no_compliant_region";
-        ++w->counters.rejected;
-        dom__respond_refusal(req, &refusal);
-        return 0;
-    case DOM_PICK_NONE_UP:
-        refusal.status = 503;
-        refusal.reason = st->reason = "region_unavailable";
-        refusal.retry_after = RETRY_AFTER_S;
-        ++w->counters.rejected;
-        dom__respond_refusal(req, &refusal);
-        return 0;
+/*
+ * The request as it goes upstream: the canonical path it was classified by, the decision headers from
+ * the gateway only (client copies were dropped with the facts), forwarding headers rebuilt from the
+ * resolved address (or identity stripped for anonymized classes). The region is added when a node has
+ * accepted the connection (a retry may move to the next listed region).
+ */
+static void rewrite_upstream(struct request_state *st, const dom_config_t *cfg, const dom_request_facts_t *facts,
+                             const dom__refusal_t *r)
+{
+    h2o_req_t *req = st->req;
+    h2o_iovec_t path = h2o_iovec_init(facts->path, facts->path_len);
+    req->path_normalized = path;
+    req->query_at = SIZE_MAX;
+    if (facts->query != NULL) {
+        req->query_at = path.len;
+        path = h2o_concat(&req->pool, path, h2o_iovec_init(H2O_STRLIT("?")),
+                          h2o_iovec_init(facts->query, facts->query_len));
     }
-    ++node->outstanding;
-    st->node = node;
-    st->region = region; /* a name in st->rules, held as long as st */
-    ++w->counters.routed;
+    req->path = path;
 
-    /* the decision, from the gateway only (client copies were stripped above); the region is added when a node
-     * has accepted the connection (a retry may move to the next listed region) */
-    const char *jname = refusal.jurisdiction != NULL ? refusal.jurisdiction : "";
-    const char *version = refusal.rule_version != NULL ? refusal.rule_version : "";
-    const char *cls = refusal.class_name != NULL ? refusal.class_name : "";
-    add_req_header(req, H2O_STRLIT("x-domicile-jurisdiction"), jname, strlen(jname));
-    add_req_header(req, H2O_STRLIT("x-domicile-class"), cls, strlen(cls));
-    add_req_header(req, H2O_STRLIT("x-domicile-rule-version"), version, strlen(version));
-    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, request_id,
-                          strlen(request_id));
+    const char *jname = r->jurisdiction != NULL ? r->jurisdiction : "";
+    const char *version = r->rule_version != NULL ? r->rule_version : "";
+    const char *cls = r->class_name != NULL ? r->class_name : "";
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-jurisdiction"), 0, NULL, jname,
+                          strlen(jname));
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-class"), 0, NULL, cls, strlen(cls));
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-rule-version"), 0, NULL, version,
+                          strlen(version));
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, st->request_id,
+                          strlen(st->request_id));
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-proto"), 0, NULL,
                           req->input.scheme->name.base, req->input.scheme->name.len);
-    if (d.anonymize) {
+    if (st->d.anonymize) {
         strip_identity(req, cfg);
-    } else if (have_peer) {
-        /* rebuilt from the resolved address, not appended to what the client claimed */
+    } else if (facts->have_peer) {
         char addr[INET6_ADDRSTRLEN];
-        size_t alen = format_addr(&client.addr, addr, sizeof(addr));
+        size_t alen = format_addr(&facts->client.addr, addr, sizeof(addr));
         if (alen != 0) {
             h2o_iovec_t a = h2o_strdup(&req->pool, addr, alen), fwd;
             h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-forwarded-for"), 0, NULL, a.base, a.len);
-            if (client.addr.family == AF_INET6)
+            if (facts->client.addr.family == AF_INET6)
                 fwd = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("for=\"[")), a,
                                  h2o_iovec_init(H2O_STRLIT("]\";proto=")), req->input.scheme->name);
             else
@@ -741,15 +584,75 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
             h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("forwarded"), 0, NULL, fwd.base, fwd.len);
         }
     }
-    if (cfg->expose_decision_headers)
+    if (st->expose_decision_headers)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-version"), 0, NULL, version,
                               strlen(version));
-
     /* no node reachable in the regions we may use: never another one */
-    refusal.status = 503;
-    refusal.reason = "region_unavailable";
-    refusal.retry_after = RETRY_AFTER_S;
-    st->refusal = refusal;
+    st->refusal = *r;
+    st->refusal.status = 503;
+    st->refusal.reason = "region_unavailable";
+    st->refusal.retry_after = RETRY_AFTER_S;
+}
+
+int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, req->conn->ctx);
+    /*
+     * one relaxed load: new settings (SIGHUP), a new geo database or rules file are taken between requests.
+     * Everything on_req reads from them is used inside on_req (or copied into the request's state, the rules
+     * snapshot held), so one request never mixes two.
+     */
+    dom__live_refresh(&w->server->live, &w->live, &w->live_generation);
+    /* cfg: the keys a reload may change (live.h); w->server->config: the rest, fixed at start */
+    const dom_config_t *cfg = w->live->settings->config;
+    uint64_t t0 = mono_ns();
+    if (cut_connection(w, req))
+        return 0;
+    struct request_state *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), request_state_dispose);
+    memset(st, 0, sizeof(*st));
+    st->worker = w;
+    st->req = req;
+    st->expose_decision_headers = cfg->expose_decision_headers;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    st->protocol = (req->version >= 0x200 ? DOM__PROTO_H2 : DOM__PROTO_H1) + (sock != NULL && sock->ssl != NULL);
+    DOM__COUNT(&w->metrics.by_protocol[st->protocol]);
+
+    /* steps 0-3: canonical path, client address, location, pin and consent; header hygiene on the way */
+    dom_facts_config_t fc;
+    dom_config_facts(cfg, &w->live->settings->keyring, w->live->geo, &fc);
+    dom_addr_t peer;
+    int have_peer = dom__peer_of(req, &peer);
+    dom_request_facts_t facts;
+    dom__request_facts(req, have_peer ? &peer : NULL, &fc, (int64_t)time(NULL), &facts);
+    set_request_id(st, &facts);
+    note_facts(st, &facts);
+
+    /* steps 4-5: the rules snapshot (held until the request's pool goes away) and the decision */
+    st->rules = dom_rules_store_current(w->live->rules->store);
+    dom_decide(st->rules, &facts, &st->d);
+    st->decided = 1;
+    st->reason = st->d.reason;
+    st->decision_ns = mono_ns() - t0;
+    dom__histogram_observe(&w->metrics.decision, st->decision_ns);
+    dom__refusal_t refusal;
+    refusal_init(st, &refusal);
+    if (st->d.action == DOM_ACTION_REJECT)
+        return refuse(st, &refusal, st->d.status, st->d.reason);
+    /* the body was buffered by h2o up to the largest class limit; this class may allow less */
+    if (req->entity.base != NULL && req->entity.len > class_limit(cfg, st->d.class_name))
+        return refuse(st, &refusal, 413, "body_too_large");
+
+    /* step 6: a node in the first allowed region that has one; never outside the list */
+    switch (dom__upstream_pick(&w->upstream, st->rules, &st->d, NULL, 0, &st->node, &st->region)) {
+    case DOM_PICK_NO_CLUSTER:
+        return refuse(st, &refusal, 451, "no_compliant_region");
+    case DOM_PICK_NONE_UP:
+        return refuse(st, &refusal, 503, "region_unavailable");
+    case DOM_PICK_OK:
+        break;
+    }
+    ++st->node->outstanding; /* st->region: a name in st->rules, held as long as st */
+    rewrite_upstream(st, cfg, &facts, &refusal);
 
     /*
      * One loop turn before anything goes upstream: h2o runs this handler while parsing a read, before

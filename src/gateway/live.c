@@ -1,7 +1,7 @@
 /*
- * Live settings (see live.h). Publishers are the main thread (SIGHUP) and the geo watcher;
- * both build the new snapshot from the current one under the mutex, so a geo swap and a
- * config reload never undo each other.
+ * Live settings (see live.h). Publishers are the main thread (SIGHUP), the geo watcher and
+ * the rules watcher; each builds the new snapshot from the current one under the mutex, so a
+ * geo swap, a rules swap and a config reload never undo each other.
  */
 #include <stdlib.h>
 #include "domicile/common.h"
@@ -32,7 +32,7 @@ void dom__settings_release(dom__settings_t *s)
     free(s);
 }
 
-static dom__live_t *live_new(dom__settings_t *settings, dom_geo_t *geo)
+static dom__live_t *live_new(dom__settings_t *settings, dom_geo_t *geo, dom__rules_file_t *rules)
 {
     dom__live_t *l = calloc(1, sizeof(*l));
     if (l == NULL)
@@ -42,6 +42,8 @@ static dom__live_t *live_new(dom__settings_t *settings, dom_geo_t *geo)
     l->settings = settings;
     dom_geo_retain(geo);
     l->geo = geo;
+    dom__rules_file_retain(rules);
+    l->rules = rules;
     return l;
 }
 
@@ -51,23 +53,25 @@ void dom__live_release(dom__live_t *l)
         return;
     dom__settings_release(l->settings);
     dom_geo_release(l->geo);
+    dom__rules_file_release(l->rules);
     free(l);
 }
 
-int dom__live_init(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo)
+int dom__live_init(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo, dom__rules_file_t *rules)
 {
     pthread_mutex_init(&pub->mutex, NULL);
     pub->generation = 1;
-    if ((pub->current = live_new(settings, geo)) == NULL)
+    if ((pub->current = live_new(settings, geo, rules)) == NULL)
         return DOM_ENOMEM;
     return 0;
 }
 
-int dom__live_publish(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo)
+int dom__live_publish(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo, dom__rules_file_t *rules)
 {
     pthread_mutex_lock(&pub->mutex);
     dom__live_t *old = pub->current;
-    dom__live_t *l = live_new(settings != NULL ? settings : old->settings, geo != NULL ? geo : old->geo);
+    dom__live_t *l = live_new(settings != NULL ? settings : old->settings, geo != NULL ? geo : old->geo,
+                              rules != NULL ? rules : old->rules);
     if (l == NULL) {
         pthread_mutex_unlock(&pub->mutex);
         return DOM_ENOMEM;
@@ -89,4 +93,25 @@ dom__live_t *dom__live_acquire(dom__livepub_t *pub, uint64_t *generation)
         *generation = pub->generation;
     pthread_mutex_unlock(&pub->mutex);
     return l;
+}
+
+dom_ruleset_t *dom__live_rules(dom__livepub_t *pub, dom__rules_file_t **file)
+{
+    dom__live_t *l = dom__live_acquire(pub, NULL);
+    dom_ruleset_t *rs = dom_rules_store_current(l->rules->store);
+    if (file != NULL) {
+        dom__rules_file_retain(l->rules);
+        *file = l->rules;
+    }
+    dom__live_release(l);
+    return rs;
+}
+
+void dom__live_refresh(dom__livepub_t *pub, dom__live_t **held, uint64_t *generation)
+{
+    if (dom__live_generation(pub) == *generation)
+        return;
+    dom__live_t *l = dom__live_acquire(pub, generation);
+    dom__live_release(*held);
+    *held = l;
 }

@@ -12,6 +12,7 @@
 #include "domicile/geo.h"
 #include "domicile/pin.h"
 #include "gateway/config.h"
+#include "gateway/rulesreload.h"
 
 /**
  * The settings requests read: trusted_proxies, pin and consent header names, pin keys,
@@ -25,11 +26,12 @@ typedef struct dom__settings {
     dom_pin_keyring_t keyring;
 } dom__settings_t;
 
-/** One published state: settings and geo handle, each with a reference held by the snapshot. */
+/** One published state: settings, geo handle and rules file, each with a reference held by the snapshot. */
 typedef struct dom__live {
     unsigned refs; /* atomic */
     dom__settings_t *settings;
     dom_geo_t *geo;
+    dom__rules_file_t *rules;
 } dom__live_t;
 
 /** The publication point: a mutex for swaps and acquires, a generation for the request path. */
@@ -45,10 +47,16 @@ dom__settings_t *dom__settings_new(dom_config_t *config, int owns_config, dom_pi
 void dom__settings_release(dom__settings_t *s);
 
 /** Sets up the publisher with a first state (references are taken). Errors: DOM_ENOMEM. */
-int dom__live_init(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo);
+int dom__live_init(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo, dom__rules_file_t *rules);
 
-/** Publishes settings and geo together (either NULL: keep the current one). Errors: DOM_ENOMEM (nothing changed). */
-int dom__live_publish(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo);
+/**
+ * Publishes settings, geo and rules file together (any NULL: keep the current one).
+ * Errors: DOM_ENOMEM (nothing changed).
+ */
+int dom__live_publish(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo, dom__rules_file_t *rules);
+
+/** The rule set in use (a reference for the caller), and optionally the file it comes from (a reference too). */
+dom_ruleset_t *dom__live_rules(dom__livepub_t *pub, dom__rules_file_t **file);
 
 /** The current state with a reference for the caller, and its generation. */
 dom__live_t *dom__live_acquire(dom__livepub_t *pub, uint64_t *generation);
@@ -61,5 +69,12 @@ static inline uint64_t dom__live_generation(dom__livepub_t *pub)
 
 /** Drops a reference. NULL safe. */
 void dom__live_release(dom__live_t *l);
+
+/**
+ * A worker's own reference: when a newer state than *generation was published, *held is swapped for
+ * it (the old reference dropped). One relaxed load when nothing changed. Called between requests
+ * and when a proxy_protocol connection is accepted (its sender is checked against trusted_proxies).
+ */
+void dom__live_refresh(dom__livepub_t *pub, dom__live_t **held, uint64_t *generation);
 
 #endif

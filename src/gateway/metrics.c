@@ -208,6 +208,56 @@ static void gauge(dom__text_t *out, const char *name, const char *help, double v
     dom__text_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
 
+const char *dom__proxy_refusal_name(int index)
+{
+    switch (index) {
+    case DOM__PROXY_TRUNCATED:
+        return "truncated";
+    case DOM__PROXY_TIMEOUT:
+        return "timeout";
+    case DOM__PROXY_UNTRUSTED:
+        return "untrusted";
+    default:
+        return dom_proxyproto_reason_name((dom_proxyproto_reason_t)index);
+    }
+}
+
+static void render_proxy(dom__text_t *out, dom__metrics_t *const *threads, size_t n)
+{
+    dom__text_printf(out, "# HELP domicile_proxy_protocol_headers_total PROXY protocol headers accepted on "
+                          "proxy_protocol listeners (command local: v2 LOCAL or v1 UNKNOWN, the sender itself).\n"
+                          "# TYPE domicile_proxy_protocol_headers_total counter\n");
+    for (int v = 0; v < 2; ++v)
+        for (int local = 0; local < 2; ++local) {
+            uint64_t sum = 0;
+            for (size_t i = 0; i < n; ++i)
+                sum += DOM__READ(&threads[i]->proxy_accepted[v][local]);
+            dom__text_printf(out, "domicile_proxy_protocol_headers_total{version=\"%d\",command=\"%s\"} %llu\n", v + 1,
+                             local ? "local" : "proxy", (unsigned long long)sum);
+        }
+    dom__text_printf(out, "# HELP domicile_proxy_protocol_refused_total Connections on proxy_protocol listeners closed "
+                          "before HTTP: no or bad PROXY header, untrusted sender, closed early, header timeout.\n"
+                          "# TYPE domicile_proxy_protocol_refused_total counter\n");
+    for (int r = 1; r < DOM__PROXY_N_REFUSALS; ++r) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; ++i)
+            sum += DOM__READ(&threads[i]->proxy_refused[r]);
+        dom__text_printf(out, "domicile_proxy_protocol_refused_total{reason=\"%s\"} %llu\n", dom__proxy_refusal_name(r),
+                         (unsigned long long)sum);
+    }
+}
+
+static void render_regions(dom__text_t *out, const dom__metrics_globals_t *g)
+{
+    dom__text_printf(out, "# HELP domicile_region_up 1 if at least one node of the region may receive requests "
+                          "(region health: not part of /readyz).\n# TYPE domicile_region_up gauge\n");
+    for (size_t i = 0; i < g->n_regions; ++i) {
+        dom__text_printf(out, "domicile_region_up{region=\"");
+        dom__text_escape(out, g->regions[i].name);
+        dom__text_printf(out, "\"} %d\n", g->regions[i].nodes_up != 0);
+    }
+}
+
 #define SUM(field)                                                                                                     \
     ({                                                                                                                 \
         uint64_t s_ = 0;                                                                                               \
@@ -243,6 +293,15 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
     counter(out, "domicile_h2_rapid_reset_connections_total",
             "HTTP/2 connections shut down for cancelling more streams than limits.h2_max_resets.",
             SUM(h2_reset_connections));
+    render_proxy(out, threads, n_threads);
+
+    static const char *const protocols[] = {"protocol=\"h1\",tls=\"false\"", "protocol=\"h1\",tls=\"true\"",
+                                            "protocol=\"h2\",tls=\"false\"", "protocol=\"h2\",tls=\"true\""};
+    dom__text_printf(out, "# HELP domicile_requests_by_protocol_total Requests by client protocol (h2 without TLS is "
+                          "h2c).\n# TYPE domicile_requests_by_protocol_total counter\n");
+    for (size_t p = 0; p < 4; ++p)
+        dom__text_printf(out, "domicile_requests_by_protocol_total{%s} %llu\n", protocols[p],
+                         (unsigned long long)SUM(by_protocol[p]));
 
     dom__text_printf(out, "# HELP domicile_rules_info The rule set in force (generation of the compiled database).\n"
                           "# TYPE domicile_rules_info gauge\n");
@@ -257,6 +316,11 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             g->rules_reloads);
     counter(out, "domicile_rules_reload_failures_total", "Rule set loads that failed (the previous set stays).",
             g->rules_reload_failures);
+    counter(out, "domicile_rules_file_swaps_total",
+            "Rules database files delivered by rename or symlink swap and taken into use.", g->rules_file_swaps);
+    counter(out, "domicile_rules_file_refusals_total",
+            "Rules database files delivered by rename or symlink swap and refused (the rules in use stay).",
+            g->rules_file_refusals);
 
     dom__text_printf(out, "# HELP domicile_geo_database_info The geo database in use.\n"
                           "# TYPE domicile_geo_database_info gauge\n");
@@ -309,4 +373,9 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             "SIGHUPs whose configuration file did not load (the running configuration was kept).",
             g->config_reload_failures);
     gauge(out, "domicile_start_time_seconds", "Start time of the process (unix seconds).", (double)g->start_time);
+    render_regions(out, g);
+    gauge(out, "domicile_ready",
+          "1 if this replica can decide (what /readyz answers): listeners up, rules and geo loaded, audit writable "
+          "when audit.required.",
+          g->ready);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "domicile/common.h"
+#include "domicile/proxyproto.h"
 #include "util/text.h"
 
 /** Upper bounds (seconds) of the latency histogram buckets; +Inf is implied after the last. */
@@ -45,6 +46,20 @@ typedef struct dom__request_counter {
 #define DOM__COUNT_ADD(p, n) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 #define DOM__READ(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
+/**
+ * Why a proxy_protocol connection was closed before h2o saw it: the parser's reasons
+ * (dom_proxyproto_reason_t, 1..DOM_PROXYPROTO_N_REASONS-1) and these of the gateway's own.
+ */
+enum {
+    DOM__PROXY_TRUNCATED = DOM_PROXYPROTO_N_REASONS, /* closed (or a read error) before the header was complete */
+    DOM__PROXY_TIMEOUT,                              /* not complete within limits.proxy_header_timeout */
+    DOM__PROXY_UNTRUSTED,                            /* the sender is not in trusted_proxies */
+    DOM__PROXY_N_REFUSALS
+};
+
+/** The metrics label of a refusal index (DOM__PROXY_* or a dom_proxyproto_reason_t). */
+const char *dom__proxy_refusal_name(int index);
+
 /** One thread's counters. Written only by its thread; read by the scraper. */
 typedef struct dom__metrics {
     dom__request_counter_t *table; /* open addressing, capacity a power of two */
@@ -57,8 +72,14 @@ typedef struct dom__metrics {
     uint64_t malformed_forwarding; /* malformed client-address headers */
     uint64_t invalid_pins;
     uint64_t upstream_connect_failures, upstream_retries, upstream_5xx;
-    uint64_t h2_reset_connections; /* HTTP/2 connections cut for cancelling too many streams */
+    uint64_t h2_reset_connections;                 /* HTTP/2 connections cut for cancelling too many streams */
+    uint64_t by_protocol[4];                       /* requests by client protocol: DOM__PROTO_* */
+    uint64_t proxy_accepted[2][2];                 /* PROXY headers accepted: [version - 1][local] */
+    uint64_t proxy_refused[DOM__PROXY_N_REFUSALS]; /* connections closed for their PROXY header (index 0 unused) */
 } dom__metrics_t;
+
+/** Client protocols, as audit lines and metrics name them. */
+enum { DOM__PROTO_H1 = 0, DOM__PROTO_H1_TLS, DOM__PROTO_H2, DOM__PROTO_H2_TLS };
 
 /** Sets up one thread's counters (capacity label sets, rounded up to a power of two). Errors: DOM_ENOMEM. */
 int dom__metrics_init(dom__metrics_t *m, size_t capacity);
@@ -81,6 +102,12 @@ typedef struct dom__metrics_node {
     uint64_t check_failures, passive_failures, transitions;
 } dom__metrics_node_t;
 
+/** A storage region's health: its nodes in the clusters that serve it, and how many are up. */
+typedef struct dom__metrics_region {
+    const char *name;
+    size_t nodes, nodes_up;
+} dom__metrics_region_t;
+
 /** Process-wide values the scrape adds to the per-thread sums. */
 typedef struct dom__metrics_globals {
     int rules_loaded;
@@ -88,6 +115,10 @@ typedef struct dom__metrics_globals {
     const char *rules_hash;
     int64_t rules_compiled_at;
     uint64_t rules_reloads, rules_reload_failures;
+    const char *rules_path; /* the file in use: path as configured, inode, when it was opened */
+    uint64_t rules_inode;
+    int64_t rules_loaded_at;
+    uint64_t rules_file_swaps, rules_file_refusals; /* files delivered by rename or symlink swap */
     int geo_loaded;
     uint64_t geo_build_epoch;
     const char *geo_type, *geo_path;
@@ -97,8 +128,11 @@ typedef struct dom__metrics_globals {
     int audit_ok;
     const dom__metrics_node_t *nodes;
     size_t n_nodes;
+    const dom__metrics_region_t *regions; /* one per region the clusters serve, in their order */
+    size_t n_regions;
     uint64_t sighup_reloads, config_reload_failures;
     int64_t start_time;
+    int ready; /* what /readyz answers for this replica (admin.c) */
 } dom__metrics_globals_t;
 
 /** Renders the Prometheus text exposition (format 0.0.4) of the sum of `threads` plus `g`. */

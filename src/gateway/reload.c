@@ -45,7 +45,7 @@ struct apply_ctx {
 static void publish_with_geo(void *ctx, dom_geo_t *geo)
 {
     struct apply_ctx *a = ctx;
-    a->published = dom__live_publish(&a->srv->live, a->settings, geo) == 0;
+    a->published = dom__live_publish(&a->srv->live, a->settings, geo, NULL) == 0;
 }
 
 void dom__reload_config(dom__server_t *srv)
@@ -61,7 +61,7 @@ void dom__reload_config(dom__server_t *srv)
 
     /* every error of the new file in one go: its own, and its clusters against the rules in force */
     dom_config_load_partial(file, &cfg, &diag);
-    dom_ruleset_t *rs = srv->rules != NULL && cfg != NULL ? dom_rules_store_current(srv->rules) : NULL;
+    dom_ruleset_t *rs = cfg != NULL ? dom__live_rules(&srv->live, NULL) : NULL;
     if (rs != NULL) {
         dom_config_check_regions(cfg, rs, &diag);
         dom_ruleset_release(rs);
@@ -87,14 +87,7 @@ void dom__reload_config(dom__server_t *srv)
     cfg = NULL; /* the settings own it now */
 
     struct apply_ctx a = {srv, settings, 0};
-    dom_geo_options_t opts = {
-        .shape = owned->geo.shape,
-        .country_path = owned->geo.country_path,
-        .subdivision_path = owned->geo.subdivision_path,
-        .eu_path = owned->geo.eu_path,
-        .overrides = owned->overrides,
-        .n_overrides = owned->n_overrides,
-    };
+    dom_geo_options_t opts = dom_config_geo_options(owned);
     if (dom_config_same("geo", cur, owned) && dom_config_same("overrides", cur, owned)) {
         publish_with_geo(&a, NULL); /* the geo handle in use stays */
     } else if (srv->georeload != NULL) {

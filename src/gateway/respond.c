@@ -19,8 +19,12 @@ const char *dom__status_text(int status)
         return "Forbidden";
     case 404:
         return "Not Found";
+    case 405:
+        return "Method Not Allowed";
     case 413:
         return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
     case 451:
         return "Unavailable For Legal Reasons";
     case 500:
@@ -56,6 +60,13 @@ static const char *message_for(const char *reason, int status)
          "This deployment has no storage cluster in any region where the rules allow this data to be stored."},
         {"region_unavailable", "No storage cluster is reachable in the regions the rules allow. Try again later."},
         {"body_too_large", "The request body is larger than this gateway accepts for this kind of data."},
+        {"non_canonical_path", "The request path cannot be read the same way by every server (encoded slashes or dots, "
+                               "control bytes, backslashes, '..' above the root): send it in plain form."},
+        {"header_fields_too_large",
+         "The request carries more header fields or header bytes than this gateway accepts."},
+        {"invalid_header", "A request header field has no name."},
+        {"invalid_method", "The request method is not a valid HTTP method."},
+        {"method_not_allowed", "This gateway does not serve this method."},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i)
         if (strcmp(table[i].reason, reason) == 0)

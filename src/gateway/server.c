@@ -89,26 +89,19 @@ static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
 
     if (cfg->rules == NULL) {
         /* only a config with errors gets here without one: they are reported already */
-    } else if (dom_rules_store_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
+    } else if (dom__rules_file_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
         /* the store's message starts with the path already */
         if (err[0])
             dom_diag_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
         else
             dom_diag_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
     } else {
-        dom_ruleset_t *rs = dom_rules_store_current(srv->rules);
+        dom_ruleset_t *rs = dom_rules_store_current(srv->rules->store);
         dom_config_check_regions(cfg, rs, diag);
         dom_ruleset_release(rs);
     }
 
-    dom_geo_options_t opts = {
-        .shape = cfg->geo.shape,
-        .country_path = cfg->geo.country_path,
-        .subdivision_path = cfg->geo.subdivision_path,
-        .eu_path = cfg->geo.eu_path,
-        .overrides = cfg->overrides,
-        .n_overrides = cfg->n_overrides,
-    };
+    dom_geo_options_t opts = dom_config_geo_options(cfg);
     if (cfg->geo.database != NULL) {
         err[0] = '\0';
         /* the geo module's message names the file already ("geo database \"P\": ...") */
@@ -184,6 +177,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     h2o_accept_ctx_t *actx = listener->data;
     dom__worker_t *w = H2O_STRUCT_FROM_MEMBER(dom__worker_t, ctx, actx->ctx);
+    int proxy_protocol = w->server->config->listeners[actx - w->accept_ctxs].proxy_protocol;
     for (int i = 0; i < 32; ++i) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
@@ -192,7 +186,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         ++w->open_connections;
         sock->on_close.cb = on_connection_close;
         sock->on_close.data = w;
-        h2o_accept(actx, sock);
+        /* PROXY v1/v2 is read by domicile before TLS and h2o (proxyproto_accept.c) */
+        if (proxy_protocol)
+            dom__proxyproto_accept(w, actx, sock);
+        else
+            h2o_accept(actx, sock);
     }
 }
 
@@ -205,6 +203,7 @@ static void start_drain(dom__worker_t *w)
 {
     dom__server_t *srv = w->server;
     w->draining = 1;
+    dom__proxyproto_drain(w);
     for (size_t i = 0; i < srv->config->n_listeners; ++i) {
         if (w->listeners[i] != NULL) {
             h2o_socket_read_stop(w->listeners[i]);
@@ -253,12 +252,13 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
     w->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(w->queue, &w->notify, on_notify);
     dom__rng_seed(w->rng);
+    dom__proxyproto_init(w);
     if (dom__metrics_init(&w->metrics, 512) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     w->live = dom__live_acquire(&srv->live, &w->live_generation);
-    if (dom__upstream_init(&w->clusters, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
+    if (dom__upstream_init(&w->upstream, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
         snprintf(err, errlen, "cannot set up upstream pools");
         return -1;
     }
@@ -283,7 +283,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
         actx->ctx = &w->ctx;
         actx->hosts = srv->globalconf.hosts;
         actx->ssl_ctx = srv->listener_ssl[i];
-        actx->expect_proxy_line = l->proxy_protocol;
+        actx->expect_proxy_line = 0; /* h2o's own reader knows only v1 and lets a missing header through */
         w->listeners[i] = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         w->listeners[i]->data = actx;
         h2o_socket_read_start(w->listeners[i], on_accept);
@@ -317,7 +317,7 @@ static void print_listening(const dom_config_t *cfg, size_t threads)
     for (size_t i = 0; i < cfg->n_listeners; ++i)
         fprintf(stderr, "domicile: listening on %s (%s%s)\n", cfg->listeners[i].address,
                 cfg->listeners[i].tls_certificate != NULL ? "TLS: h2, http/1.1" : "cleartext: http/1.1, h2c",
-                cfg->listeners[i].proxy_protocol ? ", PROXY protocol" : "");
+                cfg->listeners[i].proxy_protocol ? ", PROXY protocol v1/v2" : "");
     fprintf(stderr, "domicile: ready (%zu threads, %zu clusters)\n", threads, cfg->n_clusters);
 }
 
@@ -346,20 +346,16 @@ static int read_key_file(const char *path, unsigned char **key, size_t *len, cha
 static void publish_geo(void *ctx, dom_geo_t *geo)
 {
     dom__server_t *srv = ctx;
-    if (dom__live_publish(&srv->live, NULL, geo) != 0)
+    if (dom__live_publish(&srv->live, NULL, geo, NULL) != 0)
         fprintf(stderr, "domicile: out of memory publishing the new geo database\n");
 }
 
-static dom_geo_options_t geo_options(const dom_config_t *cfg)
+/* The rules watcher opened a new file (delivered by rename or symlink swap): published with the rest. */
+static void publish_rules(void *ctx, dom__rules_file_t *file)
 {
-    return (dom_geo_options_t){
-        .shape = cfg->geo.shape,
-        .country_path = cfg->geo.country_path,
-        .subdivision_path = cfg->geo.subdivision_path,
-        .eu_path = cfg->geo.eu_path,
-        .overrides = cfg->overrides,
-        .n_overrides = cfg->n_overrides,
-    };
+    dom__server_t *srv = ctx;
+    if (dom__live_publish(&srv->live, NULL, NULL, file) != 0)
+        fprintf(stderr, "domicile: out of memory publishing the new rules database\n");
 }
 
 /* Audit log, live settings, geo watcher and health checks: before the workers exist (the admin listener comes after).
@@ -370,7 +366,9 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
     char err[512] = "";
     /* the start-up config stays the server's; the settings only borrow it */
     if ((srv->settings = dom__settings_new(cfg, 0, &srv->keyring)) == NULL ||
-        dom__live_init(&srv->live, srv->settings, srv->geo) != 0) {
+        dom__live_init(&srv->live, srv->settings, srv->geo, srv->rules) != 0 ||
+        dom__rulesreload_start(srv->rules, (unsigned)cfg->geo_reload_poll_ms, publish_rules, srv, &srv->rulesreload) !=
+            0) {
         fprintf(stderr, "domicile: out of memory\n");
         return -1;
     }
@@ -399,7 +397,7 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
         }
     }
     if (cfg->geo.database != NULL) {
-        dom_geo_options_t opts = geo_options(cfg); /* copied by the watcher */
+        dom_geo_options_t opts = dom_config_geo_options(cfg); /* copied by the watcher */
         if (dom__georeload_start(cfg->geo.database, &opts, srv->geo, (unsigned)cfg->geo_reload_poll_ms, publish_geo,
                                  srv, &srv->georeload, err, sizeof(err)) != 0) {
             fprintf(stderr, "domicile: %s\n", err);
@@ -471,6 +469,7 @@ static int serve(dom__server_t *srv)
             return 1;
         }
     }
+    __atomic_store_n(&srv->accepting, 1, __ATOMIC_RELEASE);
     print_listening(cfg, srv->n_workers);
 
     int sig = 0;
@@ -485,6 +484,7 @@ static int serve(dom__server_t *srv)
                     cfg->file);
             dom__reload_config(srv);
             dom__georeload_poke(srv->georeload);
+            dom__rulesreload_poke(srv->rulesreload);
             dom__audit_reopen(srv->audit);
         } else {
             break;
@@ -495,6 +495,7 @@ static int serve(dom__server_t *srv)
     fprintf(stderr, "domicile: %s: draining (up to %llu ms)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
             (unsigned long long)cfg->limits.drain_timeout_ms);
     __atomic_store_n(&draining_flag, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&srv->accepting, 0, __ATOMIC_RELEASE); /* /readyz: 503 from now on */
     for (size_t i = 0; i < srv->n_workers; ++i)
         h2o_multithread_send_message(&srv->workers[i].notify, NULL);
 
@@ -534,6 +535,8 @@ static int serve(dom__server_t *srv)
     srv->audit = NULL;
     dom__health_stop(srv->healthmon);
     dom__georeload_stop(srv->georeload);
+    dom__rulesreload_stop(srv->rulesreload);
+    srv->rulesreload = NULL;
     srv->admin = NULL;
     srv->healthmon = NULL;
     srv->georeload = NULL;
@@ -569,7 +572,7 @@ int dom_gateway_main(const char *config_path, int check_only)
 cleanup:
     if (status != 0 && check_only)
         fprintf(stderr, "domicile: configuration file %s test failed\n", config_path);
-    dom_rules_store_close(srv->rules);
+    dom__rules_file_release(srv->rules);
     dom_geo_release(srv->geo);
     dom_pin_keyring_free(&srv->keyring);
     if (srv->listener_ssl != NULL && srv->config != NULL)

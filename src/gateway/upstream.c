@@ -47,23 +47,30 @@ static int node_init(dom__node_t *node, const dom_config_node_t *cfg, dom__node_
     return 0;
 }
 
-int dom__upstream_init(dom__cluster_t **out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
+int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
                        uint64_t keepalive_ms)
 {
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if (cfg->n_clusters == 0)
         return 0;
+    /* Pools and clusters live as long as the process: requests may still hold them at exit. */
     dom__cluster_t *clusters = calloc(cfg->n_clusters, sizeof(*clusters));
-    if (clusters == NULL)
+    dom_pick_cluster_t *view = calloc(cfg->n_clusters, sizeof(*view));
+    if (clusters == NULL || view == NULL)
         return DOM_ENOMEM;
+    out->clusters = clusters;
+    out->view = view;
+    out->n_clusters = cfg->n_clusters;
     size_t h = 0;
     for (size_t i = 0; i < cfg->n_clusters; ++i) {
         const dom_config_cluster_t *cc = &cfg->clusters[i];
+        dom_pick_node_t *nodes = calloc(cc->n_nodes, sizeof(*nodes));
         clusters[i].config = cc;
         clusters[i].n_nodes = cc->n_nodes;
-        /* Pools and clusters live as long as the process: requests may still hold them at exit. */
-        if ((clusters[i].nodes = calloc(cc->n_nodes, sizeof(dom__node_t))) == NULL)
+        if (nodes == NULL || (clusters[i].nodes = calloc(cc->n_nodes, sizeof(dom__node_t))) == NULL)
             return DOM_ENOMEM;
+        view[i] =
+            (dom_pick_cluster_t){.region = cc->region, .balance = cc->balance, .nodes = nodes, .n_nodes = cc->n_nodes};
         for (size_t j = 0; j < cc->n_nodes; ++j) {
             int ret = node_init(&clusters[i].nodes[j], &cc->nodes[j], &health[h++], loop, keepalive_ms);
             if (ret != 0)
@@ -71,13 +78,7 @@ int dom__upstream_init(dom__cluster_t **out, const dom_config_t *cfg, dom__node_
             clusters[i].nodes[j].cluster_name = cc->name;
         }
     }
-    *out = clusters;
     return 0;
-}
-
-static int node_up(const dom__node_t *node)
-{
-    return __atomic_load_n(&node->health->up, __ATOMIC_RELAXED);
 }
 
 static int skipped(const dom__node_t *node, const dom__node_t *const *skip, size_t n_skip)
@@ -88,59 +89,29 @@ static int skipped(const dom__node_t *node, const dom__node_t *const *skip, size
     return 0;
 }
 
-static int usable(const dom__node_t *node, const dom__node_t *const *skip, size_t n_skip)
+dom_pick_result_t dom__upstream_pick(dom__upstream_t *up, const dom_ruleset_t *rules, const dom_decision_t *d,
+                                     const dom__node_t *const *skip, size_t n_skip, dom__node_t **node,
+                                     const char **region)
 {
-    return node_up(node) && !skipped(node, skip, n_skip);
-}
-
-static dom__node_t *pick_in_cluster(dom__cluster_t *c, const dom__node_t *const *skip, size_t n_skip)
-{
-    size_t n = c->n_nodes;
-    if (c->config->balance == DOM_BALANCE_LEAST_OUTSTANDING) {
-        dom__node_t *best = NULL;
-        /* start at the cursor so ties rotate instead of always hitting the first node */
-        for (size_t i = 0; i < n; ++i) {
-            dom__node_t *node = &c->nodes[(c->next + i) % n];
-            if (usable(node, skip, n_skip) && (best == NULL || node->outstanding < best->outstanding))
-                best = node;
-        }
-        if (best != NULL)
-            c->next = (size_t)(best - c->nodes) + 1;
-        return best;
-    }
-    for (size_t i = 0; i < n; ++i) {
-        size_t idx = (c->next + i) % n;
-        if (usable(&c->nodes[idx], skip, n_skip)) {
-            c->next = idx + 1;
-            return &c->nodes[idx];
+    const char *regions[DOM_MAX_REGIONS];
+    size_t n_regions = d->n_regions < DOM_MAX_REGIONS ? d->n_regions : DOM_MAX_REGIONS;
+    for (size_t r = 0; r < n_regions; ++r)
+        regions[r] = d->regions[r] < rules->n_regions ? rules->regions[d->regions[r]].name : NULL;
+    /* health is shared (relaxed loads), the outstanding counts are this thread's own */
+    for (size_t i = 0; i < up->n_clusters; ++i) {
+        dom_pick_node_t *view = (dom_pick_node_t *)up->view[i].nodes;
+        for (size_t j = 0; j < up->clusters[i].n_nodes; ++j) {
+            const dom__node_t *n = &up->clusters[i].nodes[j];
+            view[j].usable = __atomic_load_n(&n->health->up, __ATOMIC_RELAXED) && !skipped(n, skip, n_skip);
+            view[j].outstanding = n->outstanding;
         }
     }
-    return NULL;
-}
-
-dom__pick_result_t dom__upstream_pick(dom__cluster_t *clusters, size_t n_clusters, const dom_ruleset_t *rules,
-                                      const dom_decision_t *d, const dom__node_t *const *skip, size_t n_skip,
-                                      dom__node_t **node, const char **region)
-{
-    int any_cluster = 0;
-    for (size_t r = 0; r < d->n_regions; ++r) {
-        if (d->regions[r] >= rules->n_regions)
-            continue;
-        const char *name = rules->regions[d->regions[r]].name;
-        int region_has_cluster = 0;
-        for (size_t i = 0; i < n_clusters; ++i) {
-            if (strcmp(clusters[i].config->region, name) != 0)
-                continue;
-            region_has_cluster = any_cluster = 1;
-            dom__node_t *picked = pick_in_cluster(&clusters[i], skip, n_skip);
-            if (picked != NULL) {
-                *node = picked;
-                *region = name;
-                return DOM_PICK_OK;
-            }
-        }
-        if (region_has_cluster && d->on_unavailable == DOM_ON_UNAVAILABLE_REJECT)
-            return DOM_PICK_NONE_UP;
+    dom_pick_t pick;
+    dom_pick_result_t res = dom_pick(up->view, up->n_clusters, regions, n_regions, d->on_unavailable, &pick);
+    if (res == DOM_PICK_OK) {
+        up->view[pick.cluster].cursor = pick.node + 1;
+        *node = &up->clusters[pick.cluster].nodes[pick.node];
+        *region = regions[pick.region_rank];
     }
-    return any_cluster ? DOM_PICK_NONE_UP : DOM_PICK_NO_CLUSTER;
+    return res;
 }

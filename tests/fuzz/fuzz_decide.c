@@ -162,17 +162,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (geo.source == DOM_GEO_OVERRIDE)
         copy(geo.jurisdiction, sizeof(geo.jurisdiction), jur, jur_len);
     dom_pin_t pin = {0};
-    copy(pin.jurisdiction, sizeof(pin.jurisdiction), jur, jur_len);
+    if (!(flags & 2)) /* else a status OK with no parsed pin */
+        copy(pin.jurisdiction, sizeof(pin.jurisdiction), jur, jur_len);
     int64_t now = 0;
     for (size_t i = 0; i < now_len && i < 18; ++i)
         now = now * 10 + (now_s[i] >= '0' && now_s[i] <= '9' ? now_s[i] - '0' : 0);
 
     dom_request_facts_t facts = {
-        .geo = (flags & 0x20) ? NULL : &geo,
-        .location_hidden = (flags & 0x10) != 0,
+        .location_known = !(flags & 0x30), /* no geo, or a hidden client */
+        .geo = geo,
         .pin_present = flags & 1,
         .pin_status = pin_statuses[(flags >> 1) & 7],
-        .pin = (flags & 2) ? NULL : &pin, /* also a status OK with no pin */
+        .pin = pin,
         .method = method,
         .method_len = method_len,
         .path = path,
@@ -187,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(&rules, &d);
     if (facts.pin_present && facts.pin_status != DOM_OK)
         CHECK(d.action == DOM_ACTION_REJECT && (d.status == 400 || d.status == 401));
-    if (!facts.pin_present && (facts.geo == NULL || facts.location_hidden))
+    if (!facts.pin_present && !facts.location_known)
         CHECK(d.jurisdiction == NULL || d.jurisdiction->is_default);
 
     memset(&d, 0x5a, sizeof(d));

@@ -61,17 +61,19 @@ class Checker:
         self.name = name
         self.n = 0
         self.failures = []
+        self.lock = threading.Lock()  # tests may check from several client threads
 
     def ok(self, cond, msg, detail=None):
-        self.n += 1
-        if cond:
-            print("ok %d - %s" % (self.n, msg), flush=True)
-        else:
-            self.failures.append(msg)
-            print("not ok %d - %s" % (self.n, msg), flush=True)
-            if detail is not None:
-                for line in str(detail).splitlines()[:40]:
-                    print("#   " + line, flush=True)
+        with self.lock:
+            self.n += 1
+            if cond:
+                print("ok %d - %s" % (self.n, msg), flush=True)
+            else:
+                self.failures.append(msg)
+                print("not ok %d - %s" % (self.n, msg), flush=True)
+                if detail is not None:
+                    for line in str(detail).splitlines()[:40]:
+                        print("#   " + line, flush=True)
         return bool(cond)
 
     def eq(self, got, want, msg):
@@ -537,13 +539,16 @@ def to_yaml(obj, indent=0):
 
 
 class Backend:
-    def __init__(self, region, name, d, host="127.0.0.1"):
+    def __init__(self, region, name, d, host="127.0.0.1", normalise=None):
         self.region, self.name, self.host = region, name, host
         self.port = free_port(host)
         self.log = os.path.join(d, "backend-%s.jsonl" % name)
         open(self.log, "w").close()
-        self.proc = spawn([sys.executable, BACKEND_PY, "--host", host, "--port", str(self.port), "--region", region,
-                           "--name", name, "--log", self.log], log_prefix=os.path.join(d, "backend-%s" % name))
+        argv = [sys.executable, BACKEND_PY, "--host", host, "--port", str(self.port), "--region", region, "--name", name,
+                "--log", self.log]
+        if normalise:
+            argv += ["--normalise", normalise]
+        self.proc = spawn(argv, log_prefix=os.path.join(d, "backend-%s" % name))
 
     @property
     def url(self):
@@ -571,11 +576,12 @@ class Backend:
         return out
 
 
-def start_backends(d, regions, per_region=1):
-    """Starts per_region backends for each region; returns {region: [Backend]}."""
+def start_backends(d, regions, per_region=1, normalise=None, prefix=""):
+    """Starts per_region backends for each region; returns {region: [Backend]}. normalise: see recording_backend.py."""
     out = {}
     for region in regions:
-        out[region] = [Backend(region, "%s-%d" % (region, i), d) for i in range(per_region)]
+        out[region] = [Backend(region, "%s%s-%d" % (prefix, region, i), d, normalise=normalise)
+                       for i in range(per_region)]
     for bs in out.values():
         for b in bs:
             b.wait_ready()

@@ -16,6 +16,13 @@ can compare what it sent with what arrived. GET /__health answers 200 without re
 (readiness probes must not pollute the records). A request header x-itest-delay-ms: N makes
 it wait N ms (at most 30 s) before answering, for the drain test's in-flight requests.
 
+With --normalise nginx it reads the request-target the way nginx does before it picks a
+location (merge_slashes on): every %XX decoded, slashes merged, "." and ".." resolved, a ".."
+above the root or a NUL refused with 400; "path" is then that normalised path (bytes as
+latin-1 characters) and "raw_path" the target as received. Without it
+"path" is the target exactly as received (Python's own handler folds a leading "//": the raw
+request line is used instead).
+
 HTTP/1.1 with keep-alive, Content-Length and chunked request bodies. Python's standard
 library only.
 """
@@ -34,6 +41,42 @@ MAX_BODY = 64 * 1024 * 1024
 
 class _BadRequest(Exception):
     pass
+
+
+def nginx_normalise(target):
+    """The path nginx's ngx_http_parse_complex_uri makes of a request-target (query cut off first)."""
+    path = target.split("?", 1)[0]
+    raw = path.encode("latin-1")
+    out = bytearray()
+    i = 0
+    hexd = b"0123456789abcdefABCDEF"
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x25 and i + 2 < len(raw) and raw[i + 1] in hexd and raw[i + 2] in hexd:
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    if b"\x00" in out or not out.startswith(b"/"):
+        raise _BadRequest("invalid path")
+    segs = []
+    parts = bytes(out).split(b"/")[1:]
+    for n, seg in enumerate(parts):
+        last = n == len(parts) - 1
+        if seg in (b"", b"."):
+            if last:
+                segs.append(b"")
+            continue
+        if seg == b"..":
+            if not segs or segs == [b""]:
+                raise _BadRequest("path above the root")
+            segs.pop()
+            if last:
+                segs.append(b"")
+            continue
+        segs.append(seg)
+    return (b"/" + b"/".join(segs)).decode("latin-1")
 
 
 class Recorder:
@@ -125,7 +168,16 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._answer(400, {"error": str(e)})
             return
-        path = self.path
+        raw_path = self.raw_requestline.decode("latin-1").split(" ")[1] if self.raw_requestline.count(b" ") >= 2 \
+            else self.path
+        path = raw_path
+        if self.server.normalise == "nginx":
+            try:
+                path = nginx_normalise(raw_path)
+            except _BadRequest as e:
+                self.close_connection = True
+                self._answer(400, {"error": str(e)})
+                return
         if path == "/__health" and self.command == "GET":
             self._answer(200, {"ok": True, "backend": self.server.name, "region": self.server.region})
             return
@@ -142,6 +194,7 @@ class Handler(BaseHTTPRequestHandler):
                 "region": self.server.region,
                 "method": self.command,
                 "path": path,
+                "raw_path": raw_path,
                 "headers": headers,
                 "body_sha256": digest,
                 "body_len": len(body),
@@ -168,6 +221,8 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+    # WebDAV (RFC 4918) and CalDAV/CardDAV methods, recorded like any other
+    do_PROPFIND = do_PROPPATCH = do_MKCOL = do_COPY = do_MOVE = do_LOCK = do_UNLOCK = do_REPORT = do_SEARCH = _handle
 
 
 class Server(ThreadingHTTPServer):
@@ -175,7 +230,8 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
 
-    def __init__(self, addr, name, region, recorder):
+    def __init__(self, addr, name, region, recorder, normalise=None):
+        self.normalise = normalise
         self.name = name
         self.region = region
         self.recorder = recorder
@@ -191,8 +247,9 @@ def main():
     ap.add_argument("--region", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--normalise", choices=["nginx"], help="record the path as nginx would read it")
     args = ap.parse_args()
-    srv = Server((args.host, args.port), args.name, args.region, Recorder(args.log))
+    srv = Server((args.host, args.port), args.name, args.region, Recorder(args.log), args.normalise)
 
     def stop(signum, frame):
         # shutdown() blocks until serve_forever returns: call it off the main thread.

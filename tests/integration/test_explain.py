@@ -179,17 +179,28 @@ class ExplainTest(unittest.TestCase):
         self.assertEqual(d["regions"], ["eu-central", "eu-west", "us-east", "us-west"])
         self.assertEqual(d["on_unavailable"], "next_region")
 
-    def test_path_is_normalized_like_the_gateway(self):
+    def test_path_is_canonical_like_the_gateway(self):
         for raw, path, cls in [
             ("/v1/sync/../account/x?q=1", "/v1/account/x", "account"),
             ("/v1/%61ccount/me", "/v1/account/me", "account"),
             ("/v1/./device/1", "/v1/device/1", "device"),
-            ("/../../v1/account", "/v1/account", "account"),
+            ("//v1//account", "/v1/account", "account"),  # merged slashes, as nginx reads them
             ("/v1/accounting", "/v1/accounting", "content"),  # prefixes match whole segments
+            ("/v1/account;v=1/x", "/v1/account;v=1/x", "account"),  # a ';' ends the segment for matching
         ]:
             with self.subTest(raw=raw):
                 d = self.explain("--ip", "5.21.0.1", "--method", "PUT", "--path", raw)
                 self.assertEqual((d["request"]["raw_path"], d["request"]["path"], d["class"]), (raw, path, cls))
+                self.assertIsNone(d["request"]["path_refused"])
+        # what cannot be canonicalised without guessing is refused, as the gateway refuses it
+        for raw in ["/../../v1/account", "/v1/crash/%2e%2e/account", "/v1/a%2fb", "relative", "*",
+                    "http://host/v1/x", "/v1/x\\y", "/v1/%c0%ae%c0%ae/x", "/v1/crash/..;/account"]:
+            with self.subTest(raw=raw):
+                d = self.explain("--ip", "5.21.0.1", "--method", "PUT", "--path", raw)
+                self.assertEqual((d["action"], d["status"], d["reason"]), ("reject", 400, "non_canonical_path"))
+                self.assertIsNone(d["request"]["path"])
+                self.assertIsNone(d["class"])
+                self.assertTrue(d["request"]["path_refused"])
 
     def test_consent(self):
         d = self.explain("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications")
@@ -406,13 +417,17 @@ class ExplainTest(unittest.TestCase):
     def test_json_escaping(self):
         path = '/v1/sync/"quoted"\\back\x01\x1f\ttab/\u00e9t\u00e9'
         d = self.explain("--ip", "5.1.2.3", "--path", path)
+        self.assertEqual(d["request"]["raw_path"], path)
+        self.assertEqual(d["reason"], "non_canonical_path")  # control bytes and backslashes are refused
+        path = '/v1/sync/"quoted"/\u00e9t\u00e9'
+        d = self.explain("--ip", "5.1.2.3", "--path", path)
         self.assertEqual(d["request"]["path"], path)
         # invalid UTF-8 in the path becomes U+FFFD: the output stays valid JSON
         r = subprocess.run([BIN.encode(), b"explain", b"--json", b"--rules", self.rules.encode(), b"--ip", b"5.1.2.3",
                             b"--path", b"/v1/sync/\xff\xc3("], capture_output=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         d = json.loads(r.stdout.decode("utf-8"))
-        self.assertEqual(d["request"]["path"], "/v1/sync/\ufffd\ufffd(")
+        self.assertEqual(d["request"]["raw_path"], "/v1/sync/\ufffd\ufffd(")
         # text form: control bytes are shown escaped, not sent to the terminal
         r = self.run_explain("--ip", "5.1.2.3", "--path", "/x\x1b[31m")
         self.assertNotIn(b"\x1b", r.stdout)
@@ -429,7 +444,6 @@ class ExplainTest(unittest.TestCase):
             ["--ip", "5.1.2.3", "--rules", "x", "--bogus"],
             ["--ip", "5.1.2.3", "--rules", "x", "--method"],
             ["--ip", "5.1.2.3", "--rules", "x", "--method", "PU T"],
-            ["--ip", "5.1.2.3", "--rules", "x", "--path", "relative"],
             ["--ip", "5.1.2.3", "--rules", "x", "--header", "no colon"],
             ["--ip", "5.1.2.3", "--rules", "x", "--trusted", "10.0.0.1/8"],
             ["--ip", "5.1.2.3", "--rules", "x", "--now", "2026-02-30"],

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The audit log's disk is full or the log becomes unwritable: the gateway keeps serving
-(writes still routed and recorded), and says so — /readyz answers 503 naming the audit
-log, /metrics shows domicile_audit_ok 0 and a growing domicile_audit_dropped_lines_total.
+(writes still routed and recorded), and says so — with audit.required: true /readyz answers 503
+naming the audit log; without it /readyz stays 200 (the replica can still decide) and /status
+shows the audit log failing; /metrics shows domicile_audit_ok 0 and a growing
+domicile_audit_dropped_lines_total either way.
 
 - disk full: audit.path is /dev/full (every write fails with ENOSPC);
 - unwritable: the log's directory is removed and the log reopened (SIGUSR1, as logrotate
   would), so the reopen fails."""
+import json
 import os
 import shutil
 import signal
@@ -25,10 +28,16 @@ def writes_served(t, gw, backends, label, n=20):
     return t.eq(ok, n, "%s: %d writes still routed and recorded" % (label, n))
 
 
-def check_reports(t, admin, label):
-    st, body = H.wait_until(lambda: (lambda r: r if r[0] == 503 else None)(X.admin_get(admin, "/readyz")), 10,
-                            what="/readyz to report the audit failure")
-    t.ok("audit" in body, "%s: /readyz 503 names the audit log" % label, body)
+def check_reports(t, admin, label, required):
+    if required:
+        st, body = H.wait_until(lambda: (lambda r: r if r[0] == 503 else None)(X.admin_get(admin, "/readyz")), 10,
+                                what="/readyz to report the audit failure")
+        t.ok("audit" in body, "%s: /readyz 503 names the audit log" % label, body)
+    else:
+        H.wait_until(lambda: json.loads(X.admin_get(admin, "/status")[1])["audit"]["ok"] is False, 10,
+                     what="/status to report the audit failure")
+        st, body = X.admin_get(admin, "/readyz")
+        t.eq(st, 200, "%s: /readyz stays 200 (audit.required is false)" % label)
     _, m = X.admin_get(admin, "/metrics")
     t.eq(X.metric(m, "domicile_audit_ok"), 0.0, "%s: /metrics domicile_audit_ok 0" % label)
     dropped = X.metric(m, "domicile_audit_dropped_lines_total")
@@ -38,13 +47,14 @@ def check_reports(t, admin, label):
 
 def main(t):
     H.require_tools("curl")
-    for label in ("disk full", "unwritable"):
+    for label, required in (("disk full", True), ("unwritable", True), ("disk full, not required", False)):
         d = H.tmpdir()
         admin = H.free_port()
         logdir = os.path.join(d, "auditdir")
         os.makedirs(logdir)
-        path = "/dev/full" if label == "disk full" else os.path.join(logdir, "audit.log")
-        d, backends, gw = X.small_gateway(t, threads=2, d=d, extra={"audit": {"path": path},
+        path = "/dev/full" if label.startswith("disk full") else os.path.join(logdir, "audit.log")
+        audit = {"path": path, "required": required}
+        d, backends, gw = X.small_gateway(t, threads=2, d=d, extra={"audit": audit,
                                                                     "admin": {"listen": "127.0.0.1:%d" % admin}})
         if label == "unwritable":
             writes_served(t, gw, backends, "before", 3)
@@ -52,7 +62,7 @@ def main(t):
             shutil.rmtree(logdir)
             gw.signal(signal.SIGUSR1)
         writes_served(t, gw, backends, label)
-        check_reports(t, admin, label)
+        check_reports(t, admin, label, required)
         t.ok(gw.proc.poll() is None, "%s: the gateway is still running" % label)
         H.stop_gateways(t)
         H._gateways.clear()

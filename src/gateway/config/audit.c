@@ -33,6 +33,11 @@ static const dom__config_key_t keys[] = {
      .offset = offsetof(dom_config_t, audit.hash_key_file),
      .parse = dom__config_parse_str_path,
      .reload = DOM__RELOAD_RESTART},
+    {.name = "required",
+     .kind = DOM__CFG_INT,
+     .offset = offsetof(dom_config_t, audit.required),
+     .parse = dom__config_parse_bool,
+     .reload = DOM__RELOAD_RESTART},
     {.name = "buffer",
      .kind = DOM__CFG_U64,
      .offset = offsetof(dom_config_t, audit.buffer),
@@ -48,6 +53,8 @@ static void check(dom__config_parser_t *p, yaml_node_t *map, void *obj, const do
     if (cfg->audit.path != NULL && cfg->audit.client_address == 1 && cfg->audit.hash_key_file == NULL)
         dom__yaml_report(&p->y, NULL, &cfg->audit.mark, 0,
                          "audit.client_address: hash needs audit.hash_key_file (a secret key)");
+    if (cfg->audit.required && cfg->audit.path == NULL)
+        dom__yaml_error(&p->y, map, "audit.required: true needs audit.path");
 }
 
 const dom__config_section_t dom__config_audit = {"audit", "audit.", keys, sizeof(keys) / sizeof(keys[0]), check};

@@ -29,10 +29,16 @@ enum {
     K_LIMITS,
     K_EXPOSE,
     K_STRIP,
+    K_REFUSE_METHODS,
+    K_PATHS,
     K_CLUSTERS,
     K_ADMIN,
     K_AUDIT
 };
+
+static const char *const path_modes[] = {"strict", "canonicalize", NULL}; /* dom_path_mode_t */
+_Static_assert(DOM_PATHS_STRICT == 0 && DOM_PATHS_CANONICALIZE == 1 && sizeof(dom_path_mode_t) == sizeof(int),
+               "paths is read as an index into path_modes");
 
 static const dom__config_key_t top_keys[] = {
     [K_THREADS] = {.name = "threads",
@@ -76,7 +82,7 @@ static const dom__config_key_t top_keys[] = {
                    .offset = offsetof(dom_config_t, consent_header),
                    .parse = dom__config_parse_header,
                    .reload = DOM__RELOAD_LIVE,
-                   .def_str = "domicile-consent"},
+                   .def_str = DOM_DEFAULT_CONSENT_HEADER},
     [K_LIMITS] = {.name = "limits", .kind = DOM__CFG_SECTION, .section = &dom__config_limits},
     [K_EXPOSE] = {.name = "expose_decision_headers",
                   .kind = DOM__CFG_INT,
@@ -89,6 +95,18 @@ static const dom__config_key_t top_keys[] = {
                  .reload = DOM__RELOAD_LIVE,
                  .equal = dom__config_strip_headers_equal,
                  .release = dom__config_strip_headers_release},
+    [K_REFUSE_METHODS] = {.name = "refuse_methods",
+                          .kind = DOM__CFG_OTHER,
+                          .parse = dom__config_parse_refuse_methods,
+                          .reload = DOM__RELOAD_LIVE,
+                          .equal = dom__config_refuse_methods_equal,
+                          .release = dom__config_refuse_methods_release},
+    [K_PATHS] = {.name = "paths",
+                 .kind = DOM__CFG_INT,
+                 .offset = offsetof(dom_config_t, paths),
+                 .parse = dom__config_parse_enum,
+                 .reload = DOM__RELOAD_LIVE,
+                 .choices = path_modes},
     [K_CLUSTERS] = {.name = "clusters",
                     .kind = DOM__CFG_OTHER,
                     .parse = dom__config_parse_clusters,
@@ -110,6 +128,13 @@ static void check_top(dom__config_parser_t *p, yaml_node_t *map, void *obj, cons
         dom__yaml_error(&p->y, map, "no rules database: add \"rules: path/to/rules.mdb\"");
     if (cfg->n_clusters == 0)
         dom__yaml_warn(&p->y, map, "no clusters: every routed request gets 451 no_compliant_region");
+    /* a PROXY header is believed only from trusted_proxies: without any, every connection is refused */
+    for (size_t i = 0; i < cfg->n_listeners; ++i)
+        if (cfg->listeners[i].proxy_protocol && cfg->trusted_proxies.count == 0)
+            dom__yaml_report(&p->y, NULL, &cfg->listeners[i].mark, 1,
+                             "listener %s has proxy_protocol: true but trusted_proxies is empty: every "
+                             "connection will be refused; list the load balancers that send the PROXY header",
+                             cfg->listeners[i].address ? cfg->listeners[i].address : "");
 }
 
 const dom__config_section_t dom__config_top = {"the configuration", "", top_keys,

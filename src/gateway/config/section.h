@@ -121,6 +121,10 @@ void dom__config_parse_strip_headers(dom__config_parser_t *p, const dom__config_
                                      void *obj);
 int dom__config_strip_headers_equal(const void *a, const void *b);
 void dom__config_strip_headers_release(void *obj);
+void dom__config_parse_refuse_methods(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *value,
+                                      void *obj);
+int dom__config_refuse_methods_equal(const void *a, const void *b);
+void dom__config_refuse_methods_release(void *obj);
 void dom__config_parse_clusters(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *value, void *obj);
 int dom__config_clusters_equal(const void *a, const void *b);
 void dom__config_clusters_release(void *obj);
@@ -175,7 +179,7 @@ void dom__config_parse_listen_address(dom__config_parser_t *p, const dom__config
 void dom__config_parse_bool(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *v, void *obj); /* INT */
 void dom__config_parse_enum(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *v, void *obj); /* INT */
 void dom__config_parse_count(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *v,
-                             void *obj); /* UINT */
+                             void *obj); /* UINT or U64 */
 void dom__config_parse_size(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *v, void *obj); /* U64 */
 void dom__config_parse_duration(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *v,
                                 void *obj); /* U64, milliseconds */

@@ -263,7 +263,10 @@ void dom__config_parse_count(dom__config_parser_t *p, const dom__config_key_t *r
                         (unsigned long long)row->min, (unsigned long long)row->max);
         return;
     }
-    *DOM__FIELD(unsigned, row, obj) = (unsigned)n;
+    if (row->kind == DOM__CFG_U64)
+        *DOM__FIELD(uint64_t, row, obj) = n;
+    else
+        *DOM__FIELD(unsigned, row, obj) = (unsigned)n;
 }
 
 /* "4k", "1g", "1500" for bounds in messages. */

@@ -184,7 +184,7 @@ static void req_geo(req_t *r, dom_geo_source_t source, const char *country, cons
     r->geo.source = source;
     snprintf(r->geo.country, sizeof(r->geo.country), "%s", country);
     snprintf(r->geo.subdivision, sizeof(r->geo.subdivision), "%s", subdivision);
-    r->facts.geo = &r->geo;
+    r->facts.location_known = 1;
 }
 
 static void req_pin(req_t *r, int status, const char *jurisdiction)
@@ -194,7 +194,6 @@ static void req_pin(req_t *r, int status, const char *jurisdiction)
     snprintf(r->pin.kid, sizeof(r->pin.kid), "k1");
     snprintf(r->pin.jurisdiction, sizeof(r->pin.jurisdiction), "%s", jurisdiction);
     r->pin.expiry = NOW0 + 3600;
-    r->facts.pin = &r->pin;
 }
 
 static void req_consent(req_t *r, const char *consent)
@@ -207,6 +206,8 @@ static dom_decision_t decide(const dom_ruleset_t *rs, req_t *r)
 {
     dom_decision_t d;
     memset(&d, 0xa5, sizeof(d)); /* garbage in: dom_decide must set everything it reports */
+    r->facts.geo = r->geo;       /* the location and pin as the test last set them */
+    r->facts.pin = r->pin;
     is_int(dom_decide(rs, &r->facts, &d), 0);
     return d;
 }
@@ -442,13 +443,14 @@ static void test_levels(void)
     is_str(region_str(d.regions, d.n_regions), "0");
 
     req_geo(&r, DOM_GEO_DATABASE, "US", "US-CA");
-    r.facts.location_hidden = 1;
+    r.facts.location_known = 0; /* a hidden client */
     d = decide(&rules, &r);
     is_str(jname(&d), "DEFAULT");
     is_int(d.source, DOM_JSRC_DEFAULT);
 
     req_geo(&r, DOM_GEO_OVERRIDE, "", "");
     strcpy(r.geo.jurisdiction, "CORP-OFFICE");
+    r.facts.location_known = 0; /* still hidden: an override on the proxy's network says nothing of the client */
     d = decide(&rules, &r);
     is_str(jname(&d), "DEFAULT");
 }
@@ -493,7 +495,7 @@ static void test_precedence(void)
     }
     /* a pin works for an unknown location and a hidden client too: it is not about location */
     req_init(&r, "PUT", "/v1/account/me");
-    r.facts.location_hidden = 1;
+    r.facts.location_known = 0; /* a hidden client */
     req_pin(&r, DOM_OK, "EU-GDPR");
     d = decide(&rules, &r);
     is_str(jname(&d), "EU-GDPR");
@@ -856,7 +858,7 @@ static void test_no_default(void)
     ok(d.jurisdiction == NULL);
     is_int(d.source, DOM_JSRC_NONE);
     is_int(d.report.present, 0);
-    r.facts.geo = NULL;
+    r.facts.location_known = 0;
     d = decide(&rules, &r);
     is_str(d.reason, "no_rule_for_location");
     /* claimed locations still work without a default */

@@ -149,6 +149,41 @@ static void test_values(void)
     dom_config_free(cfg);
 }
 
+/* The keys of the request bounds: defaults, values, and [] for "refuse no method". */
+static void test_request_keys(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE, &cfg), 0);
+    if (cfg != NULL) {
+        is_int(cfg->limits.max_headers, DOM_DEFAULT_MAX_HEADERS);
+        is_int(cfg->limits.max_header_bytes, DOM_DEFAULT_MAX_HEADER_BYTES);
+        is_int(cfg->limits.proxy_header_timeout_ms, 5000);
+        ok(cfg->refuse_methods == NULL); /* the default set */
+        is_int(cfg->paths, DOM_PATHS_STRICT);
+        is_int(cfg->audit.required, 0);
+    }
+    dom_config_free(cfg);
+    is_int(load(BASE "refuse_methods: []\npaths: canonicalize\nlimits: { max_headers: 50, max_header_bytes: 8k }\n"
+                     "listen: [{ address: \"127.0.0.1:1\", proxy_protocol: true }]\n",
+                &cfg),
+           DOM_ECONFIG); /* listen twice */
+    is_int(
+        load(
+            "rules: r.mdb\nrefuse_methods: []\npaths: canonicalize\nlimits: { max_headers: 50, max_header_bytes: 8k }\n"
+            "listen: [{ address: \"127.0.0.1:1\", proxy_protocol: true }]\n",
+            &cfg),
+        0);
+    if (cfg != NULL) {
+        ok(cfg->refuse_methods != NULL && cfg->refuse_methods[0] == NULL); /* refuse none */
+        is_int(cfg->paths, DOM_PATHS_CANONICALIZE);
+        is_int(cfg->limits.max_headers, 50);
+        is_int(cfg->limits.max_header_bytes, 8192);
+        ok(strstr(rec.text, "t.yaml:5:10: warning: listener 127.0.0.1:1 has proxy_protocol: true but trusted_proxies "
+                            "is empty") != NULL);
+    }
+    dom_config_free(cfg);
+}
+
 static void test_errors(void)
 {
     expect_error("listen: [\"127.0.0.1:8080\"]\nrules: [a\n", "t.yaml:3:1: ");
@@ -191,6 +226,14 @@ static void test_errors(void)
     expect_error(BASE "expose_decision_headers: yes\n",
                  "t.yaml:3:26: expose_decision_headers must be true or false, not \"yes\"");
     expect_error(BASE "expose_decision_headers: True\n", "must be true or false, not \"True\"");
+    expect_error(BASE "limits: { max_headers: 7 }\n",
+                 "t.yaml:3:24: limits.max_headers must be a number from 8 to 10000");
+    expect_error(BASE "limits: { max_header_bytes: 512 }\n", "limits.max_header_bytes must be from 1k to 16m");
+    expect_error(BASE "limits: { proxy_header_timeout: 2m }\n", "limits.proxy_header_timeout must be from 1ms to 60s");
+    expect_error(BASE "refuse_methods: [TRACE, \"BAD METHOD\"]\n",
+                 "t.yaml:3:25: refuse_methods entry \"BAD METHOD\" is not an HTTP method");
+    expect_error(BASE "paths: loose\n", "paths must be strict or canonicalize, not \"loose\"");
+    expect_error(BASE "audit: { required: true }\n", "t.yaml:3:8: audit.required: true needs audit.path");
     expect_error(BASE "consent_headr: x\n",
                  "t.yaml:3:1: unknown key \"consent_headr\" in the configuration; did you mean \"consent_header\"?");
     expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8, country: US-XX }]\n",
@@ -402,6 +445,7 @@ int main(void)
 {
     subtest("examples/domicile.yaml", test_example);
     subtest("values and suffixes", test_values);
+    subtest("request bounds", test_request_keys);
     subtest("errors with file:line:col", test_errors);
     subtest("files and relative paths", test_files);
     subtest("every error in one run", test_all_errors);

@@ -25,6 +25,11 @@ static void test_counts_and_render(void)
     dom__histogram_observe(&a.decision, 30000);   /* 30 µs */
     dom__histogram_observe(&b.decision, 2000000); /* 2 ms */
     dom__histogram_observe(&b.decision, 9000000000ull);
+    DOM__COUNT(&a.proxy_accepted[1][0]);
+    DOM__COUNT(&b.proxy_accepted[1][0]);
+    DOM__COUNT(&b.proxy_accepted[1][1]);
+    DOM__COUNT(&a.proxy_refused[DOM_PROXYPROTO_BAD_TLV]);
+    DOM__COUNT(&b.proxy_refused[DOM__PROXY_UNTRUSTED]);
     dom__metrics_t *threads[] = {&a, &b};
     dom__metrics_node_t node = {"eu-1", "eu-central", "http://127.0.0.1:1", 1, 2, 3, 4};
     dom__metrics_globals_t g = {.rules_loaded = 1,
@@ -36,7 +41,11 @@ static void test_counts_and_render(void)
                                 .geo_path = "/x",
                                 .nodes = &node,
                                 .n_nodes = 1,
-                                .audit_ok = 1};
+                                .audit_ok = 1,
+                                .ready = 1};
+    dom__metrics_region_t regions[] = {{"eu-central", 2, 1}, {"us-east", 1, 0}};
+    g.regions = regions;
+    g.n_regions = 2;
     dom__text_t t = {0};
     dom__metrics_render(&t, threads, 2, &g);
     ok(!t.failed && t.base != NULL);
@@ -52,6 +61,15 @@ static void test_counts_and_render(void)
     ok(strstr(t.base, "domicile_node_up{cluster=\"eu-1\",region=\"eu-central\",node=\"http://127.0.0.1:1\"} 1") !=
        NULL);
     ok(strstr(t.base, "domicile_geo_database_build_timestamp_seconds 1704067200\n") != NULL);
+    ok(strstr(t.base, "domicile_proxy_protocol_headers_total{version=\"2\",command=\"proxy\"} 2\n") != NULL);
+    ok(strstr(t.base, "domicile_proxy_protocol_headers_total{version=\"2\",command=\"local\"} 1\n") != NULL);
+    ok(strstr(t.base, "domicile_proxy_protocol_headers_total{version=\"1\",command=\"proxy\"} 0\n") != NULL);
+    ok(strstr(t.base, "domicile_proxy_protocol_refused_total{reason=\"bad_tlv\"} 1\n") != NULL);
+    ok(strstr(t.base, "domicile_proxy_protocol_refused_total{reason=\"untrusted\"} 1\n") != NULL);
+    ok(strstr(t.base, "domicile_proxy_protocol_refused_total{reason=\"timeout\"} 0\n") != NULL);
+    ok(strstr(t.base, "domicile_region_up{region=\"eu-central\"} 1\n") != NULL);
+    ok(strstr(t.base, "domicile_region_up{region=\"us-east\"} 0\n") != NULL);
+    ok(strstr(t.base, "domicile_ready 1\n") != NULL);
     /* the sum over every label set, overflow included, equals the requests counted */
     uint64_t sum = 0;
     for (char *p = strstr(t.base, "\ndomicile_requests_total{"); p != NULL;

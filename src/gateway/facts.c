@@ -1,0 +1,37 @@
+/*
+ * Steps 0-3 on an h2o request: the h2o side of the one request-facts builder
+ * (include/domicile/facts.h). The header section goes through the builder once, in the
+ * order received; what the builder says no client may send upstream is dropped in place.
+ * `explain` feeds the same builder from its command line (src/cli/explain.c), and
+ * tests/unit/gateway/differential.c checks the two paths decide alike.
+ */
+#include "gateway/gateway.h"
+
+int dom__peer_of(h2o_req_t *req, dom_addr_t *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (void *)&ss);
+    return len != 0 && dom_addr_from_sockaddr((void *)&ss, out) == 0;
+}
+
+void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_config_t *fc, int64_t now,
+                        dom_request_facts_t *out)
+{
+    dom_facts_builder_t b;
+    dom_facts_begin(&b, fc);
+    size_t kept = 0;
+    for (size_t i = 0; i < req->headers.size; ++i) {
+        h2o_header_t *h = &req->headers.entries[i];
+        if (dom_facts_header(&b, h->name->base, h->name->len, h->value.base, h->value.len) == DOM_HEADER_DROP)
+            continue;
+        if (kept != i)
+            req->headers.entries[kept] = *h;
+        ++kept;
+    }
+    req->headers.size = kept;
+    /* the canonical path is never longer than the target (path.h) */
+    size_t cap = req->input.path.len + 1;
+    char *path = h2o_mem_alloc_pool(&req->pool, cap);
+    dom_facts_finish(&b, peer, req->method.base, req->method.len, req->input.path.base, req->input.path.len, now, path,
+                     cap, out);
+}
