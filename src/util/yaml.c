@@ -176,23 +176,25 @@ int dom__yaml_key(dom__yaml_t *y, dom__yaml_keys_t *keys, const yaml_node_t *key
     const char *s = dom__yaml_scalar(y, key, "a key", &len);
     if (s == NULL)
         return -1;
-    const char *guess = NULL;
-    size_t best = 3;
     for (size_t i = 0; i < keys->n && i < DOM__YAML_MAX_KEYS; ++i) {
         const char *name = dom__yaml_key_name(keys, i);
-        if (strlen(name) != len || memcmp(s, name, len) != 0) {
-            /* a near miss ("thread", "polcy_url") is worth naming; "foo" for "geo" is not */
-            size_t d = distance(s, len, name);
-            if (d < best && d * 3 <= strlen(name))
-                best = d, guess = name;
+        if (strlen(name) != len || memcmp(s, name, len) != 0)
             continue;
-        }
         if (dom__yaml_has(keys, i)) {
             dom__yaml_error(y, key, "duplicate key %s (first at line %zu)", dom__yaml_show(key).s, keys->seen[i].line);
             return -1;
         }
         keys->seen[i] = dom__yaml_mark(key);
         return (int)i;
+    }
+    /* unknown: a near miss ("thread", "polcy_url") is worth naming; "foo" for "geo" is not */
+    const char *guess = NULL;
+    size_t best = 3;
+    for (size_t i = 0; i < keys->n; ++i) {
+        const char *name = dom__yaml_key_name(keys, i);
+        size_t d = distance(s, len, name);
+        if (d < best && d * 3 <= strlen(name))
+            best = d, guess = name;
     }
     char expected[512] = "", hint[96] = "";
     size_t off = 0;
