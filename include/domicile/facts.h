@@ -56,8 +56,8 @@ typedef struct dom_facts_builder {
     dom_strref_t xff[DOM_FACTS_MAX_FORWARDING_LINES], fwd[DOM_FACTS_MAX_FORWARDING_LINES];
     size_t n_xff, n_fwd;
     int too_many_forwarding; /* more lines than the cap: the chain is treated as malformed */
-    dom_strref_t pin, consent, request_id;
-    int has_pin, has_consent, has_request_id;
+    dom_strref_t pin, consent, request_id, destination, host;
+    int has_pin, has_consent, has_request_id, has_destination, has_host;
     size_t repeated; /* pin or consent headers after the first (ignored) */
     size_t n_headers, header_bytes;
     int empty_name; /* a header field without a name */
@@ -75,7 +75,9 @@ void dom_facts_begin(dom_facts_builder_t *b, const dom_facts_config_t *cfg);
  * X-Real-IP, X-Forwarded-Proto, X-Forwarded-Host: the gateway writes its own), X-Request-Id
  * (the gateway writes the one it used), and URL-override headers some servers obey
  * (X-Original-URL, X-Rewrite-URL, X-Override-URL, X-HTTP-Method-Override, X-HTTP-Method,
- * X-Method-Override); DOM_HEADER_KEEP otherwise.
+ * X-Method-Override), and Destination (the gateway writes its canonical form, pointing at the node);
+ * DOM_HEADER_KEEP otherwise. The first Host field is the request's authority (the gateway feeds
+ * HTTP/2's :authority as one).
  */
 dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, size_t name_len, const char *value,
                                    size_t value_len);
@@ -84,14 +86,18 @@ dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, siz
  * Finishes: step 0 checks the request itself (more header fields or bytes than the bounds:
  * 431; a header without a name or a method that is not an RFC 9110 token: 400; a refused
  * method such as CONNECT: 405; out->request_refused says which) and canonicalises `target`
- * into path_buf (which must hold target_len + 1 bytes; a target that cannot be canonicalised
- * sets out->path_refused), step 1 resolves the
+ * into path_buf (dom_facts_path_bufsize() bytes; a target that cannot be canonicalised sets
+ * out->path_refused) and a Destination (WebDAV MOVE, COPY) after it: an absolute path, or an
+ * absolute http(s) URI naming the request's own authority (else out->destination_refused), step 1 resolves the
  * client address from `peer` (NULL = unknown) and the forwarding headers, step 2 geolocates it
  * unless the location is unknown (no peer, a hidden client, or a malformed or over-long
  * forwarding header from a trusted proxy: never the proxy's own location), step 3 verifies
  * the pin at `now`. out borrows from the header values, path_buf, method and the config.
  * Errors: DOM_ERANGE (path_buf too small); out is complete otherwise.
  */
+/** Bytes path_buf must hold for dom_facts_finish(): the canonical target and Destination are never longer. */
+size_t dom_facts_path_bufsize(const dom_facts_builder_t *b, size_t target_len);
+
 int dom_facts_finish(dom_facts_builder_t *b, const dom_addr_t *peer, const char *method, size_t method_len,
                      const char *target, size_t target_len, int64_t now, char *path_buf, size_t path_bufsize,
                      dom_request_facts_t *out);

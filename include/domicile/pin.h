@@ -40,16 +40,9 @@ typedef struct dom_pin_keyring {
  * It must decode to 16..64 bytes. A '#' after the secret starts a comment. Duplicate key ids,
  * an empty file (no keys) and files over 64 KiB are errors. On success *out is overwritten
  * (not freed first) and owned by the caller (dom_pin_keyring_free); on failure it is zeroed.
- * Does not look at the file's permissions: see dom_pin_keyfile_mode_warning.
+ * Does not look at the file's permissions: see dom_keyfile_check (keyfile.h).
  */
 int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, size_t errlen);
-
-/**
- * Returns 1 and a sentence in msg when the key file is readable or writable by every user
- * (secrets should be mode 0600 or 0640), 0 otherwise (also when it cannot be stat'ed: loading
- * reports that). Meant for a warning; loading does not refuse such a file.
- */
-int dom_pin_keyfile_mode_warning(const char *path, char *msg, size_t msglen);
 
 /** Frees the keys (and wipes the secrets). Safe on zeroed / freed rings. */
 void dom_pin_keyring_free(dom_pin_keyring_t *ring);

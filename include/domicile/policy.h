@@ -21,7 +21,6 @@ typedef enum dom_jurisdiction_source {
     DOM_JSRC_DEFAULT,
 } dom_jurisdiction_source_t;
 
-typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
 typedef enum dom_action { DOM_ACTION_ROUTE = 0, DOM_ACTION_REJECT } dom_action_t;
 
 /**
@@ -36,6 +35,11 @@ typedef struct dom_request_facts {
     size_t path_len;
     const char *query; /* the query string as sent (after '?'), NULL if none: forwarded, never classified */
     size_t query_len;
+    int has_destination;         /* a Destination header was sent (WebDAV MOVE, COPY) */
+    int destination_refused;     /* it names another host, or its path cannot be canonicalised */
+    const char *destination_why; /* why, in words (a constant), when destination_refused */
+    const char *destination;     /* its canonical path (NUL-terminated), when has_destination and not refused */
+    size_t destination_len;
     int request_refused;        /* the request itself is refused before any rule (bounds, method) */
     int refused_status;         /* 400, 405 or 431 when request_refused */
     const char *refused_reason; /* "header_fields_too_large", "invalid_header", "invalid_method",
@@ -98,6 +102,7 @@ typedef struct dom_decision {
     size_t n_regions;
     int anonymize;
     dom_on_unavailable_t on_unavailable;
+    const char *destination_class; /* MOVE and COPY: the class of the Destination (NULL otherwise) */
     dom_report_t report;
 } dom_decision_t;
 
@@ -126,8 +131,5 @@ const char *dom_action_name(dom_action_t action);
 
 /** "pin", "override", "subdivision", "country", "group", "default", "none". */
 const char *dom_jurisdiction_source_name(dom_jurisdiction_source_t source);
-
-/** Returns 1 for methods that read (GET, HEAD, OPTIONS), 0 for writes (everything else). */
-int dom_method_is_read(const char *method, size_t len);
 
 #endif

@@ -24,6 +24,9 @@ typedef enum dom_on_unavailable {
     DOM_ON_UNAVAILABLE_NEXT_REGION, /* try the next region of the ordered list (still only listed ones) */
 } dom_on_unavailable_t;
 
+/** Which list of a class rule a request uses: GET, HEAD and OPTIONS read, every other method writes. */
+typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
+
 /** What one jurisdiction version says about one data class. */
 typedef struct dom_class_rule {
     int deny;                /* refuse with 451 */
@@ -65,7 +68,7 @@ typedef struct dom_region {
     const char *description;
 } dom_region_t;
 
-/* Method bits for routes. */
+/* Method bits for routes; their names and dom_method_bit() are in domicile/rules_record.h. */
 #define DOM_METHOD_GET 0x01
 #define DOM_METHOD_HEAD 0x02
 #define DOM_METHOD_POST 0x04
@@ -75,9 +78,6 @@ typedef struct dom_region {
 #define DOM_METHOD_OPTIONS 0x40
 #define DOM_METHOD_OTHER 0x80
 #define DOM_METHOD_ALL 0xff
-
-/** Returns the DOM_METHOD_* bit of a method name (DOM_METHOD_OTHER for unknown ones). */
-unsigned dom_method_bit(const char *method, size_t len);
 
 /** A path prefix (and method set) mapped to a data class. */
 typedef struct dom_route_rule {
@@ -118,6 +118,9 @@ typedef struct dom_ruleset {
     dom_route_rule_t *routes; /* sorted by prefix length, longest first */
     size_t n_routes;
     size_t default_class;              /* class for paths no route matches */
+    const char *read_methods;          /* methods besides GET, HEAD, OPTIONS that read, ","-separated
+                                          ("PROPFIND,REPORT,SEARCH" unless the rules say otherwise); every
+                                          other method writes (never the laxest) */
     dom_jurisdiction_t *jurisdictions; /* every version, sorted by name then effective */
     size_t n_jurisdictions;
     dom_rule_claim_t *claims; /* sorted by (level, key, effective) */
@@ -144,6 +147,15 @@ void dom_ruleset_resolve(const dom_ruleset_t *rs, dom_rules_level_t level, const
 /** Same, for a jurisdiction by name (pins and jurisdiction overrides), and for the default (name NULL). */
 void dom_ruleset_find(const dom_ruleset_t *rs, const char *name, int64_t now, const dom_jurisdiction_t **enforce,
                       const dom_jurisdiction_t **report);
+
+/** The read methods when a rule set declares none (WebDAV, CalDAV, CardDAV reads). */
+#define DOM_DEFAULT_READ_METHODS "PROPFIND,REPORT,SEARCH"
+
+/**
+ * Returns 1 if the method reads: GET, HEAD and OPTIONS always, and those the rule set declares
+ * (rs->read_methods; NULL rs: only the three). Methods are case-sensitive; every other one writes.
+ */
+int dom_ruleset_method_is_read(const dom_ruleset_t *rs, const char *method, size_t len);
 
 /** Maps a request to a data class index (longest matching prefix whose methods match; else default_class). */
 size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t method_len, const char *path,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "domicile/policy.h"
+#include "domicile/rules_record.h"
 #include "gateway/config.h"
 
 #define MAX_HEADERS 64
@@ -387,7 +388,7 @@ static int explain_request(explanation_t *e)
             return usage_error("give the pin with --pin or a %s header, not both", e->fc.pin_header);
         dom_facts_header(&b, e->fc.pin_header, strlen(e->fc.pin_header), o->pin, strlen(o->pin));
     }
-    size_t cap = strlen(o->path) + 1;
+    size_t cap = dom_facts_path_bufsize(&b, strlen(o->path));
     free(e->path_buf);
     if ((e->path_buf = malloc(cap)) == NULL)
         return input_error("out of memory");
@@ -413,11 +414,6 @@ static const char *client_source_name(dom_clientip_source_t s)
     default:
         return "peer";
     }
-}
-
-static const char *on_unavailable_name(dom_on_unavailable_t v)
-{
-    return v == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next_region" : "reject";
 }
 
 static void format_date(int64_t t, char *buf, size_t len)
@@ -475,6 +471,12 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, e->facts.path_refused ? e->facts.path_why : NULL);
     fputs(", \"refused\": ", fp);
     dom__cli_json_str(fp, e->facts.request_refused ? e->facts.refused_why : NULL);
+    fputs(", \"destination\": ", fp);
+    dom__cli_json_str(fp, e->facts.destination);
+    fputs(", \"destination_refused\": ", fp);
+    dom__cli_json_str(fp, e->facts.destination_refused ? e->facts.destination_why : NULL);
+    fputs(", \"destination_class\": ", fp);
+    dom__cli_json_str(fp, e->decision.destination_class);
     fprintf(fp, ", \"now\": %" PRId64 "},\n", e->now);
 
     fputs("  \"client\": {\"address\": ", fp);
@@ -532,7 +534,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     fputs(",\n  \"class\": ", fp);
     dom__cli_json_str(fp, d->class_name);
     fputs(",\n  \"access\": ", fp);
-    dom__cli_json_str(fp, d->access == DOM_ACCESS_READ ? "read" : "write");
+    dom__cli_json_str(fp, dom_access_name(d->access));
     fputs(",\n  \"action\": ", fp);
     dom__cli_json_str(fp, dom_action_name(d->action));
     fprintf(fp, ",\n  \"status\": %d", http_status(d->action, d->status));
@@ -542,7 +544,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     json_regions(fp, e->rules, d->regions, d->n_regions);
     fprintf(fp, ",\n  \"anonymize\": %s", d->anonymize ? "true" : "false");
     fputs(",\n  \"on_unavailable\": ", fp);
-    dom__cli_json_str(fp, j != NULL ? on_unavailable_name(d->on_unavailable) : NULL);
+    dom__cli_json_str(fp, j != NULL ? dom_on_unavailable_name(d->on_unavailable) : NULL);
 
     const dom_report_t *r = &d->report;
     if (r->present) {
@@ -627,6 +629,8 @@ static const char *why_reason(const char *reason)
         {"invalid_header", "a header field has no name"},
         {"invalid_method", "the method is not an HTTP token"},
         {"method_not_allowed", "the gateway refuses this method (CONNECT, TRACE, TRACK unless configured)"},
+        {"invalid_destination", "MOVE and COPY need a Destination on this host that can be canonicalised"},
+        {"destination_not_allowed", "the Destination's class may not be stored in any region the source may use"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); ++i)
         if (strcmp(reason, words[i].reason) == 0)
@@ -742,7 +746,7 @@ static void print_words(FILE *fp, const explanation_t *e)
                 c->description && c->description[0] ? c->description : "",
                 c->description && c->description[0] ? ")" : "");
     }
-    fprintf(fp, "access        %s (%s)\n", d->access == DOM_ACCESS_READ ? "read" : "write",
+    fprintf(fp, "access        %s (%s)\n", dom_access_name(d->access),
             d->access == DOM_ACCESS_READ ? "GET, HEAD and OPTIONS read" : "every method but GET, HEAD, OPTIONS writes");
     if (e->facts.consent != NULL) {
         fputs("consent       ", fp);

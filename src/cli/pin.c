@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "cli/cli.h"
+#include "domicile/keyfile.h"
 #include "domicile/pin.h"
 #include "util/json.h"
 #include "util/time.h"
@@ -188,7 +189,10 @@ static int get_now(const char *cmd, const pin_options_t *opt, int64_t *now)
     return parse_time(cmd, "--now", opt->now, now);
 }
 
-/* Loads the key file, warning (not refusing) when every user can read it. Returns 0 or 2. */
+/*
+ * Loads the key file, as the gateway does: refused when other users can write it (they could
+ * replace the keys), a warning when every user can read it. Returns 0 or 2.
+ */
 static int load_keys(const char *cmd, const char *path, dom_pin_keyring_t *ring)
 {
     char err[512];
@@ -196,12 +200,18 @@ static int load_keys(const char *cmd, const char *path, dom_pin_keyring_t *ring)
         fprintf(stderr, "domicile pin %s: --keys FILE is required\n", cmd);
         return 2;
     }
+    /* a file that cannot be stat'ed is reported by the loader */
+    int mode = dom_keyfile_check("pin keys", path, err, sizeof(err));
+    if (mode == DOM_EINVAL) {
+        fprintf(stderr, "domicile pin %s: %s\n", cmd, err);
+        return 2;
+    }
+    if (mode == DOM_KEYFILE_WARNING)
+        fprintf(stderr, "domicile pin %s: warning: %s\n", cmd, err);
     if (dom_pin_keyring_load(path, ring, err, sizeof(err)) != DOM_OK) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    if (dom_pin_keyfile_mode_warning(path, err, sizeof(err)))
-        fprintf(stderr, "domicile pin %s: warning: %s\n", cmd, err);
     return 0;
 }
 

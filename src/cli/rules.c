@@ -9,6 +9,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "domicile/rules.h"
+#include "domicile/rules_record.h"
 #include "util/json.h"
 #include "util/time.h"
 
@@ -137,20 +138,6 @@ static void region_list_text(FILE *fp, const dom_ruleset_t *rs, const uint16_t *
         fprintf(fp, "%s%s", i ? ", " : "", r[i] < rs->n_regions ? rs->regions[r[i]].name : "?");
 }
 
-static void methods_text(unsigned m, char *out, size_t len)
-{
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"};
-    size_t off = 0;
-    out[0] = '\0';
-    if ((m & DOM_METHOD_ALL) == DOM_METHOD_ALL) {
-        snprintf(out, len, "ALL");
-        return;
-    }
-    for (int i = 0; i < 8; ++i)
-        if (m & (1u << i))
-            off += (size_t)snprintf(out + off, len - off, "%s%s", off ? "," : "", names[i]);
-}
-
 /* Is this version the one that applies now for its name? (newest enforce in effect) */
 static int in_effect(const dom_ruleset_t *rs, const dom_jurisdiction_t *j, int64_t now)
 {
@@ -190,7 +177,7 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
     json_str(w, rs->classes[rs->default_class].name);
     dom__json_lit(w, ",\"routes\":[");
     for (size_t i = 0; i < rs->n_routes; ++i) {
-        methods_text(rs->routes[i].methods, buf, sizeof(buf));
+        dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));
         dom__json_rawf(w, "%s{\"prefix\":", i ? "," : "");
         json_str(w, rs->routes[i].prefix);
         dom__json_lit(w, ",\"methods\":");
@@ -209,12 +196,11 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
         date(j->effective, buf, sizeof(buf), DOM__TIME_FMT_DATE);
         dom__json_lit(w, ",\"effective\":");
         json_str(w, buf);
-        dom__json_rawf(w, ",\"mode\":\"%s\",\"default\":%s,\"in_effect\":%s,\"applies_to\":",
-                       j->mode == DOM_MODE_REPORT ? "report" : "enforce", j->is_default ? "true" : "false",
-                       in_effect(rs, j, now) ? "true" : "false");
+        dom__json_rawf(w,
+                       ",\"mode\":\"%s\",\"default\":%s,\"in_effect\":%s,\"applies_to\":", dom_rule_mode_name(j->mode),
+                       j->is_default ? "true" : "false", in_effect(rs, j, now) ? "true" : "false");
         json_str(w, j->applies_to);
-        dom__json_rawf(w, ",\"on_unavailable\":\"%s\",\"policy_url\":",
-                       j->on_unavailable == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next_region" : "reject");
+        dom__json_rawf(w, ",\"on_unavailable\":\"%s\",\"policy_url\":", dom_on_unavailable_name(j->on_unavailable));
         json_str(w, j->policy_url);
         dom__json_lit(w, ",\"law\":");
         json_str(w, j->law);
@@ -234,7 +220,7 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
             region_list_json(w, rs, r->write_regions, r->n_write);
             dom__json_lit(w, ",\"read\":");
             region_list_json(w, rs, r->read_regions, r->n_read);
-            dom__json_rawf(w, ",\"consent\":\"%s\",\"anonymize\":%s}", r->consent_required ? "required" : "none",
+            dom__json_rawf(w, ",\"consent\":\"%s\",\"anonymize\":%s}", dom_consent_name(r->consent_required),
                            r->anonymize ? "true" : "false");
         }
         dom__json_lit(w, "}}");
@@ -256,21 +242,21 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
         fprintf(fp, "%s %s", i ? "," : "", rs->classes[i].name);
     fprintf(fp, " (default: %s)\nroutes:\n", rs->classes[rs->default_class].name);
     for (size_t i = 0; i < rs->n_routes; ++i) {
-        methods_text(rs->routes[i].methods, buf, sizeof(buf));
+        dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));
         fprintf(fp, "  %-32s %-10s -> %s\n", rs->routes[i].prefix, buf, rs->classes[rs->routes[i].class_index].name);
     }
     for (size_t i = 0; i < rs->n_jurisdictions; ++i) {
         const dom_jurisdiction_t *j = &rs->jurisdictions[i];
         date(j->effective, buf, sizeof(buf), DOM__TIME_FMT_DATE);
         fprintf(fp, "\njurisdiction %s version %s, effective %s, %s%s%s\n", j->name, j->version, buf,
-                j->mode == DOM_MODE_REPORT ? "report" : "enforce", j->is_default ? ", default" : "",
+                dom_rule_mode_name(j->mode), j->is_default ? ", default" : "",
                 in_effect(rs, j, now) ? ", in effect" : (j->effective > now ? ", staged" : ", superseded"));
         if (!j->is_default)
             fprintf(fp, "  applies to: %s\n", j->applies_to);
         if (j->law[0] != '\0')
             fprintf(fp, "  law: %s\n", j->law);
         fprintf(fp, "  policy: %s; when unavailable: %s; from %s\n", j->policy_url[0] ? j->policy_url : "(none)",
-                j->on_unavailable == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next region" : "reject", j->source_file);
+                dom_on_unavailable_name(j->on_unavailable), j->source_file);
         for (size_t c = 0; c < rs->n_classes; ++c) {
             const dom_class_rule_t *r = &j->classes[c];
             fprintf(fp, "  %-12s ", rs->classes[c].name);

@@ -77,6 +77,18 @@ dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, siz
         take_line(b, b->fwd, &b->n_fwd, value, value_len);
         return DOM_HEADER_DROP;
     }
+    if (IS("destination")) {
+        if (!b->has_destination) {
+            b->destination = (dom_strref_t){value, value_len};
+            b->has_destination = 1;
+        }
+        return DOM_HEADER_DROP;
+    }
+    if (IS("host") && !b->has_host) {
+        b->host = (dom_strref_t){value, value_len};
+        b->has_host = 1;
+        return DOM_HEADER_KEEP;
+    }
     if (IS("x-request-id")) {
         if (!b->has_request_id) {
             b->request_id = (dom_strref_t){value, value_len};
@@ -112,6 +124,62 @@ static int refused_method(const dom_facts_config_t *cfg, const char *method, siz
         if (strlen(*m) == len && memcmp(*m, method, len) == 0)
             return 1;
     return 0;
+}
+
+size_t dom_facts_path_bufsize(const dom_facts_builder_t *b, size_t target_len)
+{
+    return target_len + 1 + (b->has_destination ? b->destination.len + 1 : 0);
+}
+
+static int lower_eq(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; ++i)
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+/*
+ * RFC 4918 10.3: Destination = an absolute URI or an absolute path. An absolute URI must name this
+ * request's own scheme-less authority (another host is not ours to write to, and a relative trick
+ * like http://other/../ must not reach a path we did not classify); its path is canonicalised
+ * exactly like the target's. buf holds len + 1 bytes.
+ */
+static void take_destination(const dom_facts_builder_t *b, char *buf, size_t bufsize, dom_request_facts_t *out)
+{
+    const char *v = b->destination.base, *end = v + b->destination.len;
+    out->has_destination = 1;
+    if (v < end && *v != '/') {
+        size_t skip = end - v >= 7 && lower_eq(v, "http://", 7)    ? 7
+                      : end - v >= 8 && lower_eq(v, "https://", 8) ? 8
+                                                                   : 0;
+        const char *auth = v + skip, *slash = skip != 0 ? memchr(auth, '/', (size_t)(end - auth)) : NULL;
+        size_t auth_len = (size_t)((slash != NULL ? slash : end) - auth);
+        if (skip == 0) {
+            out->destination_refused = 1;
+            out->destination_why = "the Destination is neither an absolute path nor an http(s) URI";
+            return;
+        }
+        if (!b->has_host || auth_len != b->host.len || !lower_eq(auth, b->host.base, auth_len)) {
+            out->destination_refused = 1;
+            out->destination_why = "the Destination names another host";
+            return;
+        }
+        v = slash != NULL ? slash : "/";
+        end = slash != NULL ? end : v + 1;
+    }
+    dom_path_t p;
+    if (dom_path_canonicalize(v, (size_t)(end - v), b->cfg->paths, buf, bufsize, &p, &out->destination_why) != 0) {
+        out->destination_refused = 1;
+        return;
+    }
+    if (p.query != NULL) {
+        out->destination_refused = 1;
+        out->destination_why = "the Destination carries a query";
+        return;
+    }
+    out->destination = p.path;
+    out->destination_len = p.path_len;
 }
 
 /* Step 0, the request's own shape: bounds, header names, the method. */
@@ -164,8 +232,10 @@ int dom_facts_finish(dom_facts_builder_t *b, const dom_addr_t *peer, const char 
     /* step 0: the one path that is classified and forwarded */
     dom_path_t path;
     int ret = dom_path_canonicalize(target, target_len, cfg->paths, path_buf, path_bufsize, &path, &out->path_why);
-    if (ret == DOM_ERANGE)
-        return ret;
+    if (ret == DOM_ERANGE || path_bufsize < dom_facts_path_bufsize(b, target_len))
+        return DOM_ERANGE;
+    if (b->has_destination)
+        take_destination(b, path_buf + target_len + 1, b->destination.len + 1, out);
     if (ret == 0) {
         out->path = path.path;
         out->path_len = path.path_len;

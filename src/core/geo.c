@@ -63,7 +63,8 @@ struct dom_geo {
     dom_geo_override_t *overrides; /* longest prefix first */
     size_t n_overrides;
     /* The decoded-record table (open addressing, linear probing, power-of-two size), or NULL
-     * when open did not decode every record (the 4M cap, the test hook) or could not allocate it. */
+     * when open did not decode every record (the 4M cap, or open_database() without the data
+     * check) or could not allocate it. */
     record_slot_t *records;
     uint32_t records_mask;
     /* Where IPv4 lookups start in an IPv6 tree, as libmaxminddb finds it: the node after 96
@@ -71,9 +72,6 @@ struct dom_geo {
     uint32_t v4_start;
     unsigned v4_start_bit;
 };
-
-/* Test hook: the unit test turns the data-record check off to reach the lookup error path. */
-static int verify_records = 1;
 
 /* ---- addresses ---- */
 
@@ -899,7 +897,8 @@ static void copy_printable(char *dst, size_t dstlen, const char *src)
     dst[n] = '\0';
 }
 
-static int check_database(dom_geo_t *geo, const dom_geo_options_t *opts, char *err, size_t errlen)
+/* check_data 0 skips the data-record checks: only the unit test does, to reach the lookup error path. */
+static int check_database(dom_geo_t *geo, const dom_geo_options_t *opts, int check_data, char *err, size_t errlen)
 {
     const MMDB_s *m = &geo->mmdb;
     int rc;
@@ -945,9 +944,9 @@ static int check_database(dom_geo_t *geo, const dom_geo_options_t *opts, char *e
     if ((rc = set_paths(geo, opts, shape, err, errlen)) != 0)
         goto cleanup;
     find_v4_start(geo);
-    if (verify_records && (rc = check_records(geo, seen, n_records, err, errlen)) != 0)
+    if (check_data && (rc = check_records(geo, seen, n_records, err, errlen)) != 0)
         goto cleanup;
-    if (verify_records && (rc = check_samples(geo, err, errlen)) != 0)
+    if (check_data && (rc = check_samples(geo, err, errlen)) != 0)
         goto cleanup;
     rc = 0;
 
@@ -956,7 +955,9 @@ cleanup:
     return rc;
 }
 
-int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **out, char *err, size_t errlen)
+/* dom_geo_open(), with the data-record checks (check_data 1) or without them (0: the unit test only). */
+static int open_database(const char *path, const dom_geo_options_t *opts, int check_data, dom_geo_t **out, char *err,
+                         size_t errlen)
 {
     static const dom_geo_options_t defaults;
     char dummy[1];
@@ -1010,7 +1011,7 @@ int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **ou
         goto cleanup;
     }
     geo->has_db = 1;
-    if ((rc = check_database(geo, opts, err, errlen)) != 0)
+    if ((rc = check_database(geo, opts, check_data, err, errlen)) != 0)
         goto cleanup;
     /* The check touched every page of the file: keep only what lookups touch. */
     release_pages(geo->mmdb.file_content, geo->mmdb.file_size);
@@ -1023,6 +1024,11 @@ cleanup:
     if (err[0] == '\0' && errlen > 1)
         snprintf(err, errlen, "geo database \"%s\": %s", path != NULL ? path : "", dom_strerror(rc));
     return rc;
+}
+
+int dom_geo_open(const char *path, const dom_geo_options_t *opts, dom_geo_t **out, char *err, size_t errlen)
+{
+    return open_database(path, opts, 1, out, err, errlen);
 }
 
 int dom_geo_open_none(const dom_geo_options_t *opts, dom_geo_t **out)

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -597,19 +596,4 @@ void dom_pin_keyring_free(dom_pin_keyring_t *ring)
     }
     ring->keys = NULL;
     ring->count = 0;
-}
-
-int dom_pin_keyfile_mode_warning(const char *path, char *msg, size_t msglen)
-{
-    struct stat st;
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
-    if (path == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return 0;
-    if ((st.st_mode & (S_IROTH | S_IWOTH)) == 0)
-        return 0;
-    set_err(msg, msglen, "%s is %s by every user (mode %04o); it holds pin secrets: chmod 600 it", path,
-            (st.st_mode & S_IWOTH) ? ((st.st_mode & S_IROTH) ? "readable and writable" : "writable") : "readable",
-            (unsigned)(st.st_mode & 07777));
-    return 1;
 }

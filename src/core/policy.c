@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "domicile/policy.h"
+#include "domicile/rules_record.h"
 
 /* The outcome of applying one jurisdiction version to the request's class. */
 typedef struct outcome {
@@ -25,12 +26,12 @@ const char *dom_jurisdiction_source_name(dom_jurisdiction_source_t source)
         return "pin";
     case DOM_JSRC_OVERRIDE:
         return "override";
-    case DOM_JSRC_SUBDIVISION:
-        return "subdivision";
+    case DOM_JSRC_SUBDIVISION: /* found at a claim level: the level's name */
+        return dom_rules_level_name(DOM_LEVEL_SUBDIVISION);
     case DOM_JSRC_COUNTRY:
-        return "country";
+        return dom_rules_level_name(DOM_LEVEL_COUNTRY);
     case DOM_JSRC_GROUP:
-        return "group";
+        return dom_rules_level_name(DOM_LEVEL_GROUP);
     case DOM_JSRC_DEFAULT:
         return "default";
     case DOM_JSRC_NONE:
@@ -42,23 +43,6 @@ const char *dom_jurisdiction_source_name(dom_jurisdiction_source_t source)
 const char *dom_action_name(dom_action_t action)
 {
     return action == DOM_ACTION_ROUTE ? "route" : "reject";
-}
-
-int dom_method_is_read(const char *method, size_t len)
-{
-    /* Methods are case-sensitive (RFC 9110 9.1): "get" is some other method, hence a write. */
-    if (method == NULL)
-        return 0;
-    switch (len) {
-    case 3:
-        return memcmp(method, "GET", 3) == 0;
-    case 4:
-        return memcmp(method, "HEAD", 4) == 0;
-    case 7:
-        return memcmp(method, "OPTIONS", 7) == 0;
-    default:
-        return 0;
-    }
 }
 
 static int lower(int c)
@@ -222,6 +206,46 @@ static void set_outcome(dom_decision_t *out, const outcome_t *o)
     out->anonymize = o->anonymize;
 }
 
+static void set_reject(dom_decision_t *out, int status, const char *reason);
+
+static int is_method(const dom_request_facts_t *f, const char *name)
+{
+    return f->method != NULL && f->method_len == strlen(name) && memcmp(f->method, name, f->method_len) == 0;
+}
+
+/*
+ * WebDAV MOVE and COPY write the Destination too: its class (as a PUT there would be classed) must
+ * be stored in the same region the request goes to. The route keeps the source's regions that the
+ * destination's rule also allows for writes, in the source's order; none left: 451.
+ */
+static void apply_destination(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom_decision_t *out)
+{
+    if (!facts->has_destination || facts->destination_refused) {
+        set_reject(out, 400, "invalid_destination");
+        return;
+    }
+    size_t dc = dom_ruleset_classify(rules, "PUT", 3, facts->destination, facts->destination_len);
+    if (dc >= rules->n_classes)
+        dc = rules->default_class < rules->n_classes ? rules->default_class : 0;
+    out->destination_class = rules->classes[dc].name;
+    outcome_t o;
+    apply(out->jurisdiction, dc, out->destination_class, DOM_ACCESS_WRITE, facts, &o);
+    if (o.action != DOM_ACTION_ROUTE) {
+        set_reject(out, o.status == 403 ? 403 : 451, o.status == 403 ? o.reason : "destination_not_allowed");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < out->n_regions; ++i)
+        for (size_t k = 0; k < o.n_regions; ++k)
+            if (out->regions[i] == o.regions[k]) {
+                out->regions[n++] = out->regions[i];
+                break;
+            }
+    out->n_regions = n;
+    if (n == 0)
+        set_reject(out, 451, "destination_not_allowed");
+}
+
 static void set_reject(dom_decision_t *out, int status, const char *reason)
 {
     out->action = DOM_ACTION_REJECT;
@@ -250,12 +274,13 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
     out->report.source = DOM_JSRC_NONE;
     out->report.action = DOM_ACTION_REJECT;
     out->report.status = 0;
+    out->destination_class = NULL;
 
     const char *method = facts->method != NULL ? facts->method : "";
     size_t method_len = facts->method != NULL ? facts->method_len : 0;
     const char *path = facts->path != NULL ? facts->path : "";
     size_t path_len = facts->path != NULL ? facts->path_len : 0;
-    out->access = dom_method_is_read(method, method_len) ? DOM_ACCESS_READ : DOM_ACCESS_WRITE;
+    out->access = dom_ruleset_method_is_read(rules, method, method_len) ? DOM_ACCESS_READ : DOM_ACCESS_WRITE;
 
     if (facts->request_refused) {
         set_reject(out, facts->refused_status, facts->refused_reason);
@@ -316,6 +341,8 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
         out->on_unavailable = c.enforce->on_unavailable;
         apply(c.enforce, out->class_index, out->class_name, out->access, facts, &o);
         set_outcome(out, &o);
+        if (out->action == DOM_ACTION_ROUTE && (is_method(facts, "MOVE") || is_method(facts, "COPY")))
+            apply_destination(rules, facts, out);
     }
     out->source = c.source;
     if (c.report != NULL)

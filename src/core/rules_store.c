@@ -11,16 +11,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <lmdb.h>
-#include "ruleset_internal.h"
-
-#define MAX_RECORD (64 * 1024)
-#define MAX_FIELDS 16
+#include "rules_record_internal.h"
 
 struct dom_rules_store {
     MDB_env *env;
@@ -33,381 +29,155 @@ struct dom_rules_store {
     uint64_t reloads, failures; /* atomic */
 };
 
-/* ---- record decoding ---- */
-
-typedef struct record {
-    size_t n;
-    struct {
-        const char *name, *value;
-        size_t name_len, value_len;
-    } f[MAX_FIELDS];
-} record_t;
+/* ---- loading a snapshot ---- */
 
 typedef struct loader {
     MDB_txn *txn;
-    dom_ruleset_t *rs;
-    dom__arena_t *arena;
-    char *err;
-    size_t errlen;
-    int failed; /* DOM_ECORRUPT, DOM_ENOMEM or DOM_ELMDB */
+    dom__record_decoder_t dec; /* the codec's state; dec.failed: DOM_ECORRUPT, DOM_ENOMEM or DOM_ELMDB */
 } loader_t;
 
-__attribute__((format(printf, 3, 4))) static int fail(loader_t *l, int code, const char *fmt, ...)
+static int open_db(loader_t *l, dom__rules_table_t table, MDB_dbi *dbi, size_t *entries)
 {
-    if (l->failed == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(l->err, l->errlen, fmt, ap);
-        va_end(ap);
-        l->failed = code;
-    }
-    return code;
-}
-
-/* Splits "name=value\n..." into fields; anything else is corruption. */
-static int split(loader_t *l, const char *db, const MDB_val *key, const MDB_val *val, record_t *rec)
-{
-    const char *p = val->mv_data, *end = p + val->mv_size;
-    rec->n = 0;
-    if (val->mv_size > MAX_RECORD)
-        return fail(l, DOM_ECORRUPT, "%s record %.*s is too large", db, (int)(key->mv_size < 40 ? key->mv_size : 40),
-                    (const char *)key->mv_data);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eq = memchr(p, '=', nl != NULL ? (size_t)(nl - p) : 0);
-        if (nl == NULL || eq == NULL || eq == p || rec->n >= MAX_FIELDS)
-            return fail(l, DOM_ECORRUPT, "%s record %.*s is malformed", db,
-                        (int)(key->mv_size < 40 ? key->mv_size : 40), (const char *)key->mv_data);
-        rec->f[rec->n].name = p;
-        rec->f[rec->n].name_len = (size_t)(eq - p);
-        rec->f[rec->n].value = eq + 1;
-        rec->f[rec->n].value_len = (size_t)(nl - eq - 1);
-        ++rec->n;
-        p = nl + 1;
-    }
-    return 0;
-}
-
-/* The unescaped value of a field, in the arena; NULL (and l->failed) when missing or malformed. */
-static const char *get(loader_t *l, const char *db, const record_t *rec, const char *name, size_t max)
-{
-    for (size_t i = 0; i < rec->n; ++i) {
-        if (rec->f[i].name_len != strlen(name) || memcmp(rec->f[i].name, name, rec->f[i].name_len) != 0)
-            continue;
-        const char *s = rec->f[i].value;
-        size_t n = rec->f[i].value_len, o = 0;
-        char *out = dom__arena_alloc(l->arena, n + 1);
-        if (out == NULL) {
-            fail(l, DOM_ENOMEM, "out of memory");
-            return NULL;
-        }
-        for (size_t k = 0; k < n; ++k) {
-            unsigned char c = (unsigned char)s[k];
-            if (c == '\\') {
-                char e = ++k < n ? s[k] : '\0';
-                c = e == '\\' ? '\\' : e == 'n' ? '\n' : e == 't' ? '\t' : 0;
-            }
-            if (c == 0 || (c < 0x20 && c != '\n' && c != '\t')) {
-                fail(l, DOM_ECORRUPT, "%s: field %s has a bad byte", db, name);
-                return NULL;
-            }
-            out[o++] = (char)c;
-        }
-        if (o > max) {
-            fail(l, DOM_ECORRUPT, "%s: field %s is too long", db, name);
-            return NULL;
-        }
-        return out;
-    }
-    fail(l, DOM_ECORRUPT, "%s: a record has no %s field", db, name);
-    return NULL;
-}
-
-static const char *get_name(loader_t *l, const char *db, const record_t *rec, const char *name)
-{
-    const char *s = get(l, db, rec, name, DOM_NAME_MAX);
-    if (s != NULL && s[0] == '\0') {
-        fail(l, DOM_ECORRUPT, "%s: empty %s", db, name);
-        return NULL;
-    }
-    return s;
-}
-
-static int get_int(loader_t *l, const char *db, const record_t *rec, const char *name, int64_t min, int64_t max,
-                   int64_t *out)
-{
-    const char *s = get(l, db, rec, name, 24);
-    if (s == NULL)
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
-        return fail(l, DOM_ECORRUPT, "%s: field %s is not a number in range", db, name);
-    *out = v;
-    return 0;
-}
-
-static int open_db(loader_t *l, const char *name, MDB_dbi *dbi, size_t *entries)
-{
+    const char *name = dom__rules_table_name(table);
     int rc = mdb_dbi_open(l->txn, name, 0, dbi);
     if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
-        return fail(l, DOM_ECORRUPT, "not a domicile rules database (no \"%s\" table)", name);
+        return dom__record_fail(&l->dec, DOM_ECORRUPT, "not a domicile rules database (no \"%s\" table)", name);
     if (rc != 0)
-        return fail(l, DOM_ELMDB, "opening table %s: %s", name, mdb_strerror(rc));
+        return dom__record_fail(&l->dec, DOM_ELMDB, "opening table %s: %s", name, mdb_strerror(rc));
     MDB_stat st;
     if ((rc = mdb_stat(l->txn, *dbi, &st)) != 0)
-        return fail(l, DOM_ELMDB, "reading table %s: %s", name, mdb_strerror(rc));
+        return dom__record_fail(&l->dec, DOM_ELMDB, "reading table %s: %s", name, mdb_strerror(rc));
     if (st.ms_entries > 1000000)
-        return fail(l, DOM_ECORRUPT, "table %s has an implausible %zu records", name, (size_t)st.ms_entries);
+        return dom__record_fail(&l->dec, DOM_ECORRUPT, "table %s has an implausible %zu records", name,
+                                (size_t)st.ms_entries);
     *entries = st.ms_entries;
     return 0;
 }
 
-/* Walks a table whose keys are %08zu indices 0..n-1 in order; calls fn for each. */
-static int each(loader_t *l, const char *db, MDB_dbi dbi, size_t n, int (*fn)(loader_t *, size_t, record_t *, void *),
-                void *ctx)
+/* Reads one record by key; the key is kept for the codec's messages. */
+static int get_record(loader_t *l, dom__rules_table_t table, MDB_dbi dbi, const char *key, MDB_val *v)
 {
+    MDB_val k = {strlen(key), (void *)key};
+    int rc = mdb_get(l->txn, dbi, &k, v);
+    if (rc == MDB_NOTFOUND)
+        return dom__record_fail(&l->dec, DOM_ECORRUPT, "%s: no %s", dom__rules_table_name(table), key);
+    if (rc != 0)
+        return dom__record_fail(&l->dec, DOM_ELMDB, "reading %s: %s", dom__rules_table_name(table), mdb_strerror(rc));
+    dom__record_at(&l->dec, key, strlen(key));
+    return 0;
+}
+
+static int load_meta(loader_t *l, MDB_dbi meta, dom__rules_meta_t key)
+{
+    MDB_val v;
+    if (get_record(l, DOM__TABLE_META, meta, dom__rules_meta_key(key), &v) != 0)
+        return l->dec.failed;
+    return dom__meta_decode(&l->dec, key, v.mv_data, v.mv_size);
+}
+
+typedef int (*load_fn)(loader_t *l, size_t i, const MDB_val *v, void *ctx);
+
+/* Walks a table whose keys are the record keys of indices 0..n-1 in order; calls fn for each. */
+static int each(loader_t *l, dom__rules_table_t table, MDB_dbi dbi, size_t n, load_fn fn, void *ctx)
+{
+    const char *db = dom__rules_table_name(table);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(l->txn, dbi, &cur);
     if (rc != 0)
-        return fail(l, DOM_ELMDB, "reading %s: %s", db, mdb_strerror(rc));
+        return dom__record_fail(&l->dec, DOM_ELMDB, "reading %s: %s", db, mdb_strerror(rc));
     MDB_val k, v;
     size_t i = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && l->failed == 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && l->dec.failed == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++i) {
-        char want[24];
-        snprintf(want, sizeof(want), "%08zu", i);
-        if (i >= n || k.mv_size != strlen(want) || memcmp(k.mv_data, want, k.mv_size) != 0) {
-            fail(l, DOM_ECORRUPT, "%s: unexpected key at position %zu", db, i);
+        char want[DOM__RECORD_KEY_MAX];
+        size_t want_len = dom__record_key(want, i);
+        if (i >= n || k.mv_size != want_len || memcmp(k.mv_data, want, k.mv_size) != 0) {
+            dom__record_fail(&l->dec, DOM_ECORRUPT, "%s: unexpected key at position %zu", db, i);
             break;
         }
-        record_t rec;
-        if (split(l, db, &k, &v, &rec) != 0 || fn(l, i, &rec, ctx) != 0)
+        dom__record_at(&l->dec, k.mv_data, k.mv_size);
+        if (fn(l, i, &v, ctx) != 0)
             break;
     }
     mdb_cursor_close(cur);
-    if (l->failed == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        fail(l, DOM_ELMDB, "reading %s: %s", db, mdb_strerror(rc));
-    if (l->failed == 0 && i != n)
-        fail(l, DOM_ECORRUPT, "%s: %zu records, expected %zu", db, i, n);
-    return l->failed;
+    if (l->dec.failed == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        dom__record_fail(&l->dec, DOM_ELMDB, "reading %s: %s", db, mdb_strerror(rc));
+    if (l->dec.failed == 0 && i != n)
+        dom__record_fail(&l->dec, DOM_ECORRUPT, "%s: %zu records, expected %zu", db, i, n);
+    return l->dec.failed;
 }
 
-static int find_class(const dom_ruleset_t *rs, const char *name)
+static int load_region(loader_t *l, size_t i, const MDB_val *v, void *ctx)
 {
-    for (size_t i = 0; i < rs->n_classes; ++i)
-        if (strcmp(rs->classes[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static int load_region(loader_t *l, size_t i, record_t *rec, void *ctx)
-{
-    dom_region_t *r = &l->rs->regions[i];
-    if ((r->name = get_name(l, "regions", rec, "name")) == NULL ||
-        (r->location = get(l, "regions", rec, "location", 2)) == NULL ||
-        (r->description = get(l, "regions", rec, "description", 4096)) == NULL)
+    const dom_ruleset_t *rs = l->dec.rs;
+    dom_region_t *r = &rs->regions[i];
+    if (dom__record_decode(&l->dec, DOM__TABLE_REGIONS, v->mv_data, v->mv_size, r) != 0)
         return -1;
     for (size_t k = 0; k < i; ++k)
-        if (strcmp(l->rs->regions[k].name, r->name) == 0)
-            return fail(l, DOM_ECORRUPT, "regions: duplicate region %s", r->name);
+        if (strcmp(rs->regions[k].name, r->name) == 0)
+            return dom__record_fail(&l->dec, DOM_ECORRUPT, "regions: duplicate region %s", r->name);
     return 0;
 }
 
-static int load_class(loader_t *l, size_t i, record_t *rec, void *ctx)
+static int load_class(loader_t *l, size_t i, const MDB_val *v, void *ctx)
 {
-    dom_data_class_t *c = &l->rs->classes[i];
-    int64_t personal;
-    if ((c->name = get_name(l, "classes", rec, "name")) == NULL ||
-        (c->description = get(l, "classes", rec, "description", 4096)) == NULL ||
-        get_int(l, "classes", rec, "personal", 0, 1, &personal) != 0)
+    const dom_ruleset_t *rs = l->dec.rs;
+    dom_data_class_t *c = &rs->classes[i];
+    if (dom__record_decode(&l->dec, DOM__TABLE_CLASSES, v->mv_data, v->mv_size, c) != 0)
         return -1;
-    c->personal = (int)personal;
     for (size_t k = 0; k < i; ++k)
-        if (strcmp(l->rs->classes[k].name, c->name) == 0)
-            return fail(l, DOM_ECORRUPT, "classes: duplicate class %s", c->name);
+        if (strcmp(rs->classes[k].name, c->name) == 0)
+            return dom__record_fail(&l->dec, DOM_ECORRUPT, "classes: duplicate class %s", c->name);
     return 0;
 }
 
-static int load_route(loader_t *l, size_t i, record_t *rec, void *ctx)
+static int load_route(loader_t *l, size_t i, const MDB_val *v, void *ctx)
 {
-    dom_route_rule_t *r = &l->rs->routes[i];
-    const char *methods, *cls;
-    if ((r->prefix = get(l, "routes", rec, "prefix", 4096)) == NULL ||
-        (methods = get(l, "routes", rec, "methods", 128)) == NULL ||
-        (cls = get_name(l, "routes", rec, "class")) == NULL)
-        return -1;
-    r->prefix_len = strlen(r->prefix);
-    if (r->prefix[0] != '/')
-        return fail(l, DOM_ECORRUPT, "routes: prefix %s is not a path", r->prefix);
-    int c = find_class(l->rs, cls);
-    if (c < 0)
-        return fail(l, DOM_ECORRUPT, "routes: unknown class %s", cls);
-    r->class_index = (size_t)c;
-    if (strcmp(methods, "ALL") == 0) {
-        r->methods = DOM_METHOD_ALL;
-        return 0;
-    }
-    r->methods = 0;
-    for (const char *p = methods; *p != '\0';) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        unsigned bit = n == 5 && memcmp(p, "OTHER", 5) == 0 ? DOM_METHOD_OTHER : dom_method_bit(p, n);
-        if (bit == DOM_METHOD_OTHER && !(n == 5 && memcmp(p, "OTHER", 5) == 0))
-            return fail(l, DOM_ECORRUPT, "routes: unknown method in %s", methods);
-        r->methods |= bit;
-        p += n + (comma != NULL);
-    }
-    if (r->methods == 0)
-        return fail(l, DOM_ECORRUPT, "routes: no methods");
-    return 0;
+    return dom__record_decode(&l->dec, DOM__TABLE_ROUTES, v->mv_data, v->mv_size, &l->dec.rs->routes[i]);
 }
 
-static int parse_regions(loader_t *l, const char *list, uint16_t *out, size_t *n)
-{
-    *n = 0;
-    for (const char *p = list; *p != '\0';) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        size_t r;
-        for (r = 0; r < l->rs->n_regions; ++r)
-            if (strlen(l->rs->regions[r].name) == len && memcmp(l->rs->regions[r].name, p, len) == 0)
-                break;
-        if (r == l->rs->n_regions || *n >= DOM_MAX_REGIONS)
-            return fail(l, DOM_ECORRUPT, "class_rules: unknown region or too many in \"%s\"", list);
-        out[(*n)++] = (uint16_t)r;
-        p += len + (comma != NULL);
-    }
-    return 0;
-}
-
-static int load_jurisdiction(loader_t *l, size_t i, record_t *rec, void *ctx)
+static int load_jurisdiction(loader_t *l, size_t i, const MDB_val *v, void *ctx)
 {
     MDB_dbi rules_dbi = *(MDB_dbi *)ctx;
-    dom_ruleset_t *rs = l->rs;
+    dom_ruleset_t *rs = l->dec.rs;
     dom_jurisdiction_t *j = &rs->jurisdictions[i];
-    const char *mode, *unavail;
-    int64_t is_default;
-    const char *db = "jurisdictions";
-    if ((j->name = get_name(l, db, rec, "name")) == NULL ||
-        (j->version = get(l, db, rec, "version", DOM_NAME_MAX)) == NULL ||
-        get_int(l, db, rec, "effective", 0, INT64_C(253402300799), &j->effective) != 0 ||
-        (mode = get(l, db, rec, "mode", 16)) == NULL || get_int(l, db, rec, "default", 0, 1, &is_default) != 0 ||
-        (j->applies_to = get(l, db, rec, "applies_to", 1 << 16)) == NULL ||
-        (unavail = get(l, db, rec, "on_unavailable", 16)) == NULL ||
-        (j->policy_url = get(l, db, rec, "policy_url", 4096)) == NULL ||
-        (j->law = get(l, db, rec, "law", 4096)) == NULL ||
-        (j->source_file = get(l, db, rec, "source_file", 4096)) == NULL)
+    if (dom__record_decode(&l->dec, DOM__TABLE_JURISDICTIONS, v->mv_data, v->mv_size, j) != 0)
         return -1;
-    j->is_default = (int)is_default;
-    if (strcmp(mode, "enforce") == 0)
-        j->mode = DOM_MODE_ENFORCE;
-    else if (strcmp(mode, "report") == 0)
-        j->mode = DOM_MODE_REPORT;
-    else
-        return fail(l, DOM_ECORRUPT, "%s: %s has unknown mode %s", db, j->name, mode);
-    if (strcmp(unavail, "reject") == 0)
-        j->on_unavailable = DOM_ON_UNAVAILABLE_REJECT;
-    else if (strcmp(unavail, "next_region") == 0)
-        j->on_unavailable = DOM_ON_UNAVAILABLE_NEXT_REGION;
-    else
-        return fail(l, DOM_ECORRUPT, "%s: %s has unknown on_unavailable %s", db, j->name, unavail);
     /* dom_ruleset_find() binary-searches by (name, effective): the order is part of the format */
     if (i > 0) {
         const dom_jurisdiction_t *p = &rs->jurisdictions[i - 1];
         int c = strcmp(p->name, j->name);
         if (c > 0 || (c == 0 && p->effective >= j->effective))
-            return fail(l, DOM_ECORRUPT, "%s: records out of order at %s", db, j->name);
+            return dom__record_fail(&l->dec, DOM_ECORRUPT, "jurisdictions: records out of order at %s", j->name);
     }
-    if ((j->classes = dom__arena_calloc(l->arena, rs->n_classes, sizeof(dom_class_rule_t))) == NULL)
-        return fail(l, DOM_ENOMEM, "out of memory");
+    if ((j->classes = dom__arena_calloc(l->dec.arena, rs->n_classes, sizeof(dom_class_rule_t))) == NULL)
+        return dom__record_fail(&l->dec, DOM_ENOMEM, "out of memory");
     for (size_t c = 0; c < rs->n_classes; ++c) {
-        char key[96];
-        snprintf(key, sizeof(key), "%08zu/%s", i, rs->classes[c].name);
-        MDB_val k = {strlen(key), key}, v;
-        int rc = mdb_get(l->txn, rules_dbi, &k, &v);
-        if (rc == MDB_NOTFOUND)
-            return fail(l, DOM_ECORRUPT, "class_rules: %s has no rule for class %s", j->name, rs->classes[c].name);
-        if (rc != 0)
-            return fail(l, DOM_ELMDB, "reading class_rules: %s", mdb_strerror(rc));
-        record_t r;
-        if (split(l, "class_rules", &k, &v, &r) != 0)
+        char key[DOM__RECORD_KEY_MAX];
+        MDB_val rv;
+        dom__class_rule_key(key, i, rs->classes[c].name);
+        if (get_record(l, DOM__TABLE_CLASS_RULES, rules_dbi, key, &rv) != 0 ||
+            dom__record_decode(&l->dec, DOM__TABLE_CLASS_RULES, rv.mv_data, rv.mv_size, &j->classes[c]) != 0)
             return -1;
-        dom_class_rule_t *cr = &j->classes[c];
-        int64_t deny, anonymize;
-        const char *reason, *write, *read, *consent;
-        if (get_int(l, "class_rules", &r, "deny", 0, 1, &deny) != 0 ||
-            (reason = get(l, "class_rules", &r, "reason", DOM_NAME_MAX)) == NULL ||
-            (write = get(l, "class_rules", &r, "write", 4096)) == NULL ||
-            (read = get(l, "class_rules", &r, "read", 4096)) == NULL ||
-            (consent = get(l, "class_rules", &r, "consent", 16)) == NULL ||
-            get_int(l, "class_rules", &r, "anonymize", 0, 1, &anonymize) != 0 ||
-            parse_regions(l, write, cr->write_regions, &cr->n_write) != 0 ||
-            parse_regions(l, read, cr->read_regions, &cr->n_read) != 0)
-            return -1;
-        cr->deny = (int)deny;
-        cr->anonymize = (int)anonymize;
-        cr->deny_reason = reason[0] != '\0' ? reason : (cr->deny ? "class_denied" : NULL);
-        if (strcmp(consent, "required") == 0)
-            cr->consent_required = 1;
-        else if (strcmp(consent, "none") != 0)
-            return fail(l, DOM_ECORRUPT, "class_rules: bad consent %s", consent);
         /* what check guarantees, the store re-checks: a class routes somewhere or is denied */
-        if (!cr->deny && cr->n_write == 0)
-            return fail(l, DOM_ECORRUPT, "class_rules: %s/%s has no write regions and no deny", j->name,
-                        rs->classes[c].name);
+        if (!j->classes[c].deny && j->classes[c].n_write == 0)
+            return dom__record_fail(&l->dec, DOM_ECORRUPT, "class_rules: %s/%s has no write regions and no deny",
+                                    j->name, rs->classes[c].name);
     }
     return 0;
 }
 
-static int load_claim(loader_t *l, size_t i, record_t *rec, void *ctx)
+static int load_claim(loader_t *l, size_t i, const MDB_val *v, void *ctx)
 {
-    dom_rule_claim_t *c = &l->rs->claims[i];
-    const char *level, *key;
-    int64_t jur;
-    if ((level = get(l, "claims", rec, "level", 16)) == NULL ||
-        (key = get(l, "claims", rec, "key", sizeof(c->key) - 1)) == NULL ||
-        get_int(l, "claims", rec, "jurisdiction", 0, (int64_t)l->rs->n_jurisdictions - 1, &jur) != 0)
-        return -1;
-    if (strcmp(level, "subdivision") == 0)
-        c->level = DOM_LEVEL_SUBDIVISION;
-    else if (strcmp(level, "country") == 0)
-        c->level = DOM_LEVEL_COUNTRY;
-    else if (strcmp(level, "group") == 0)
-        c->level = DOM_LEVEL_GROUP;
-    else
-        return fail(l, DOM_ECORRUPT, "claims: unknown level %s", level);
-    if (key[0] == '\0')
-        return fail(l, DOM_ECORRUPT, "claims: empty key");
-    memset(c->key, 0, sizeof(c->key));
-    memcpy(c->key, key, strlen(key));
-    c->jurisdiction = (size_t)jur;
-    return 0;
-}
-
-static int meta_get(loader_t *l, MDB_dbi meta, const char *name, char *out, size_t outlen)
-{
-    MDB_val k = {strlen(name), (void *)name}, v;
-    int rc = mdb_get(l->txn, meta, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return fail(l, DOM_ECORRUPT, "meta: no %s", name);
-    if (rc != 0)
-        return fail(l, DOM_ELMDB, "reading meta: %s", mdb_strerror(rc));
-    if (v.mv_size >= outlen || memchr(v.mv_data, '\0', v.mv_size) != NULL)
-        return fail(l, DOM_ECORRUPT, "meta: bad %s", name);
-    memcpy(out, v.mv_data, v.mv_size);
-    out[v.mv_size] = '\0';
-    return 0;
+    return dom__record_decode(&l->dec, DOM__TABLE_CLAIMS, v->mv_data, v->mv_size, &l->dec.rs->claims[i]);
 }
 
 /* One snapshot, in one read transaction. */
 static int load(MDB_env *env, dom_ruleset_t **out, uint64_t *txnid, char *err, size_t errlen)
 {
-    loader_t l = {NULL, NULL, NULL, err, errlen, 0};
-    MDB_dbi meta, regions, classes, routes, jurs, rules, claims;
-    size_t n_meta, n_rules;
-    char buf[128];
+    loader_t l = {NULL, {.err = err, .errlen = errlen}};
+    MDB_dbi dbi[DOM__TABLE_COUNT];
+    size_t n[DOM__TABLE_COUNT];
     *out = NULL;
     int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &l.txn);
     if (rc == MDB_MAP_RESIZED) {
@@ -419,86 +189,74 @@ static int load(MDB_env *env, dom_ruleset_t **out, uint64_t *txnid, char *err, s
         snprintf(err, errlen, "cannot begin a read transaction: %s", mdb_strerror(rc));
         return DOM_ELMDB;
     }
-    if ((l.rs = dom__ruleset_new()) == NULL) {
-        fail(&l, DOM_ENOMEM, "out of memory");
+    dom_ruleset_t *rs = dom__ruleset_new();
+    if (rs == NULL) {
+        dom__record_fail(&l.dec, DOM_ENOMEM, "out of memory");
         goto cleanup;
     }
-    l.arena = dom__ruleset_arena(l.rs);
-    dom_ruleset_t *rs = l.rs;
-    if (open_db(&l, "meta", &meta, &n_meta) != 0 || meta_get(&l, meta, "format", buf, sizeof(buf)) != 0)
+    l.dec.rs = rs;
+    l.dec.arena = dom__ruleset_arena(rs);
+    /* the format first: a database of another format is refused before any of its records is read */
+    if (open_db(&l, DOM__TABLE_META, &dbi[DOM__TABLE_META], &n[DOM__TABLE_META]) != 0 ||
+        load_meta(&l, dbi[DOM__TABLE_META], DOM__META_FORMAT) != 0 ||
+        load_meta(&l, dbi[DOM__TABLE_META], DOM__META_GENERATION) != 0 ||
+        load_meta(&l, dbi[DOM__TABLE_META], DOM__META_SOURCE_HASH) != 0 ||
+        load_meta(&l, dbi[DOM__TABLE_META], DOM__META_COMPILED_AT) != 0)
         goto cleanup;
-    if (strcmp(buf, DOM__RULES_FORMAT) != 0) {
-        fail(&l, DOM_ECORRUPT, "not a %s database (format \"%.40s\")", DOM__RULES_FORMAT, buf);
-        goto cleanup;
-    }
-    char *end;
-    if (meta_get(&l, meta, "generation", buf, sizeof(buf)) != 0)
-        goto cleanup;
-    rs->generation = strtoull(buf, &end, 10);
-    if (buf[0] == '\0' || *end != '\0') {
-        fail(&l, DOM_ECORRUPT, "meta: bad generation");
-        goto cleanup;
-    }
-    if (meta_get(&l, meta, "source_hash", rs->source_hash, sizeof(rs->source_hash)) != 0)
-        goto cleanup;
-    if (strlen(rs->source_hash) != 64 || strspn(rs->source_hash, "0123456789abcdef") != 64) {
-        fail(&l, DOM_ECORRUPT, "meta: bad source_hash");
-        goto cleanup;
-    }
-    if (meta_get(&l, meta, "compiled_at", buf, sizeof(buf)) != 0)
-        goto cleanup;
-    rs->compiled_at = strtoll(buf, &end, 10);
-    if (buf[0] == '\0' || *end != '\0') {
-        fail(&l, DOM_ECORRUPT, "meta: bad compiled_at");
-        goto cleanup;
-    }
-    if (open_db(&l, "regions", &regions, &rs->n_regions) != 0 ||
-        open_db(&l, "classes", &classes, &rs->n_classes) != 0 || open_db(&l, "routes", &routes, &rs->n_routes) != 0 ||
-        open_db(&l, "jurisdictions", &jurs, &rs->n_jurisdictions) != 0 ||
-        open_db(&l, "class_rules", &rules, &n_rules) != 0 || open_db(&l, "claims", &claims, &rs->n_claims) != 0)
-        goto cleanup;
+    for (int t = DOM__TABLE_META + 1; t < DOM__TABLE_COUNT; ++t)
+        if (open_db(&l, (dom__rules_table_t)t, &dbi[t], &n[t]) != 0)
+            goto cleanup;
+    rs->n_regions = n[DOM__TABLE_REGIONS];
+    rs->n_classes = n[DOM__TABLE_CLASSES];
+    rs->n_routes = n[DOM__TABLE_ROUTES];
+    rs->n_jurisdictions = n[DOM__TABLE_JURISDICTIONS];
+    rs->n_claims = n[DOM__TABLE_CLAIMS];
     if (rs->n_classes == 0 || rs->n_regions == 0 || rs->n_regions > UINT16_MAX) {
-        fail(&l, DOM_ECORRUPT, "no classes or regions");
+        dom__record_fail(&l.dec, DOM_ECORRUPT, "no classes or regions");
         goto cleanup;
     }
-    if (n_rules != rs->n_jurisdictions * rs->n_classes) {
-        fail(&l, DOM_ECORRUPT, "class_rules: %zu records, expected %zu", n_rules, rs->n_jurisdictions * rs->n_classes);
+    if (n[DOM__TABLE_CLASS_RULES] != rs->n_jurisdictions * rs->n_classes) {
+        dom__record_fail(&l.dec, DOM_ECORRUPT, "class_rules: %zu records, expected %zu", n[DOM__TABLE_CLASS_RULES],
+                         rs->n_jurisdictions * rs->n_classes);
         goto cleanup;
     }
-    rs->regions = dom__arena_calloc(l.arena, rs->n_regions, sizeof(*rs->regions));
-    rs->classes = dom__arena_calloc(l.arena, rs->n_classes, sizeof(*rs->classes));
-    rs->routes = dom__arena_calloc(l.arena, rs->n_routes, sizeof(*rs->routes));
-    rs->jurisdictions = dom__arena_calloc(l.arena, rs->n_jurisdictions, sizeof(*rs->jurisdictions));
-    rs->claims = dom__arena_calloc(l.arena, rs->n_claims, sizeof(*rs->claims));
+    rs->regions = dom__arena_calloc(l.dec.arena, rs->n_regions, sizeof(*rs->regions));
+    rs->classes = dom__arena_calloc(l.dec.arena, rs->n_classes, sizeof(*rs->classes));
+    rs->routes = dom__arena_calloc(l.dec.arena, rs->n_routes, sizeof(*rs->routes));
+    rs->jurisdictions = dom__arena_calloc(l.dec.arena, rs->n_jurisdictions, sizeof(*rs->jurisdictions));
+    rs->claims = dom__arena_calloc(l.dec.arena, rs->n_claims, sizeof(*rs->claims));
     if (!rs->regions || !rs->classes || !rs->routes || !rs->jurisdictions || !rs->claims) {
-        fail(&l, DOM_ENOMEM, "out of memory");
+        dom__record_fail(&l.dec, DOM_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if (each(&l, "regions", regions, rs->n_regions, load_region, NULL) != 0 ||
-        each(&l, "classes", classes, rs->n_classes, load_class, NULL) != 0 ||
-        each(&l, "routes", routes, rs->n_routes, load_route, NULL) != 0 ||
-        each(&l, "jurisdictions", jurs, rs->n_jurisdictions, load_jurisdiction, &rules) != 0 ||
-        each(&l, "claims", claims, rs->n_claims, load_claim, NULL) != 0)
+    /* in this order: routes and class rules name classes and regions; claims index jurisdictions */
+    if (each(&l, DOM__TABLE_REGIONS, dbi[DOM__TABLE_REGIONS], rs->n_regions, load_region, NULL) != 0 ||
+        each(&l, DOM__TABLE_CLASSES, dbi[DOM__TABLE_CLASSES], rs->n_classes, load_class, NULL) != 0 ||
+        each(&l, DOM__TABLE_ROUTES, dbi[DOM__TABLE_ROUTES], rs->n_routes, load_route, NULL) != 0 ||
+        each(&l, DOM__TABLE_JURISDICTIONS, dbi[DOM__TABLE_JURISDICTIONS], rs->n_jurisdictions, load_jurisdiction,
+             &dbi[DOM__TABLE_CLASS_RULES]) != 0 ||
+        each(&l, DOM__TABLE_CLAIMS, dbi[DOM__TABLE_CLAIMS], rs->n_claims, load_claim, NULL) != 0 ||
+        load_meta(&l, dbi[DOM__TABLE_META], DOM__META_DEFAULT_CLASS) != 0)
         goto cleanup;
-    if (meta_get(&l, meta, "default_class", buf, sizeof(buf)) != 0)
+    /* optional: files compiled before methods could be declared read with the default */
+    MDB_val rm = {0, NULL}, rk = {strlen(dom__rules_meta_key(DOM__META_READ_METHODS)),
+                                  (void *)dom__rules_meta_key(DOM__META_READ_METHODS)};
+    int mrc = mdb_get(l.txn, dbi[DOM__TABLE_META], &rk, &rm);
+    if (mrc == MDB_NOTFOUND)
+        rs->read_methods = DOM_DEFAULT_READ_METHODS;
+    else if (mrc != 0 || dom__meta_decode(&l.dec, DOM__META_READ_METHODS, rm.mv_data, rm.mv_size) != 0)
         goto cleanup;
-    int dc = find_class(rs, buf);
-    if (dc < 0) {
-        fail(&l, DOM_ECORRUPT, "meta: unknown default_class %s", buf);
-        goto cleanup;
-    }
-    rs->default_class = (size_t)dc;
     dom__ruleset_sort_claims(rs);
     dom__ruleset_sort_routes(rs);
     *txnid = mdb_txn_id(l.txn);
 
 cleanup:
     mdb_txn_abort(l.txn);
-    if (l.failed != 0) {
-        dom_ruleset_release(l.rs);
-        return l.failed;
+    if (l.dec.failed != 0) {
+        dom_ruleset_release(rs);
+        return l.dec.failed;
     }
-    *out = l.rs;
+    *out = rs;
     return 0;
 }
 

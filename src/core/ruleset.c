@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "domicile/rules_record.h"
 #include "ruleset_internal.h"
 
 /* ---- arena ---- */
@@ -121,66 +122,6 @@ void dom_ruleset_release(dom_ruleset_t *rs)
         return;
     if (__atomic_sub_fetch(&rs->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
         dom__arena_free(rs->arena); /* the struct itself lives in the arena */
-}
-
-/* ---- names ---- */
-
-const char *dom__level_name(dom_rules_level_t level)
-{
-    switch (level) {
-    case DOM_LEVEL_SUBDIVISION:
-        return "subdivision";
-    case DOM_LEVEL_COUNTRY:
-        return "country";
-    case DOM_LEVEL_GROUP:
-        return "group";
-    }
-    return "?";
-}
-
-const char *dom__mode_name(dom_rule_mode_t mode)
-{
-    return mode == DOM_MODE_REPORT ? "report" : "enforce";
-}
-
-const char *dom__on_unavailable_name(dom_on_unavailable_t v)
-{
-    return v == DOM_ON_UNAVAILABLE_NEXT_REGION ? "next_region" : "reject";
-}
-
-unsigned dom_method_bit(const char *method, size_t len)
-{
-    if (method == NULL)
-        return DOM_METHOD_OTHER;
-    /* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. A switch on the length keeps this to
-     * one or two fixed-size compares per request. */
-    switch (len) {
-    case 3:
-        if (memcmp(method, "GET", 3) == 0)
-            return DOM_METHOD_GET;
-        if (memcmp(method, "PUT", 3) == 0)
-            return DOM_METHOD_PUT;
-        break;
-    case 4:
-        if (memcmp(method, "HEAD", 4) == 0)
-            return DOM_METHOD_HEAD;
-        if (memcmp(method, "POST", 4) == 0)
-            return DOM_METHOD_POST;
-        break;
-    case 5:
-        if (memcmp(method, "PATCH", 5) == 0)
-            return DOM_METHOD_PATCH;
-        break;
-    case 6:
-        if (memcmp(method, "DELETE", 6) == 0)
-            return DOM_METHOD_DELETE;
-        break;
-    case 7:
-        if (memcmp(method, "OPTIONS", 7) == 0)
-            return DOM_METHOD_OPTIONS;
-        break;
-    }
-    return DOM_METHOD_OTHER;
 }
 
 /* ---- sorting ---- */
@@ -356,6 +297,22 @@ void dom_ruleset_find(const dom_ruleset_t *rs, const char *name, int64_t now, co
         ++end;
     const dom_jurisdiction_t *first = rs->jurisdictions + lo;
     PICK(end - lo, &first[i_]);
+}
+
+int dom_ruleset_method_is_read(const dom_ruleset_t *rs, const char *method, size_t len)
+{
+    /* methods are case-sensitive (RFC 9110 9.1): "get" is some other method, hence a write */
+    if (method == NULL || (dom_method_bit(method, len) & (DOM_METHOD_GET | DOM_METHOD_HEAD | DOM_METHOD_OPTIONS)))
+        return method != NULL;
+    const char *p = rs != NULL && rs->read_methods != NULL ? rs->read_methods : "";
+    while (*p != '\0' && len != 0) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n == len && memcmp(p, method, len) == 0)
+            return 1;
+        p += n + (end != NULL);
+    }
+    return 0;
 }
 
 size_t dom_ruleset_classify(const dom_ruleset_t *rs, const char *method, size_t method_len, const char *path,

@@ -1,8 +1,13 @@
 /*
  * The admin listener (see admin.h). One request per connection (Connection: close), a
- * 2-second bound on reading it and 8 KiB at most: scrapers and probes need no more, and
- * nothing a client sends here can hold the thread for long.
+ * 2-second bound on the TLS handshake and reading the request together, 8 KiB at most, and
+ * 2 seconds for the answer: scrapers and probes need no more, and nothing a client sends here
+ * can hold the thread for long. Who may ask: with admin.tls.client_ca, clients with a
+ * certificate it signed (checked in the handshake); with admin.token_file, requests with
+ * `Authorization: Bearer <token>` (401 and `WWW-Authenticate: Bearer` otherwise); both when both
+ * are set; admin.open_probes answers /healthz and /readyz to anyone, without reasons.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,15 +16,23 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <strings.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include "domicile/rules_record.h"
 #include "gateway/admin.h"
 #include "gateway/audit.h"
 #include "gateway/georeload.h"
 #include "gateway/health.h"
 #include "util/json.h"
 
-#define READ_TIMEOUT_MS 2000
+#define READ_TIMEOUT_MS 2000  /* TLS handshake and request */
+#define WRITE_TIMEOUT_MS 2000 /* the answer */
 #define REQUEST_MAX 8192
+#define TOKEN_MIN 16
+#define TOKEN_MAX 1024
 
 struct dom__admin {
     dom__server_t *srv;
@@ -226,7 +239,7 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
             dom__json_lit(&j, ",\"version\":");
             dom__json_str(&j, jur->version);
             dom__json_rawf(&j, ",\"effective\":%lld,\"mode\":\"%s\"}", (long long)jur->effective,
-                           jur->mode == DOM_MODE_REPORT ? "report" : "enforce");
+                           dom_rule_mode_name(jur->mode));
         }
         dom__json_lit(&j, "]}");
     } else {
@@ -303,60 +316,291 @@ void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, 
     drop_snapshot(&s);
 }
 
+/* ---- one connection: cleartext or TLS, every read and write within the connection's deadline ---- */
+
+struct conn {
+    int fd;
+    SSL *ssl; /* NULL: cleartext */
+    struct timespec deadline;
+};
+
+static void set_deadline(struct conn *c, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+    c->deadline.tv_sec += ms / 1000;
+    c->deadline.tv_nsec += (ms % 1000) * 1000000;
+    if (c->deadline.tv_nsec >= 1000000000) {
+        ++c->deadline.tv_sec;
+        c->deadline.tv_nsec -= 1000000000;
+    }
+}
+
+/* Waits for the socket to be readable (POLLIN) or writable (POLLOUT) before the deadline: 0, or -1. */
+static int wait_io(struct conn *c, short events)
+{
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = (long)(c->deadline.tv_sec - now.tv_sec) * 1000 + (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
+        if (left <= 0)
+            return -1;
+        struct pollfd p = {c->fd, events, 0};
+        int n = poll(&p, 1, (int)left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* After an SSL call returned r: wait for what it wants and return 0 to call again, or -1. */
+static int ssl_retry(struct conn *c, int r)
+{
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        return wait_io(c, POLLIN);
+    case SSL_ERROR_WANT_WRITE:
+        return wait_io(c, POLLOUT);
+    default:
+        return -1;
+    }
+}
+
+/* Up to len bytes: > 0 read, 0 end of stream, -1 error or deadline. */
+static ssize_t conn_read(struct conn *c, char *buf, size_t len)
+{
+    for (;;) {
+        if (c->ssl != NULL) {
+            int r = SSL_read(c->ssl, buf, (int)len);
+            if (r > 0)
+                return r;
+            if (SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN)
+                return 0;
+            if (ssl_retry(c, r) != 0)
+                return -1;
+        } else {
+            ssize_t r = recv(c->fd, buf, len, 0);
+            if (r >= 0)
+                return r;
+            if ((errno != EAGAIN && errno != EINTR) || wait_io(c, POLLIN) != 0)
+                return -1;
+        }
+    }
+}
+
+/* All of buf, or -1. */
+static int conn_write(struct conn *c, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (c->ssl != NULL) {
+            int r = SSL_write(c->ssl, buf + off, (int)(len - off));
+            if (r > 0)
+                off += (size_t)r;
+            else if (ssl_retry(c, r) != 0)
+                return -1;
+        } else {
+            ssize_t r = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+            if (r > 0)
+                off += (size_t)r;
+            else if ((r < 0 && errno != EAGAIN && errno != EINTR) || wait_io(c, POLLOUT) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The TLS handshake, client certificate check included (the context's verify mode): 0, or -1. */
+static int conn_handshake(struct conn *c)
+{
+    for (;;) {
+        int r = SSL_accept(c->ssl);
+        if (r == 1)
+            return 0;
+        if (ssl_retry(c, r) != 0)
+            return -1;
+    }
+}
+
+/* ---- who may ask ---- */
+
+/*
+ * The value of the request's one Authorization header field, trimmed (its length in *len), or NULL
+ * when there is none; *count says how many there were (more than one is refused: which would win?).
+ */
+static const char *authorization_value(const char *head, size_t *len, int *count)
+{
+    const char *value = NULL;
+    *count = 0;
+    const char *line = strchr(head, '\n');
+    while (line != NULL && *++line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (n > 0 && line[n - 1] == '\r')
+            --n;
+        if (n == 0)
+            break; /* the end of the header section */
+        if (n > 14 && strncasecmp(line, "authorization:", 14) == 0) {
+            const char *v = line + 14, *e = line + n;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                ++v;
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+                --e;
+            value = v;
+            *len = (size_t)(e - v);
+            ++*count;
+        }
+        line = end;
+    }
+    return value;
+}
+
+enum credential { CRED_NONE, CRED_BAD, CRED_GOOD };
+
+/* "Bearer <token>" against the token's SHA-256: compared digest to digest, so in constant time whatever the length. */
+static enum credential bearer(const char *head, const unsigned char want[32])
+{
+    size_t len = 0;
+    int count;
+    const char *v = authorization_value(head, &len, &count);
+    if (count == 0)
+        return CRED_NONE;
+    if (count != 1 || len < 8 || strncasecmp(v, "bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+        return CRED_BAD;
+    const char *token = v + 7, *end = v + len;
+    while (token < end && (*token == ' ' || *token == '\t'))
+        ++token;
+    unsigned char got[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, (size_t)(end - token), got);
+    return CRYPTO_memcmp(got, want, sizeof(got)) == 0 ? CRED_GOOD : CRED_BAD;
+}
+
+/* The endpoints admin.open_probes leaves open: liveness and bare readiness (no region, no reason). */
+static int is_probe(const char *path, const char *query)
+{
+    return strcmp(path, "/healthz") == 0 || (strcmp(path, "/readyz") == 0 && query == NULL);
+}
+
 static void serve_one(dom__admin_t *a, int fd)
 {
     char req[REQUEST_MAX + 1];
     size_t got = 0;
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct conn c = {fd, NULL, {0, 0}};
+    set_deadline(&c, READ_TIMEOUT_MS);
+    if (a->srv->admin_ssl != NULL) {
+        /* a client without a certificate client_ca signed, when one is required, ends here */
+        if ((c.ssl = SSL_new(a->srv->admin_ssl)) == NULL || SSL_set_fd(c.ssl, fd) != 1 || conn_handshake(&c) != 0)
+            goto done;
+    }
     while (got < REQUEST_MAX && memmem(req, got, "\r\n\r\n", 4) == NULL && memmem(req, got, "\n\n", 2) == NULL) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = READ_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
-        struct pollfd p = {fd, POLLIN, 0};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            return;
-        ssize_t r = recv(fd, req + got, REQUEST_MAX - got, 0);
+        ssize_t r = conn_read(&c, req + got, REQUEST_MAX - got);
         if (r <= 0)
-            return;
+            goto done;
         got += (size_t)r;
     }
     req[got] = '\0';
     /* "GET /path HTTP/1.x": anything else is 400/405 */
     int status = 400;
-    const char *ctype = "text/plain; charset=utf-8";
+    const char *ctype = "text/plain; charset=utf-8", *challenge = NULL;
     dom__text_t body = {0};
     char *sp1 = strchr(req, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     int head = 0;
-    if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+    if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || memchr(req, '\0', got) != NULL) {
         dom__text_printf(&body, "bad request\n");
     } else if (!((sp1 - req == 3 && memcmp(req, "GET", 3) == 0) ||
                  (head = sp1 - req == 4 && !memcmp(req, "HEAD", 4)))) {
         status = 405;
         dom__text_printf(&body, "only GET\n");
     } else {
+        dom__server_t *srv = a->srv;
+        const dom_config_t *cfg = srv->config;
+        /* the token may change at SIGHUP: read it from the live settings, then the request line is cut up */
+        dom__live_t *live = dom__live_acquire(&srv->live, NULL);
+        enum credential token =
+            live->settings->has_admin_token ? bearer(sp2, live->settings->admin_token_sha256) : CRED_GOOD;
+        dom__live_release(live);
+        /* with open_probes the handshake lets clients without a certificate through: they get probes only */
+        int certified = cfg->admin.tls_client_ca == NULL ||
+                        (SSL_get0_peer_certificate(c.ssl) != NULL && SSL_get_verify_result(c.ssl) == X509_V_OK);
         *sp2 = '\0';
         char *q = strchr(sp1 + 1, '?');
         if (q != NULL)
             *q++ = '\0';
-        dom__admin_answer(a->srv, sp1 + 1, q, &status, &ctype, &body);
-    }
-    char hdr[256];
-    int n = snprintf(hdr, sizeof(hdr),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "Connection: close\r\n\r\n",
-                     status, status == 200 ? "OK" : dom__status_text(status), ctype, body.len);
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (send(fd, hdr, (size_t)n, MSG_NOSIGNAL) == n && !head && body.len != 0) {
-        size_t off = 0;
-        while (off < body.len) {
-            ssize_t w = send(fd, body.base + off, body.len - off, MSG_NOSIGNAL);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
+        const char *path = sp1 + 1;
+        if (certified && token == CRED_GOOD) {
+            dom__admin_answer(srv, path, q, &status, &ctype, &body);
+        } else if (cfg->admin.open_probes && is_probe(path, q)) {
+            dom__admin_answer(srv, path, q, &status, &ctype, &body);
+            /* the probe's verdict without the reason (which names rules, geo and audit state) */
+            body.len = 0;
+            dom__text_printf(&body, "%s\n",
+                             strcmp(path, "/healthz") == 0 ? "ok"
+                             : status == 200               ? "ready"
+                                                           : "not ready");
+        } else if (!certified) {
+            status = 403;
+            dom__text_printf(&body, "forbidden: this admin listener answers clients with a certificate signed by "
+                                    "admin.tls.client_ca\n");
+        } else {
+            status = 401;
+            challenge = token == CRED_NONE ? "Bearer realm=\"domicile-admin\""
+                                           : "Bearer realm=\"domicile-admin\", error=\"invalid_token\"";
+            dom__text_printf(&body, "unauthorized: send Authorization: Bearer <the token of admin.token_file>\n");
         }
     }
+    char hdr[512];
+    int n = snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+                     "%s%s%sConnection: close\r\n\r\n",
+                     status, status == 200 ? "OK" : dom__status_text(status), ctype, body.len,
+                     challenge != NULL ? "WWW-Authenticate: " : "", challenge != NULL ? challenge : "",
+                     challenge != NULL ? "\r\n" : "");
+    set_deadline(&c, WRITE_TIMEOUT_MS);
+    if (conn_write(&c, hdr, (size_t)n) == 0 && !head && body.len != 0)
+        conn_write(&c, body.base, body.len);
+    if (c.ssl != NULL)
+        SSL_shutdown(c.ssl); /* close_notify, once: the connection closes next whatever the client does */
     dom__text_free(&body);
+done:
+    SSL_free(c.ssl);
+}
+
+int dom__admin_token_load(const char *path, unsigned char sha256[32], char *err, size_t errlen)
+{
+    char buf[TOKEN_MAX + 2];
+    int ret = DOM_EINVAL;
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "admin.token_file %s: %s", path, strerror(errno));
+        return DOM_EIO;
+    }
+    size_t n = fread(buf, 1, sizeof(buf), fp);
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        snprintf(err, errlen, "admin.token_file %s: read error", path);
+        ret = DOM_EIO;
+        goto cleanup;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        --n;
+    size_t i = 0;
+    while (i < n && (isalnum((unsigned char)buf[i]) || strchr("-._~+/", buf[i]) != NULL) && buf[i] != '\0')
+        ++i;
+    while (i < n && buf[i] == '=')
+        ++i;
+    if (n < TOKEN_MIN || n > TOKEN_MAX || i != n) {
+        snprintf(err, errlen,
+                 "admin.token_file %s: must hold one line of %d to %d characters of A-Z a-z 0-9 - . _ ~ + / "
+                 "(then = padding), e.g. from: openssl rand -hex 32",
+                 path, TOKEN_MIN, TOKEN_MAX);
+        goto cleanup;
+    }
+    SHA256((const unsigned char *)buf, n, sha256);
+    ret = 0;
+cleanup:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return ret;
 }
 
 static void *admin_main(void *arg)
@@ -371,7 +615,7 @@ static void *admin_main(void *arg)
         }
         if (p[0].revents)
             break;
-        int c = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
+        int c = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c < 0)
             continue;
         serve_one(a, c);

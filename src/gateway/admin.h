@@ -1,5 +1,6 @@
 /*
- * The admin listener (loopback by default, never the public listener): /metrics
+ * The admin listener (loopback by default, never the public listener; off loopback it needs a
+ * bearer token, client certificates or an explicit opt-out, config.c check_admin): /metrics
  * (Prometheus text), /healthz (alive), /readyz (this replica can decide: listeners accepting, rules
  * and geo loaded, audit log writable when audit.required; /readyz?region=NAME adds "a node of NAME is
  * up"), /status (JSON, with region and node health). A small blocking server on its
@@ -13,8 +14,21 @@
 
 typedef struct dom__admin dom__admin_t;
 
-/** Binds config.admin.listen and starts the thread. Errors: DOM_EIO (cannot listen: message in err), DOM_ENOMEM. */
+/**
+ * Binds config.admin.listen and starts the thread. TLS when srv->admin_ssl is set (client
+ * certificates as that context asks); the bearer token is read per request from the live settings.
+ * Errors: DOM_EIO (cannot listen: message in err), DOM_ENOMEM.
+ */
 int dom__admin_start(dom__server_t *srv, dom__admin_t **out, char *err, size_t errlen);
+
+/**
+ * Reads a bearer token file (admin.token_file): one line of 16 to 1024 characters of RFC 6750's
+ * b64token alphabet (A-Z a-z 0-9 - . _ ~ + / and trailing =), a final newline allowed. Keeps only
+ * its SHA-256 in sha256 (requests are compared digest to digest, in constant time); the text is
+ * wiped. Does not look at the file's mode (dom_config_check_secrets does).
+ * Errors (message naming the file in err): DOM_EIO (cannot read), DOM_EINVAL (not such a token).
+ */
+int dom__admin_token_load(const char *path, unsigned char sha256[32], char *err, size_t errlen);
 
 /** Stops the thread and closes the socket. NULL safe. */
 void dom__admin_stop(dom__admin_t *a);

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include "domicile/rules_record.h"
 #include "gateway/audit.h"
 #include "gateway/metrics.h"
 #include "util/json.h"
@@ -113,6 +114,7 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_rawf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->time_us % 1000000));
     put_str(&o, "request_id", r->request_id);
+    put_str(&o, "method", r->method);
     char addr[64];
     put_str(&o, "client", dom__audit_format_addr(opts, r->client, addr, sizeof(addr)) ? addr : NULL);
     put_str(&o, "country", r->country != NULL && r->country[0] ? r->country : NULL);
@@ -127,7 +129,7 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_lit(&o, ",\"tls\":");
     dom__json_bool(&o, r->tls);
     put_str(&o, "class", r->class_name);
-    put_str(&o, "access", r->write ? "write" : "read");
+    put_str(&o, "access", dom_access_name(r->write ? DOM_ACCESS_WRITE : DOM_ACCESS_READ));
     put_str(&o, "action", r->action);
     put_str(&o, "reason", r->reason);
     dom__json_rawf(&o, ",\"status\":%d", r->status);

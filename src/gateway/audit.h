@@ -34,6 +34,7 @@ typedef struct dom__audit_options {
 typedef struct dom__audit_record {
     int64_t time_us; /* unix microseconds of the request's start */
     const char *request_id;
+    const char *method;
     const dom_addr_t *client; /* NULL: unknown */
     const char *country, *subdivision;
     const char *jurisdiction, *jurisdiction_source, *rule_version;

@@ -123,7 +123,7 @@ typedef struct dom_config {
         char *hash_key_file;
         uint64_t buffer;
         int required; /* audit.required: /readyz is 503 while the audit log cannot be written */
-        dom_mark_t mark;
+        dom_mark_t mark, hash_key_mark;
     } audit;
 
     uint64_t geo_reload_poll_ms; /* geo.reload_poll: stat interval beside inotify; default 2 s */
@@ -132,7 +132,12 @@ typedef struct dom_config {
         char *listen; /* NULL: no admin listener */
         struct sockaddr_storage addr;
         socklen_t addrlen;
-        dom_mark_t mark;
+        char *token_file;                /* bearer token every request must carry; NULL = none */
+        char *tls_certificate, *tls_key; /* admin.tls: NULL = cleartext */
+        char *tls_client_ca;             /* admin.tls.client_ca: clients need a certificate it signed */
+        int allow_unauthenticated;       /* off loopback without token or client certificates: warn only */
+        int open_probes;                 /* /healthz and /readyz answer without authentication */
+        dom_mark_t mark, token_mark, tls_mark;
     } admin;
 } dom_config_t;
 
@@ -199,6 +204,17 @@ static inline void dom_config_facts(const dom_config_t *cfg, const dom_pin_keyri
     out->max_header_bytes = (size_t)cfg->limits.max_header_bytes;
     out->refuse_methods = (const char *const *)cfg->refuse_methods;
 }
+
+/** 1 when a listen address is on loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), else 0. */
+int dom_config_addr_is_loopback(const struct sockaddr_storage *addr);
+
+/**
+ * Checks the permissions of every secret file the config names (pins.keys, audit.hash_key_file,
+ * admin.token_file) with dom_keyfile_check: a file the group or every user can write is an error
+ * (reported at its config position), one every user can read a warning; a file that cannot be
+ * stat'ed is left to its loader. Returns the number of errors. At start and at every SIGHUP.
+ */
+size_t dom_config_check_secrets(const dom_config_t *cfg, dom_diag_t *diag);
 
 /** Largest body any class may send (max of max_body and class_max_body): h2o's own hard limit. */
 uint64_t dom_config_largest_body(const dom_config_t *cfg);

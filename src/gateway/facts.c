@@ -29,8 +29,10 @@ void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_
         ++kept;
     }
     req->headers.size = kept;
-    /* the canonical path is never longer than the target (path.h) */
-    size_t cap = req->input.path.len + 1;
+    /* HTTP/2's :authority (HTTP/1's Host, which h2o moved there) is the authority a Destination must name */
+    if (req->input.authority.base != NULL)
+        dom_facts_header(&b, "host", 4, req->input.authority.base, req->input.authority.len);
+    size_t cap = dom_facts_path_bufsize(&b, req->input.path.len);
     char *path = h2o_mem_alloc_pool(&req->pool, cap);
     dom_facts_finish(&b, peer, req->method.base, req->method.len, req->input.path.base, req->input.path.len, now, path,
                      cap, out);

@@ -135,11 +135,14 @@ struct dom__server {
     struct dom__rulesreload *rulesreload; /* rules delivered by rename or symlink swap */
     dom_geo_t *geo;
     dom_pin_keyring_t keyring; /* as loaded at start; moved into the first live settings */
+    int has_admin_token;       /* admin.token_file as read at start (its SHA-256), copied into the first settings */
+    unsigned char admin_token_sha256[32];
     dom__livepub_t live;       /* what SIGHUP and the geo watcher publish to the workers */
     dom__settings_t *settings; /* main thread only: the settings last published */
     h2o_globalconf_t globalconf;
     SSL_CTX **listener_ssl;     /* per listener, NULL for cleartext */
     SSL_CTX *upstream_ssl;      /* for https:// nodes */
+    SSL_CTX *admin_ssl;         /* admin.tls (with admin.tls.client_ca: verifies clients); NULL = cleartext */
     dom__node_health_t *health; /* flattened per cluster/node */
     dom__worker_t *workers;
     size_t n_workers;
@@ -173,8 +176,9 @@ void dom__proxyproto_drain(dom__worker_t *w);
 /* ---- reload.c: SIGHUP ---- */
 
 /**
- * Re-reads the config file (main thread, on SIGHUP). If it loads, and the pin keys and geo
- * database it names open, the keys that can change safely are published at once (live.h) and
+ * Re-reads the config file (main thread, on SIGHUP). If it loads, its secret files pass
+ * dom_config_check_secrets (no key or token file others can write), and the pin keys, admin token
+ * and geo database it names open, the keys that can change safely are published at once (live.h) and
  * every other changed key is logged as needing a restart; otherwise nothing changes, the errors
  * are printed as file:line:col: message and config_reload_failures counts it.
  */

@@ -52,6 +52,8 @@ struct request_state {
     int forwarded;
     int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
     int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
+    h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
+    const char *method;          /* NUL-terminated, for step 7 */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -71,7 +73,7 @@ static void record(struct request_state *st)
     if (end.tv_sec == 0)
         gettimeofday(&end, NULL);
     uint64_t latency = tv_diff_ns(&req->timestamps.request_begin_at, &end);
-    const char *action = !st->decided ? "reject" : st->node != NULL ? "route" : "reject";
+    const char *action = dom_action_name(st->decided && st->node != NULL ? DOM_ACTION_ROUTE : DOM_ACTION_REJECT);
     const char *region = st->node != NULL ? st->region : NULL;
     const char *jname = st->decided && d->jurisdiction != NULL ? d->jurisdiction->name : NULL;
     const char *cls = st->decided ? d->class_name : NULL;
@@ -98,6 +100,7 @@ static void record(struct request_state *st)
         .time_us =
             (int64_t)req->timestamps.request_begin_at.tv_sec * 1000000 + req->timestamps.request_begin_at.tv_usec,
         .request_id = st->request_id,
+        .method = st->method,
         .client = st->have_client ? &st->client : NULL,
         .country = st->country,
         .subdivision = st->subdivision,
@@ -326,6 +329,15 @@ static void forward(struct request_state *st)
     h2o_iovec_t region = h2o_strdup(&req->pool, st->region, SIZE_MAX);
     st->region = region.base;
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-region"), 0, NULL, region.base, region.len);
+    if (st->destination.base != NULL) {
+        /*
+         * the classified path, in the scheme of the node and the authority of the Host header it gets (h2o
+         * forwards the client's): WebDAV servers refuse a Destination naming another host than theirs
+         */
+        h2o_iovec_t dest = h2o_concat(&req->pool, node->url.scheme->name, h2o_iovec_init(H2O_STRLIT("://")),
+                                      req->authority, st->destination);
+        h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("destination"), 0, NULL, dest.base, dest.len);
+    }
     if (st->expose_decision_headers)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, region.base,
                               region.len);
@@ -554,6 +566,8 @@ static void rewrite_upstream(struct request_state *st, const dom_config_t *cfg, 
                           h2o_iovec_init(facts->query, facts->query_len));
     }
     req->path = path;
+    if (st->d.destination_class != NULL)
+        st->destination = h2o_strdup(&req->pool, facts->destination, facts->destination_len);
 
     const char *jname = r->jurisdiction != NULL ? r->jurisdiction : "";
     const char *version = r->rule_version != NULL ? r->rule_version : "";
@@ -613,6 +627,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->worker = w;
     st->req = req;
     st->expose_decision_headers = cfg->expose_decision_headers;
+    st->method = h2o_strdup(&req->pool, req->method.base, req->method.len).base;
     h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
     st->protocol = (req->version >= 0x200 ? DOM__PROTO_H2 : DOM__PROTO_H1) + (sock != NULL && sock->ssl != NULL);
     DOM__COUNT(&w->metrics.by_protocol[st->protocol]);

@@ -4,6 +4,7 @@
  * geo swap, a rules swap and a config reload never undo each other.
  */
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include "domicile/common.h"
 #include "gateway/live.h"
 
@@ -27,6 +28,7 @@ void dom__settings_release(dom__settings_t *s)
     if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     dom_pin_keyring_free(&s->keyring);
+    OPENSSL_cleanse(s->admin_token_sha256, sizeof(s->admin_token_sha256));
     if (s->owns_config)
         dom_config_free(s->config);
     free(s);

@@ -17,13 +17,16 @@
 /**
  * The settings requests read: trusted_proxies, pin and consent header names, pin keys,
  * expose_decision_headers, anonymize_strip_headers, limits.max_body, class_max_body and
- * h2_max_resets come from `config`; everything else is read from the start-up config.
+ * h2_max_resets come from `config`, and the admin listener's bearer token from here; everything
+ * else is read from the start-up config.
  */
 typedef struct dom__settings {
     unsigned refs;        /* atomic */
     dom_config_t *config; /* freed with the settings when owns_config */
     int owns_config;      /* 0 for the start-up config, which the server keeps */
     dom_pin_keyring_t keyring;
+    int has_admin_token;                  /* admin.token_file: the admin listener asks for this bearer token */
+    unsigned char admin_token_sha256[32]; /* its SHA-256 (read again at every SIGHUP) */
 } dom__settings_t;
 
 /** One published state: settings, geo handle and rules file, each with a reference held by the snapshot. */

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
+#include "gateway/admin.h"
 #include "gateway/gateway.h"
 #include "gateway/georeload.h"
 
@@ -30,8 +32,8 @@ struct changes {
 static void on_change(void *ctx, const char *key, int live, const char *note)
 {
     struct changes *c = ctx;
-    if (live && strcmp(key, "pins.keys") == 0)
-        return; /* listed first anyway: the key file is read again on every SIGHUP */
+    if (live && (strcmp(key, "pins.keys") == 0 || strcmp(key, "admin.token_file") == 0))
+        return; /* listed first anyway: the key and token files are read again on every SIGHUP */
     add_key(live ? &c->applied : &c->restart, key, note);
 }
 
@@ -58,6 +60,7 @@ void dom__reload_config(dom__server_t *srv)
     dom__settings_t *settings = NULL;
     dom_geo_t *none_geo = NULL;
     char err[512] = "";
+    unsigned char token[32] = {0}; /* SHA-256 of admin.token_file's token */
 
     /* every error of the new file in one go: its own, and its clusters against the rules in force */
     dom_config_load_partial(file, &cfg, &diag);
@@ -66,6 +69,9 @@ void dom__reload_config(dom__server_t *srv)
         dom_config_check_regions(cfg, rs, &diag);
         dom_ruleset_release(rs);
     }
+    /* a key file others could have replaced is refused now as at start: the running keys stay */
+    if (cfg != NULL)
+        dom_config_check_secrets(cfg, &diag);
     if (cfg == NULL || diag.errors != 0)
         goto fail;
     if (cfg->pins.keys != NULL && dom_pin_keyring_load(cfg->pins.keys, &ring, err, sizeof(err)) != 0) {
@@ -73,16 +79,27 @@ void dom__reload_config(dom__server_t *srv)
         goto fail;
     }
     size_t n_keys = ring.count;
+    if (cfg->admin.token_file != NULL && dom__admin_token_load(cfg->admin.token_file, token, err, sizeof(err)) != 0) {
+        dom_diag_report(&diag, cfg->file, &cfg->admin.token_mark, 0, "%s", err);
+        goto fail;
+    }
 
     /* The tables say what changed and what applies now; a value that cannot (a body limit above the
      * start-up maximum, adding or removing the geo database) is put back to the running one. */
     struct changes changes = {{.len = 0}, {.len = 0}};
     add_key(&changes.applied, cfg->pins.keys != NULL ? "pins.keys" : "pins.keys (none)", NULL); /* always re-read */
+    if (cfg->admin.token_file != NULL || cur->admin.token_file != NULL)
+        add_key(&changes.applied, cfg->admin.token_file != NULL ? "admin.token_file" : "admin.token_file (none)", NULL);
     if (dom_config_compare(run, cur, cfg, on_change, &changes) != 0)
         goto oom;
 
     if ((settings = dom__settings_new(cfg, 1, &ring)) == NULL)
         goto oom;
+    if (cfg->admin.token_file != NULL) {
+        settings->has_admin_token = 1;
+        memcpy(settings->admin_token_sha256, token, sizeof(token));
+        OPENSSL_cleanse(token, sizeof(token));
+    }
     dom_config_t *owned = cfg;
     cfg = NULL; /* the settings own it now */
 
@@ -123,6 +140,7 @@ fail:
     __atomic_add_fetch(&srv->config_reload_failures, 1, __ATOMIC_RELAXED);
     fprintf(stderr, "domicile: SIGHUP: %s does not load (%zu error%s): keeping the running configuration\n", file,
             diag.errors, diag.errors == 1 ? "" : "s");
+    OPENSSL_cleanse(token, sizeof(token));
     dom_pin_keyring_free(&ring);
     dom__settings_release(settings); /* frees its config and keyring */
     dom_config_free(cfg);

@@ -67,6 +67,10 @@ static const char *message_for(const char *reason, int status)
         {"invalid_header", "A request header field has no name."},
         {"invalid_method", "The request method is not a valid HTTP method."},
         {"method_not_allowed", "This gateway does not serve this method."},
+        {"invalid_destination", "The Destination header is missing, names another host or cannot be read the same way "
+                                "by every server."},
+        {"destination_not_allowed",
+         "The rules do not allow the Destination's kind of data where the source is stored."},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i)
         if (strcmp(table[i].reason, reason) == 0)

@@ -31,14 +31,23 @@ static int draining_flag, force_exit_flag;
 static dom__server_t *running_server;
 
 /*
- * LeakSanitizer (sanitizer builds only): libh2o keeps per-thread recycled chunks that become
- * unreachable when a worker thread ends; they are h2o's, freed by the process exit.
+ * LeakSanitizer: libh2o keeps per-thread recycled chunks that become unreachable when a
+ * worker thread ends; they are h2o's, freed by the process exit. Compiled into AddressSanitizer
+ * builds only (GCC defines __SANITIZE_ADDRESS__, clang answers __has_feature): elsewhere the
+ * binary exports no sanitizer hook.
  */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DOM_ASAN_BUILD 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(DOM_ASAN_BUILD)
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
     return "leak:h2o_mem_alloc_recycle\nleak:libh2o-evloop.so\n";
 }
+#endif
 
 static void report_ssl(dom_diag_t *diag, const char *file, const dom_mark_t *mark, const char *what, const char *path)
 {
@@ -50,7 +59,9 @@ static void report_ssl(dom_diag_t *diag, const char *file, const dom_mark_t *mar
     dom_diag_report(diag, file, mark, 0, "cannot load %s %s: %s", what, path, buf[0] ? buf : "unknown error");
 }
 
-static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_diag_t *diag)
+/* A TLS server context with a certificate chain and its key (no ALPN: the caller adds what it speaks). */
+static SSL_CTX *server_ssl_ctx(const char *certificate, const char *key, const dom_mark_t *mark, const char *file,
+                               dom_diag_t *diag)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
@@ -60,24 +71,62 @@ static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *fil
     /* With server preference, OpenSSL's default TLS 1.3 order would pick AES-256-GCM: AES-128-GCM is
      * as safe for this use and cheaper per record (h2o's own default order does the same). */
     SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
-    if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_certificate) != 1) {
-        report_ssl(diag, file, &l->tls_mark, "certificate", l->tls_certificate);
+    if (SSL_CTX_use_certificate_chain_file(ctx, certificate) != 1) {
+        report_ssl(diag, file, mark, "certificate", certificate);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1) {
-        report_ssl(diag, file, &l->tls_mark, "key", l->tls_key);
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        report_ssl(diag, file, mark, "key", key);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        dom_diag_report(diag, file, &l->tls_mark, 0, "key %s does not match certificate %s", l->tls_key,
-                        l->tls_certificate);
+        dom_diag_report(diag, file, mark, 0, "key %s does not match certificate %s", key, certificate);
         goto fail;
     }
-    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols); /* h2, http/1.1 */
     return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_diag_t *diag)
+{
+    SSL_CTX *ctx = server_ssl_ctx(l->tls_certificate, l->tls_key, &l->tls_mark, file, diag);
+    if (ctx != NULL)
+        h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols); /* h2, http/1.1 */
+    return ctx;
+}
+
+/*
+ * admin.tls: HTTP/1.1 only (no ALPN), no session resumption (one request per connection, and no
+ * ticket key to keep), and with client_ca a client certificate it signed is verified in the
+ * handshake: required there, or (open_probes) optional, in which case a client without one gets
+ * the probes only (admin.c).
+ */
+static SSL_CTX *admin_ssl_ctx(const dom_config_t *cfg, dom_diag_t *diag)
+{
+    SSL_CTX *ctx =
+        server_ssl_ctx(cfg->admin.tls_certificate, cfg->admin.tls_key, &cfg->admin.tls_mark, cfg->file, diag);
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    const char *ca = cfg->admin.tls_client_ca;
+    if (ca == NULL)
+        return ctx;
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+    if (names == NULL || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        report_ssl(diag, cfg->file, &cfg->admin.tls_mark, "admin.tls.client_ca", ca);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names); /* the CAs a client is told to pick a certificate for */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (cfg->admin.open_probes ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT), NULL);
+    static const unsigned char sid_ctx[] = "domicile-admin";
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+    return ctx;
 }
 
 /* Opens and cross-checks everything the config names. Returns the number of errors. */
@@ -115,11 +164,22 @@ static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
             dom_diag_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
     }
 
+    /* pin keys, audit hash key, admin token: refused when other users could replace them */
+    dom_config_check_secrets(cfg, diag);
     if (cfg->pins.keys != NULL) {
         err[0] = '\0';
         if (dom_pin_keyring_load(cfg->pins.keys, &srv->keyring, err, sizeof(err)) != 0)
             dom_diag_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
     }
+    if (cfg->admin.token_file != NULL) {
+        err[0] = '\0';
+        if (dom__admin_token_load(cfg->admin.token_file, srv->admin_token_sha256, err, sizeof(err)) != 0)
+            dom_diag_report(diag, cfg->file, &cfg->admin.token_mark, 0, "%s", err);
+        else
+            srv->has_admin_token = 1;
+    }
+    if (cfg->admin.tls_certificate != NULL && cfg->admin.listen != NULL)
+        srv->admin_ssl = admin_ssl_ctx(cfg, diag);
 
     if ((srv->listener_ssl = calloc(cfg->n_listeners + 1, sizeof(SSL_CTX *))) == NULL)
         return ++diag->errors;
@@ -365,8 +425,11 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
     dom_config_t *cfg = srv->config;
     char err[512] = "";
     /* the start-up config stays the server's; the settings only borrow it */
-    if ((srv->settings = dom__settings_new(cfg, 0, &srv->keyring)) == NULL ||
-        dom__live_init(&srv->live, srv->settings, srv->geo, srv->rules) != 0 ||
+    if ((srv->settings = dom__settings_new(cfg, 0, &srv->keyring)) != NULL) {
+        srv->settings->has_admin_token = srv->has_admin_token;
+        memcpy(srv->settings->admin_token_sha256, srv->admin_token_sha256, sizeof(srv->admin_token_sha256));
+    }
+    if (srv->settings == NULL || dom__live_init(&srv->live, srv->settings, srv->geo, srv->rules) != 0 ||
         dom__rulesreload_start(srv->rules, (unsigned)cfg->geo_reload_poll_ms, publish_rules, srv, &srv->rulesreload) !=
             0) {
         fprintf(stderr, "domicile: out of memory\n");
@@ -580,6 +643,8 @@ cleanup:
             SSL_CTX_free(srv->listener_ssl[i]);
     free(srv->listener_ssl);
     SSL_CTX_free(srv->upstream_ssl);
+    SSL_CTX_free(srv->admin_ssl);
+    OPENSSL_cleanse(srv->admin_token_sha256, sizeof(srv->admin_token_sha256));
     dom_config_free(srv->config);
     free(srv);
     return status;

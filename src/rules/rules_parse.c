@@ -20,7 +20,8 @@
 #include <time.h>
 #include <yaml.h>
 #include <openssl/evp.h>
-#include "core/ruleset_internal.h"
+#include "domicile/rules_record.h"
+#include "ruleset_internal.h"
 #include "util/time.h"
 #include "util/validate.h"
 #include "util/yaml.h"
@@ -711,9 +712,7 @@ static void parse_class_rule(file_ctx_t *f, yaml_node_t *k, yaml_node_t *v, dom_
         case 2:
             if ((s = scalar(f, qv, "consent", &n)) == NULL)
                 break;
-            if (is_eq(s, n, "required"))
-                rule->consent_required = 1;
-            else if (!is_eq(s, n, "none"))
+            if (dom_consent_parse(s, n, &rule->consent_required) != 0)
                 error_at(b, node_mark(f->file, qv), "consent must be required or none, not %s", show(qv).s);
             break;
         case 3:
@@ -890,9 +889,7 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
         case K_MODE:
             if ((s = scalar(f, v, "mode", &n)) == NULL)
                 break;
-            if (is_eq(s, n, "report"))
-                js.j.mode = DOM_MODE_REPORT;
-            else if (!is_eq(s, n, "enforce"))
+            if (dom_rule_mode_parse(s, n, &js.j.mode) != 0)
                 error_at(b, node_mark(f->file, v), "mode must be enforce or report, not %s", show(v).s);
             break;
         case K_APPLIES:
@@ -918,9 +915,7 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
         case K_UNAVAIL:
             if ((s = scalar(f, v, "on_unavailable", &n)) == NULL)
                 break;
-            if (is_eq(s, n, "next_region"))
-                js.j.on_unavailable = DOM_ON_UNAVAILABLE_NEXT_REGION;
-            else if (!is_eq(s, n, "reject"))
+            if (dom_on_unavailable_parse(s, n, &js.j.on_unavailable) != 0)
                 error_at(b, node_mark(f->file, v), "on_unavailable must be reject or next_region, not %s", show(v).s);
             break;
         case K_CLASSES:

@@ -218,6 +218,12 @@ def main():
     check(rc == 0 and "warning" in err and "chmod 600" in err, "world-readable key file: warning only", err)
     rc, out, err = verify(old_only, token)
     check("warning" not in err, "mode 0600 key file: no warning", err)
+    # Writable by other users: they could replace the keys and mint pins, so the file is refused.
+    for mode in (0o666, 0o660):
+        os.chmod(loose, mode)
+        rc, out, err = verify(loose, token)
+        check(rc == 2 and f"pin keys {loose}: mode {mode:04o} lets" in err and "chmod 600" in err and not out,
+              f"key file of mode {mode:04o}: refused (exit 2), naming the file and the mode", err)
 
     # keygen: a key line the key file accepts, fresh each time.
     rc, out, err = run("keygen", "--kid", "k2027")

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include "domicile/keyfile.h"
 #include "gateway/config/section.h"
 
 #define MAX_THREADS 256
@@ -477,7 +478,30 @@ void dom_config_keys_markdown(FILE *fp)
     print_rows(fp, &dom__config_top, "", NULL);
 }
 
-/* ---- checks against the rules ---- */
+/* ---- checks against other files ---- */
+
+size_t dom_config_check_secrets(const dom_config_t *cfg, dom_diag_t *diag)
+{
+    const struct {
+        const char *what, *path;
+        const dom_mark_t *mark;
+    } files[] = {
+        {"pin keys", cfg->pins.keys, &cfg->pins.mark},
+        {"audit.hash_key_file", cfg->audit.hash_key_file, &cfg->audit.hash_key_mark},
+        {"admin.token_file", cfg->admin.token_file, &cfg->admin.token_mark},
+    };
+    size_t errors = 0;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); ++i) {
+        char msg[1024];
+        if (files[i].path == NULL)
+            continue;
+        int ret = dom_keyfile_check(files[i].what, files[i].path, msg, sizeof(msg));
+        if (ret == DOM_EINVAL || ret == DOM_KEYFILE_WARNING)
+            dom_diag_report(diag, cfg->file, files[i].mark, ret == DOM_KEYFILE_WARNING, "%s", msg);
+        errors += ret == DOM_EINVAL;
+    }
+    return errors;
+}
 
 uint64_t dom_config_largest_body(const dom_config_t *cfg)
 {

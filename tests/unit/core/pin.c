@@ -162,21 +162,6 @@ static void test_keyring_errors(void)
     is_int(dom_pin_keyring_load(missing, &ring, NULL, 0), DOM_EIO);         /* no error buffer */
 }
 
-static void test_keyfile_mode(void)
-{
-    char msg[256];
-    const char *path = write_file("keys", "k1 " KAT_HEX "\n", strlen("k1 " KAT_HEX "\n"));
-    is_int(dom_pin_keyfile_mode_warning(path, msg, sizeof(msg)), 0);
-    is_str(msg, "");
-    chmod(path, 0640);
-    is_int(dom_pin_keyfile_mode_warning(path, msg, sizeof(msg)), 0);
-    chmod(path, 0644);
-    is_int(dom_pin_keyfile_mode_warning(path, msg, sizeof(msg)), 1);
-    ok(strstr(msg, "readable by every user (mode 0644)") != NULL);
-    ok(strstr(msg, "chmod 600") != NULL);
-    is_int(dom_pin_keyfile_mode_warning("/nonexistent/keys", msg, sizeof(msg)), 0);
-}
-
 static void test_known_answer(void)
 {
     dom_pin_keyring_t ring = {NULL, 0};
@@ -446,7 +431,6 @@ int main(void)
     }
     subtest("key files", test_keyring_load);
     subtest("key file errors", test_keyring_errors);
-    subtest("key file mode", test_keyfile_mode);
     subtest("known answer", test_known_answer);
     subtest("issue errors", test_issue_errors);
     subtest("malformed", test_malformed);

@@ -319,19 +319,29 @@ static void test_names(void)
 
 static void test_method_is_read(void)
 {
-    ok(dom_method_is_read("GET", 3));
-    ok(dom_method_is_read("HEAD", 4));
-    ok(dom_method_is_read("OPTIONS", 7));
-    ok(!dom_method_is_read("get", 3)); /* methods are case-sensitive: an unknown method is a write */
-    ok(!dom_method_is_read("POST", 4));
-    ok(!dom_method_is_read("PUT", 3));
-    ok(!dom_method_is_read("PATCH", 5));
-    ok(!dom_method_is_read("DELETE", 6));
-    ok(!dom_method_is_read("GETX", 4));
-    ok(!dom_method_is_read("GET", 2));
-    ok(!dom_method_is_read("", 0));
-    ok(!dom_method_is_read(NULL, 0));
-    ok(dom_method_is_read("GET /x", 3)); /* length counts, not the NUL */
+    ok(dom_ruleset_method_is_read(NULL, "GET", 3));
+    ok(dom_ruleset_method_is_read(NULL, "HEAD", 4));
+    ok(dom_ruleset_method_is_read(NULL, "OPTIONS", 7));
+    ok(!dom_ruleset_method_is_read(NULL, "get", 3)); /* methods are case-sensitive: an unknown method is a write */
+    ok(!dom_ruleset_method_is_read(NULL, "POST", 4));
+    ok(!dom_ruleset_method_is_read(NULL, "PUT", 3));
+    ok(!dom_ruleset_method_is_read(NULL, "PATCH", 5));
+    ok(!dom_ruleset_method_is_read(NULL, "DELETE", 6));
+    ok(!dom_ruleset_method_is_read(NULL, "GETX", 4));
+    ok(!dom_ruleset_method_is_read(NULL, "GET", 2));
+    ok(!dom_ruleset_method_is_read(NULL, "", 0));
+    ok(!dom_ruleset_method_is_read(NULL, NULL, 0));
+    ok(dom_ruleset_method_is_read(NULL, "GET /x", 3)); /* length counts, not the NUL */
+    /* WebDAV reads only where the rule set declares them; undeclared methods write */
+    ok(!dom_ruleset_method_is_read(NULL, "PROPFIND", 8));
+    dom_ruleset_t dav = {.read_methods = "PROPFIND,REPORT,SEARCH"};
+    ok(dom_ruleset_method_is_read(&dav, "PROPFIND", 8));
+    ok(dom_ruleset_method_is_read(&dav, "SEARCH", 6));
+    ok(dom_ruleset_method_is_read(&dav, "GET", 3));
+    ok(!dom_ruleset_method_is_read(&dav, "PROP", 4));
+    ok(!dom_ruleset_method_is_read(&dav, "propfind", 8));
+    ok(!dom_ruleset_method_is_read(&dav, "MKCOL", 5));
+    ok(!dom_ruleset_method_is_read(&dav, "", 0));
 }
 
 static void test_no_rules(void)

@@ -1,9 +1,11 @@
 /*
- * Tests src/core/rules_store.c with src/rules/rules_compile.c: a compiled set loads back
- * as it was parsed; foreign, damaged and missing files are refused with a message; and
- * the live-compile promise: while another process compiles A, B, A, B ... into the same
- * file, readers only ever see a whole A or a whole B, see both, and a failed compile
- * leaves the last good generation in place.
+ * Tests src/core/rules_store.c, with sets compiled by src/rules/rules_compile.c (what the
+ * compiler writes and refuses is tests/unit/rules/rules_compile.c; the record codec is
+ * tests/unit/core/rules_record.c): a compiled set loads back as it was parsed; foreign,
+ * damaged and missing files are refused with a message; and the live-compile promise:
+ * while another process compiles A, B, A, B ... into the same file, readers only ever
+ * see a whole A or a whole B, see both, and a failed compile leaves the last good
+ * generation in place.
  */
 #include <lmdb.h>
 #include <pthread.h>
@@ -51,7 +53,6 @@ static void test_roundtrip(void)
     if (!ok(src != NULL))
         return;
     is_int(dom_rules_compile_ex(src, db, &gen, err, sizeof(err)), DOM_OK);
-    is_int(gen, 1);
     dom_rules_store_t *store = NULL;
     is_int(dom_rules_store_open(db, &store, err, sizeof(err)), DOM_OK);
     if (!ok(store != NULL))
@@ -100,7 +101,6 @@ static void test_roundtrip(void)
     ok(again == rs);
     dom_ruleset_release(again);
     is_int(dom_rules_compile_ex(src, db, &gen, err, sizeof(err)), DOM_OK);
-    is_int(gen, 2);
     dom_ruleset_t *next = dom_rules_store_current(store);
     ok(next != rs);
     is_int(next->generation, 2);
@@ -153,8 +153,12 @@ static void test_roundtrip(void)
     ok(strstr(err, "claims") != NULL);
     /* and a compile repairs it */
     is_int(dom_rules_compile_ex(src, db, &gen, err, sizeof(err)), DOM_OK);
-    is_int(gen, 3); /* the tampering was a raw commit, not a compile */
     is_int(dom_rules_store_open(db, &store, err, sizeof(err)), DOM_OK);
+    if (ok(store != NULL)) {
+        dom_ruleset_t *repaired = dom_rules_store_current(store);
+        is_int(repaired->generation, gen);
+        dom_ruleset_release(repaired);
+    }
     dom_rules_store_close(store);
     dom_ruleset_release(src);
     dom_rules_store_close(NULL);
@@ -174,9 +178,13 @@ static void test_refused(void)
         fputs("this is not an lmdb file ", fp);
     fclose(fp);
     is_int(dom_rules_store_open(junk, &store, err, sizeof(err)), DOM_ECORRUPT);
-    dom_ruleset_t *src = parse(FIXTURES "/good");
-    is_int(dom_rules_compile(src, junk, err, sizeof(err)), DOM_ELMDB);
-    ok(strstr(err, "not an LMDB file") != NULL);
+    ok(strstr(err, "not a domicile rules database") != NULL);
+
+    /* empty, and too short to be LMDB */
+    const char *empty = tmp("empty.mdb");
+    fclose(fopen(empty, "wb"));
+    is_int(dom_rules_store_open(empty, &store, err, sizeof(err)), DOM_ECORRUPT);
+    ok(strstr(err, "empty file") != NULL);
 
     /* LMDB, but someone else's */
     const char *foreign = tmp("foreign.mdb");
@@ -194,18 +202,9 @@ static void test_refused(void)
     mdb_env_close(env);
     is_int(dom_rules_store_open(foreign, &store, err, sizeof(err)), DOM_ECORRUPT);
     ok(strstr(err, "not a domicile rules database") != NULL);
-    is_int(dom_rules_compile(src, foreign, err, sizeof(err)), DOM_ECORRUPT);
-    /* its data is untouched */
-    mdb_env_create(&env);
-    mdb_env_set_maxdbs(env, 4);
-    mdb_env_open(env, foreign, MDB_NOSUBDIR | MDB_RDONLY, 0644);
-    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-    is_int(mdb_dbi_open(txn, "users", 0, &dbi), 0);
-    is_int(mdb_get(txn, dbi, &k, &v), 0);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
 
     /* our format, wrong version */
+    dom_ruleset_t *src = parse(FIXTURES "/good");
     const char *future = tmp("future.mdb");
     is_int(dom_rules_compile(src, future, err, sizeof(err)), DOM_OK);
     mdb_env_create(&env);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "domicile/rules.h"
 #include "gateway/config.h"
@@ -414,6 +415,142 @@ static void test_keys_documented(void)
     free(doc);
 }
 
+/* Loads a config that must load; returns it (NULL printed) with its messages in rec. */
+static dom_config_t *expect_load(const char *yaml)
+{
+    dom_config_t *cfg = NULL;
+    if (!is_int(load(yaml, &cfg), 0))
+        printf("%s", rec.text);
+    return cfg;
+}
+
+static void test_admin(void)
+{
+    /* loopback, no authentication: as before, silently */
+    dom_config_t *cfg = expect_load(BASE "admin: { listen: \"127.0.0.1:9090\" }\n");
+    is_int(diag.warnings, 1); /* only "no clusters" */
+    ok(strstr(rec.text, "admin") == NULL);
+    dom_config_free(cfg);
+    cfg = expect_load(BASE "admin: { listen: \"[::1]:9090\", token_file: tok }\n");
+    ok(cfg != NULL && strcmp(cfg->admin.token_file, "/etc/domicile/tok") == 0);
+    ok(strstr(rec.text, "admin") == NULL);
+    dom_config_free(cfg);
+
+    /* off loopback without authentication: refused, unless the operator opts out (a warning) */
+    expect_error(BASE "admin: { listen: \"0.0.0.0:9090\" }\n",
+                 "t.yaml:3:18: admin.listen 0.0.0.0:9090 is not a loopback address and the admin listener has no "
+                 "authentication");
+    expect_error(BASE "admin: { listen: \"[::]:9090\" }\n", "admin.tls.client_ca (client certificates)");
+    expect_error(BASE "admin: { listen: \"10.0.0.5:9090\", allow_unauthenticated: false }\n", "has no authentication");
+    expect_error(BASE "admin: { listen: \"10.0.0.5:9090\", open_probes: true }\n", "has no authentication");
+    cfg = expect_load(BASE "admin: { listen: \"0.0.0.0:9090\", allow_unauthenticated: true }\n");
+    ok(cfg != NULL && cfg->admin.allow_unauthenticated == 1);
+    ok(strstr(rec.text, "t.yaml:3:18: warning: admin.listen 0.0.0.0:9090 is not a loopback address: /metrics and "
+                        "/status are open to anyone") != NULL);
+    dom_config_free(cfg);
+
+    /* off loopback with a token: a warning that says how it is protected */
+    cfg = expect_load(BASE "admin: { listen: \"0.0.0.0:9090\", token_file: /run/secrets/admin-token }\n");
+    ok(strstr(rec.text, "warning: admin.listen 0.0.0.0:9090 is not a loopback address: requests need the bearer "
+                        "token of admin.token_file, which crosses the network in clear text; add admin.tls") != NULL);
+    dom_config_free(cfg);
+    cfg = expect_load(BASE "admin:\n  listen: \"0.0.0.0:9090\"\n  open_probes: true\n"
+                           "  tls: { certificate: c.pem, key: k.pem, client_ca: ca.pem }\n");
+    if (cfg != NULL) {
+        is_str(cfg->admin.tls_certificate, "/etc/domicile/c.pem");
+        is_str(cfg->admin.tls_key, "/etc/domicile/k.pem");
+        is_str(cfg->admin.tls_client_ca, "/etc/domicile/ca.pem");
+        is_int(cfg->admin.open_probes, 1);
+        ok(strstr(rec.text, "warning: admin.listen 0.0.0.0:9090 is not a loopback address: requests need a client "
+                            "certificate signed by admin.tls.client_ca\n") != NULL);
+    }
+    dom_config_free(cfg);
+    /* TLS without client certificates is not authentication by itself */
+    expect_error(BASE "admin: { listen: \"0.0.0.0:9090\", tls: { certificate: c.pem, key: k.pem } }\n",
+                 "has no authentication");
+
+    expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", tls: { certificate: c.pem } }\n",
+                 "t.yaml:3:41: admin.tls needs certificate and key");
+    expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", tls: { cert: c.pem, key: k } }\n",
+                 "unknown key \"cert\" in admin.tls (expected one of: certificate, key, client_ca)");
+    expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", token: abc }\n", "unknown key \"token\" in admin");
+    expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", token_file: \"\" }\n", "admin.token_file is empty");
+    expect_error(BASE "admin: { token_file: t }\n", "admin.token_file and admin.tls need admin.listen");
+    expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", open_probes: sometimes }\n", "must be true or false");
+
+    struct sockaddr_storage ss = {0};
+    ss.ss_family = AF_INET6;
+    inet_pton(AF_INET6, "::ffff:127.0.0.2", &((struct sockaddr_in6 *)&ss)->sin6_addr);
+    is_int(dom_config_addr_is_loopback(&ss), 1);
+    inet_pton(AF_INET6, "::ffff:10.0.0.1", &((struct sockaddr_in6 *)&ss)->sin6_addr);
+    is_int(dom_config_addr_is_loopback(&ss), 0);
+    ss.ss_family = AF_INET;
+    inet_pton(AF_INET, "127.255.0.1", &((struct sockaddr_in *)&ss)->sin_addr);
+    is_int(dom_config_addr_is_loopback(&ss), 1);
+    inet_pton(AF_INET, "128.0.0.1", &((struct sockaddr_in *)&ss)->sin_addr);
+    is_int(dom_config_addr_is_loopback(&ss), 0);
+}
+
+/* pins.keys, audit.hash_key_file and admin.token_file: refused when others can write them, warned when readable. */
+static void test_secrets(void)
+{
+    char dir[] = "/tmp/domsecXXXXXX", yaml[2048], want[1200];
+    ok(mkdtemp(dir) != NULL);
+    const char *names[] = {"pin-keys", "hash-key", "token"};
+    char paths[3][300];
+    for (int i = 0; i < 3; ++i) {
+        snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, names[i]);
+        FILE *fp = fopen(paths[i], "w");
+        fputs("secret-secret-secret\n", fp);
+        fclose(fp);
+        chmod(paths[i], 0600);
+    }
+    snprintf(yaml, sizeof(yaml),
+             BASE "pins: { keys: %s }\naudit: { path: a.log, hash_key_file: %s }\n"
+                  "admin: { listen: \"127.0.0.1:9090\", token_file: %s }\n",
+             paths[0], paths[1], paths[2]);
+    dom_config_t *cfg = expect_load(yaml);
+    if (cfg == NULL)
+        goto cleanup;
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_diag_t){record, &rec, 0, 0};
+    is_int(dom_config_check_secrets(cfg, &diag), 0);
+    is_int(diag.warnings, 0);
+    chmod(paths[0], 0640);
+    is_int(dom_config_check_secrets(cfg, &diag), 0);
+    is_int(diag.warnings, 0);
+    for (int i = 0; i < 3; ++i) {
+        chmod(paths[i], 0666);
+        memset(&rec, 0, sizeof(rec));
+        diag = (dom_diag_t){record, &rec, 0, 0};
+        is_int(dom_config_check_secrets(cfg, &diag), 1);
+        static const int cols[] = {15, 38, 48}; /* where each path starts on its line */
+        static const char *const what[] = {"pin keys", "audit.hash_key_file", "admin.token_file"};
+        snprintf(want, sizeof(want), "t.yaml:%d:%d: %s %s: mode 0666 lets other users replace it; chmod 600", 3 + i,
+                 cols[i], what[i], paths[i]);
+        if (!ok(strstr(rec.text, want) != NULL))
+            printf("#   want \"%s\" in:\n%s", want, rec.text);
+        chmod(paths[i], 0644);
+        memset(&rec, 0, sizeof(rec));
+        diag = (dom_diag_t){record, &rec, 0, 0};
+        is_int(dom_config_check_secrets(cfg, &diag), 0);
+        is_int(diag.warnings, 1);
+        ok(strstr(rec.text, "warning: ") != NULL && strstr(rec.text, "mode 0644 lets every user read it") != NULL);
+        chmod(paths[i], 0600);
+    }
+    /* a missing file is its loader's to report */
+    unlink(paths[2]);
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_diag_t){record, &rec, 0, 0};
+    is_int(dom_config_check_secrets(cfg, &diag), 0);
+    is_int(diag.errors + diag.warnings, 0);
+cleanup:
+    dom_config_free(cfg);
+    for (int i = 0; i < 3; ++i)
+        unlink(paths[i]);
+    rmdir(dir);
+}
+
 static void test_files(void)
 {
     dom_config_t *cfg = (dom_config_t *)1;
@@ -451,5 +588,7 @@ int main(void)
     subtest("every error in one run", test_all_errors);
     subtest("what SIGHUP applies", test_reload_classes);
     subtest("docs/config.md lists every key", test_keys_documented);
+    subtest("admin listener", test_admin);
+    subtest("secret files", test_secrets);
     return done_testing();
 }

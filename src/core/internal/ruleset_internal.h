@@ -1,16 +1,16 @@
 /*
  * Shared internals of the rule set (dom__ names): the arena that owns a snapshot's
- * memory, and the record encoding shared by the compiler (src/rules/rules_compile.c)
- * and the live store (src/core/rules_store.c). See docs/internals/rules.md.
+ * memory and the builder calls that fill a dom_ruleset_t, shared by the core (the live
+ * store, src/core/rules_store.c) and the rules library (the parser, src/rules/). This
+ * directory (src/core/internal/) is on the include path of those two libraries and of
+ * their tests only (CMake target domicile_internals), never of the gateway or the CLI.
+ * The record codec is beside it in rules_record_internal.h. See docs/internals/rules.md.
  */
 #ifndef DOM_RULESET_INTERNAL_H
 #define DOM_RULESET_INTERNAL_H
 
 #include <stddef.h>
 #include "domicile/rules.h"
-
-/** Version of the LMDB record encoding ("format" in the meta database). */
-#define DOM__RULES_FORMAT "domicile-rules/1"
 
 /** A bump allocator: chunks freed all at once. */
 typedef struct dom__arena dom__arena_t;
@@ -34,10 +34,5 @@ dom__arena_t *dom__ruleset_arena(dom_ruleset_t *rs);
 void dom__ruleset_sort_claims(dom_ruleset_t *rs);
 /** Sorts routes longest prefix first (stable by prefix, then methods). */
 void dom__ruleset_sort_routes(dom_ruleset_t *rs);
-
-/** Names of levels and modes used in the record encoding and by `rules show`. */
-const char *dom__level_name(dom_rules_level_t level);
-const char *dom__mode_name(dom_rule_mode_t mode);
-const char *dom__on_unavailable_name(dom_on_unavailable_t v);
 
 #endif
