@@ -61,6 +61,8 @@ typedef struct dom_geo_metadata {
     uint32_t node_count;
     uint16_t ip_version;
     dom_geo_shape_t shape; /* the shape in use (after detection) */
+    char sha256[65];       /* SHA-256 of the file's bytes as opened, lower-case hex ("" without a database) */
+    int64_t opened_at;     /* unix seconds when this handle was opened and checked (0 without a database) */
 } dom_geo_metadata_t;
 
 typedef struct dom_geo dom_geo_t;

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <openssl/sha.h>
 #include "domicile/geo.h"
 
 #define PATH_MAX_ELEMS 16
@@ -1013,6 +1015,12 @@ static int open_database(const char *path, const dom_geo_options_t *opts, int ch
     geo->has_db = 1;
     if ((rc = check_database(geo, opts, check_data, err, errlen)) != 0)
         goto cleanup;
+    /* Which file this is, whatever its name: replicas of a fleet compare it (/status, metrics, audit). */
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(geo->mmdb.file_content, (size_t)geo->mmdb.file_size, digest);
+    for (size_t i = 0; i < sizeof(digest); ++i)
+        snprintf(geo->meta.sha256 + 2 * i, 3, "%02x", digest[i]);
+    geo->meta.opened_at = (int64_t)time(NULL);
     /* The check touched every page of the file: keep only what lookups touch. */
     release_pages(geo->mmdb.file_content, geo->mmdb.file_size);
     *out = geo;

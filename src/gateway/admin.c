@@ -49,6 +49,7 @@ struct snapshot {
     dom_ruleset_t *rules;
     dom__rules_file_t *rules_file;
     dom_geo_t *geo;
+    dom__live_t *live;     /* the settings in force: the config file's hash */
     const char *not_ready; /* NULL: this replica is ready (/readyz 200); else why not */
     char not_ready_buf[160];
 };
@@ -81,6 +82,12 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
     memset(s, 0, sizeof(*s));
     dom__metrics_globals_t *g = &s->g;
     const dom_config_t *cfg = srv->config;
+    g->instance = cfg->instance; /* a restart key: the start-up config's */
+    uint64_t reloads = __atomic_load_n(&srv->sighup_reloads, __ATOMIC_RELAXED);
+    g->config_generation = 1 + reloads;
+    g->config_loaded_at = __atomic_load_n(&srv->config_loaded_at, __ATOMIC_RELAXED);
+    if ((s->live = dom__live_acquire(&srv->live, NULL)) != NULL)
+        g->config_sha256 = s->live->settings->config->sha256;
     if ((s->rules = dom__live_rules(&srv->live, &s->rules_file)) != NULL) {
         g->rules_loaded = 1;
         g->rules_generation = s->rules->generation;
@@ -105,6 +112,8 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
         g->geo_build_epoch = md->build_epoch;
         g->geo_type = md->database_type;
         g->geo_path = dom_geo_path(s->geo);
+        g->geo_sha256 = md->sha256;
+        g->geo_loaded_at = md->opened_at;
         g->geo_lookup_errors = dom_geo_error_count(s->geo);
     }
     g->audit_enabled = srv->audit != NULL;
@@ -151,6 +160,7 @@ static void drop_snapshot(struct snapshot *s)
     dom_ruleset_release(s->rules);
     dom__rules_file_release(s->rules_file);
     dom_geo_release(s->geo);
+    dom__live_release(s->live);
     free(s->nodes);
     free(s->regions);
 }
@@ -217,9 +227,18 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
     const dom__metrics_globals_t *g = &s->g;
     const char *reason = s->not_ready;
     dom__json_t j = dom__json_text(t);
-    dom__json_rawf(&j, "{\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"ready\":%s,\"not_ready\":",
+    dom__json_lit(&j, "{\"instance\":");
+    dom__json_str(&j, g->instance);
+    dom__json_rawf(&j, ",\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"ready\":%s,\"not_ready\":",
                    (long long)g->start_time, srv->n_workers, reason == NULL ? "true" : "false");
     dom__json_str(&j, reason);
+    dom__json_lit(&j, ",\"config\":{\"file\":");
+    dom__json_str(&j, srv->config->file);
+    dom__json_lit(&j, ",\"sha256\":");
+    dom__json_str(&j, g->config_sha256);
+    dom__json_rawf(&j, ",\"generation\":%llu,\"loaded_at\":%lld,\"reload_failures\":%llu}",
+                   (unsigned long long)g->config_generation, (long long)g->config_loaded_at,
+                   (unsigned long long)g->config_reload_failures);
     dom__json_lit(&j, ",\"rules\":");
     if (s->rules != NULL) {
         dom__json_rawf(&j, "{\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
@@ -234,7 +253,7 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
                        (unsigned long long)g->rules_file_swaps, (unsigned long long)g->rules_file_refusals);
         for (size_t i = 0; i < s->rules->n_jurisdictions; ++i) {
             const dom_jurisdiction_t *jur = &s->rules->jurisdictions[i];
-            dom__json_lit(&j, i ? ",{\"name\":" : "{\"name\":");
+            dom__json_rawf(&j, "%s{\"name\":", i ? "," : "");
             dom__json_str(&j, jur->name);
             dom__json_lit(&j, ",\"version\":");
             dom__json_str(&j, jur->version);
@@ -249,9 +268,14 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
     dom__json_str(&j, g->geo_loaded ? g->geo_path : NULL);
     dom__json_lit(&j, ",\"type\":");
     dom__json_str(&j, g->geo_loaded ? g->geo_type : NULL);
-    dom__json_rawf(&j, ",\"build_epoch\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,\"lookup_errors\":%llu}",
-                   (unsigned long long)g->geo_build_epoch, (unsigned long long)g->geo_reloads,
-                   (unsigned long long)g->geo_reload_failures, (unsigned long long)g->geo_lookup_errors);
+    dom__json_lit(&j, ",\"sha256\":");
+    dom__json_str(&j, g->geo_loaded ? g->geo_sha256 : NULL);
+    dom__json_rawf(&j,
+                   ",\"loaded_at\":%lld,\"build_epoch\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,"
+                   "\"lookup_errors\":%llu}",
+                   (long long)(g->geo_loaded ? g->geo_loaded_at : 0), (unsigned long long)g->geo_build_epoch,
+                   (unsigned long long)g->geo_reloads, (unsigned long long)g->geo_reload_failures,
+                   (unsigned long long)g->geo_lookup_errors);
     dom__json_rawf(&j,
                    ",\"audit\":{\"enabled\":%s,\"required\":%s,\"ok\":%s,\"lines\":%llu,\"dropped\":%llu,"
                    "\"reopens\":%llu}",
@@ -261,14 +285,15 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
     /* region health: what /readyz?region=NAME answers, one entry per region the clusters serve */
     dom__json_lit(&j, ",\"regions\":[");
     for (size_t i = 0; i < g->n_regions; ++i) {
-        dom__json_lit(&j, i ? ",{\"name\":" : "{\"name\":");
+        dom__json_rawf(&j, "%s{\"name\":", i ? "," : "");
         dom__json_str(&j, g->regions[i].name);
         dom__json_rawf(&j, ",\"up\":%s,\"nodes\":%zu,\"nodes_up\":%zu}", g->regions[i].nodes_up ? "true" : "false",
                        g->regions[i].nodes, g->regions[i].nodes_up);
     }
-    dom__json_lit(&j, "],\"nodes\":[");
+    dom__json_lit(&j, "]");
+    dom__json_lit(&j, ",\"nodes\":[");
     for (size_t i = 0; i < g->n_nodes; ++i) {
-        dom__json_lit(&j, i ? ",{\"cluster\":" : "{\"cluster\":");
+        dom__json_rawf(&j, "%s{\"cluster\":", i ? "," : "");
         dom__json_str(&j, g->nodes[i].cluster);
         dom__json_lit(&j, ",\"region\":");
         dom__json_str(&j, g->nodes[i].region);

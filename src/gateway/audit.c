@@ -114,6 +114,7 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_rawf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->time_us % 1000000));
     put_str(&o, "request_id", r->request_id);
+    put_str(&o, "instance", r->instance);
     put_str(&o, "method", r->method);
     char addr[64];
     put_str(&o, "client", dom__audit_format_addr(opts, r->client, addr, sizeof(addr)) ? addr : NULL);
@@ -125,6 +126,7 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_lit(&o, ",\"rules_generation\":");
     dom__json_u64(&o, r->rules_generation);
     put_str(&o, "rules_hash", r->rules_hash);
+    put_str(&o, "geo_sha256", r->geo_sha256);
     put_str(&o, "protocol", r->protocol);
     dom__json_lit(&o, ",\"tls\":");
     dom__json_bool(&o, r->tls);

@@ -34,12 +34,14 @@ typedef struct dom__audit_options {
 typedef struct dom__audit_record {
     int64_t time_us; /* unix microseconds of the request's start */
     const char *request_id;
+    const char *instance; /* config `instance`: which replica decided */
     const char *method;
     const dom_addr_t *client; /* NULL: unknown */
     const char *country, *subdivision;
     const char *jurisdiction, *jurisdiction_source, *rule_version;
     uint64_t rules_generation;
     const char *rules_hash; /* sha256 of the rule set's sources: which rule text decided */
+    const char *geo_sha256; /* sha256 of the geo database file that located the client; NULL: none */
     const char *protocol;   /* "h1" or "h2" */
     int tls;
     const char *class_name;

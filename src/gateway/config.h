@@ -67,6 +67,8 @@ typedef struct dom_config {
     char *file;       /* the config file as given */
     char *dir;        /* its directory */
     unsigned threads; /* default: number of online CPUs */
+    char *instance;   /* this replica's name in /status, metrics and audit lines; default: the host name */
+    char sha256[65];  /* SHA-256 of the file's bytes (dom_config_load; "" from a buffer): which config runs */
 
     dom_config_listener_t *listeners;
     size_t n_listeners;

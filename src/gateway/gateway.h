@@ -154,6 +154,7 @@ struct dom__server {
     int accepting;                   /* atomic: 1 once every worker listens, 0 from the drain on (/readyz) */
     uint64_t sighup_reloads;         /* atomic: SIGHUPs whose config loaded and was applied */
     uint64_t config_reload_failures; /* atomic: SIGHUPs whose config did not load (nothing changed) */
+    int64_t config_loaded_at;        /* atomic: unix seconds of the start or of the last SIGHUP applied */
 };
 
 /* ---- proxyproto_accept.c: the PROXY protocol header, before TLS and h2o ---- */

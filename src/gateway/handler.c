@@ -54,6 +54,7 @@ struct request_state {
     int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
     h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
     const char *method;          /* NUL-terminated, for step 7 */
+    char geo_sha256[65];         /* the geo database that located the client (audit: which file decided) */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -100,6 +101,7 @@ static void record(struct request_state *st)
         .time_us =
             (int64_t)req->timestamps.request_begin_at.tv_sec * 1000000 + req->timestamps.request_begin_at.tv_usec,
         .request_id = st->request_id,
+        .instance = srv->config->instance,
         .method = st->method,
         .client = st->have_client ? &st->client : NULL,
         .country = st->country,
@@ -109,6 +111,7 @@ static void record(struct request_state *st)
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
         .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
+        .geo_sha256 = st->geo_sha256[0] != '\0' ? st->geo_sha256 : NULL,
         .protocol = st->protocol >= DOM__PROTO_H2 ? "h2" : "h1",
         .tls = st->protocol == DOM__PROTO_H1_TLS || st->protocol == DOM__PROTO_H2_TLS,
         .class_name = cls,
@@ -641,6 +644,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     dom__request_facts(req, have_peer ? &peer : NULL, &fc, (int64_t)time(NULL), &facts);
     set_request_id(st, &facts);
     note_facts(st, &facts);
+    if (w->server->audit != NULL)
+        memcpy(st->geo_sha256, dom_geo_metadata(w->live->geo)->sha256, sizeof(st->geo_sha256));
 
     /* steps 4-5: the rules snapshot (held until the request's pool goes away) and the decision */
     st->rules = dom_rules_store_current(w->live->rules->store);

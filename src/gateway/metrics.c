@@ -303,6 +303,19 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
         dom__text_printf(out, "domicile_requests_by_protocol_total{%s} %llu\n", protocols[p],
                          (unsigned long long)SUM(by_protocol[p]));
 
+    /* what a fleet compares across replicas (deploy/prometheus/domicile-alerts.yml) */
+    dom__text_printf(out, "# HELP domicile_instance_info This replica: its configured instance name and version.\n"
+                          "# TYPE domicile_instance_info gauge\ndomicile_instance_info{instance_name=\"");
+    dom__text_escape(out, g->instance);
+    dom__text_printf(out, "\",version=\"0.1.0\"} 1\n");
+    dom__text_printf(out, "# HELP domicile_config_info The configuration file in force (SHA-256 of its bytes).\n"
+                          "# TYPE domicile_config_info gauge\ndomicile_config_info{sha256=\"");
+    dom__text_escape(out, g->config_sha256);
+    dom__text_printf(out, "\",generation=\"%llu\"} 1\n", (unsigned long long)g->config_generation);
+    gauge(out, "domicile_config_generation", "Configuration loads in force: 1 at start, +1 for every SIGHUP applied.",
+          (double)g->config_generation);
+    gauge(out, "domicile_config_loaded_timestamp_seconds", "When the configuration in force was loaded (unix seconds).",
+          (double)g->config_loaded_at);
     dom__text_printf(out, "# HELP domicile_rules_info The rule set in force (generation of the compiled database).\n"
                           "# TYPE domicile_rules_info gauge\n");
     if (g->rules_loaded) {
@@ -312,6 +325,9 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
         dom__text_printf(out, "\",compiled_at=\"%lld\"} 1\n", (long long)g->rules_compiled_at);
     }
     gauge(out, "domicile_rules_loaded", "1 if a rule set is loaded.", g->rules_loaded);
+    gauge(out, "domicile_rules_loaded_timestamp_seconds",
+          "When the rules database file in use was opened (unix seconds; 0: none).",
+          g->rules_loaded ? (double)g->rules_loaded_at : 0);
     counter(out, "domicile_rules_reloads_total", "Rule sets loaded after a compile into the live database.",
             g->rules_reloads);
     counter(out, "domicile_rules_reload_failures_total", "Rule set loads that failed (the previous set stays).",
@@ -329,8 +345,13 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
         dom__text_escape(out, g->geo_type);
         dom__text_printf(out, "\",path=\"");
         dom__text_escape(out, g->geo_path);
-        dom__text_printf(out, "\",build_epoch=\"%llu\"} 1\n", (unsigned long long)g->geo_build_epoch);
+        dom__text_printf(out, "\",build_epoch=\"%llu\",sha256=\"", (unsigned long long)g->geo_build_epoch);
+        dom__text_escape(out, g->geo_sha256);
+        dom__text_printf(out, "\"} 1\n");
     }
+    gauge(out, "domicile_geo_database_loaded_timestamp_seconds",
+          "When the geo database in use was opened and checked (unix seconds; 0: none).",
+          g->geo_loaded ? (double)g->geo_loaded_at : 0);
     gauge(out, "domicile_geo_database_build_timestamp_seconds", "Build date of the geo database in use (0: none).",
           (double)g->geo_build_epoch);
     counter(out, "domicile_geo_reloads_total", "Geo databases swapped in after the file changed.", g->geo_reloads);

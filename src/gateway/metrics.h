@@ -110,6 +110,10 @@ typedef struct dom__metrics_region {
 
 /** Process-wide values the scrape adds to the per-thread sums. */
 typedef struct dom__metrics_globals {
+    const char *instance;       /* config `instance`: this replica's name */
+    uint64_t config_generation; /* 1 at start, +1 for every SIGHUP applied */
+    int64_t config_loaded_at;   /* unix seconds of that load */
+    const char *config_sha256;  /* of the config file that was loaded */
     int rules_loaded;
     uint64_t rules_generation;
     const char *rules_hash;
@@ -122,6 +126,8 @@ typedef struct dom__metrics_globals {
     int geo_loaded;
     uint64_t geo_build_epoch;
     const char *geo_type, *geo_path;
+    const char *geo_sha256; /* of the file's bytes: replicas with the same database show the same */
+    int64_t geo_loaded_at;  /* when the handle in use was opened and checked */
     uint64_t geo_reloads, geo_reload_failures, geo_lookup_errors;
     int audit_enabled;
     uint64_t audit_lines, audit_dropped, audit_reopens;

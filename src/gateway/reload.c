@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include "gateway/admin.h"
 #include "gateway/gateway.h"
@@ -128,6 +129,7 @@ void dom__reload_config(dom__server_t *srv)
     dom__settings_release(srv->settings);
     srv->settings = settings;
     __atomic_add_fetch(&srv->sighup_reloads, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&srv->config_loaded_at, (int64_t)time(NULL), __ATOMIC_RELAXED);
     fprintf(stderr, "domicile: SIGHUP: %s reloaded; applied: %s (%zu pin keys)\n", file, changes.applied.buf, n_keys);
     if (changes.restart.len != 0)
         fprintf(stderr, "domicile: SIGHUP: %s: changed but needs a restart (not applied): %s\n", file,

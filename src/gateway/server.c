@@ -491,6 +491,7 @@ static int serve(dom__server_t *srv)
         }
     }
     srv->start_time = (int64_t)time(NULL);
+    srv->config_loaded_at = srv->start_time;
 
     setup_globalconf(srv);
 

@@ -33,12 +33,12 @@ CHECK_MS = 200
 HOLD_S = 2.5  # writes with the region down, at least 10 HAProxy check intervals (fall 2 would take 0.4 s)
 
 
-def haproxy_stats(sock_path):
-    """`show stat` over the stats socket: {(backend, server): row dict}."""
+def haproxy_command(sock_path, command):
+    """One command over HAProxy's stats socket (it answers, then closes): the answer as text."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
     s.connect(sock_path)
-    s.sendall(b"show stat\n")
+    s.sendall(command.encode() + b"\n")
     out = b""
     while True:
         c = s.recv(65536)
@@ -46,7 +46,12 @@ def haproxy_stats(sock_path):
             break
         out += c
     s.close()
-    lines = out.decode().splitlines()
+    return out.decode(errors="replace")
+
+
+def haproxy_stats(sock_path):
+    """`show stat` over the stats socket: {(backend, server): row dict}."""
+    lines = haproxy_command(sock_path, "show stat").splitlines()
     if not lines or not lines[0].startswith("# "):
         return {}
     keys = lines[0][2:].split(",")

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <openssl/sha.h>
 #include "domicile/keyfile.h"
 #include "gateway/config/section.h"
 
@@ -20,6 +21,7 @@
 
 enum {
     K_THREADS,
+    K_INSTANCE,
     K_LISTEN,
     K_TRUSTED,
     K_GEO,
@@ -37,6 +39,26 @@ enum {
     K_AUDIT
 };
 
+/* instance: this replica's name in /status, metrics and audit lines (1-63 of letters, digits, '.', '_', '-') */
+static void parse_instance(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *v, void *obj)
+{
+    dom_config_t *cfg = obj;
+    const char *s = dom__config_scalar(p, row, v);
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (s == NULL)
+        return;
+    if (n == 0 || n > DOM_NAME_MAX ||
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
+        dom__yaml_error(&p->y, v, "instance must be 1 to %d letters, digits, '.', '_' or '-'", DOM_NAME_MAX);
+        return;
+    }
+    char *d = dom__config_strdup(p, s);
+    if (d != NULL) {
+        free(cfg->instance);
+        cfg->instance = d;
+    }
+}
+
 static const char *const path_modes[] = {"strict", "canonicalize", NULL}; /* dom_path_mode_t */
 _Static_assert(DOM_PATHS_STRICT == 0 && DOM_PATHS_CANONICALIZE == 1 && sizeof(dom_path_mode_t) == sizeof(int),
                "paths is read as an index into path_modes");
@@ -49,6 +71,12 @@ static const dom__config_key_t top_keys[] = {
                    .reload = DOM__RELOAD_RESTART,
                    .min = 1,
                    .max = MAX_THREADS},
+    [K_INSTANCE] = {.name = "instance",
+                    .kind = DOM__CFG_STR,
+                    .offset = offsetof(dom_config_t, instance),
+                    .parse = parse_instance,
+                    .reload = DOM__RELOAD_RESTART,
+                    .note = "restart (default: the host name)"},
     [K_LISTEN] = {.name = "listen",
                   .kind = DOM__CFG_OTHER,
                   .parse = dom__config_parse_listen,
@@ -282,6 +310,12 @@ static int load(const char *name, const char *dir, const char *buf, size_t len, 
     dom__config_defaults(&p, &dom__config_top, cfg);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "domicile");
+    host[DOM_NAME_MAX] = '\0';
+    if ((cfg->instance = strdup(host)) == NULL)
+        goto cleanup;
     if (dom__yaml_load(&p.y, buf, len, MAX_DEPTH, parse_document, &p) == 0)
         dom_diag_report(diag, name, NULL, 0, "the configuration is empty");
     if (p.oom)
@@ -353,6 +387,12 @@ static int load_file(const char *path, dom_config_t **out, dom_diag_t *diag, int
         goto cleanup;
     }
     ret = load(path, dir, buf, len, out, diag, partial);
+    if (*out != NULL) { /* which config runs: /status and the fleet view compare it */
+        unsigned char digest[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)buf, len, digest);
+        for (size_t i = 0; i < sizeof(digest); ++i)
+            snprintf((*out)->sha256 + 2 * i, 3, "%02x", digest[i]);
+    }
 cleanup:
     fclose(fp);
     free(buf);

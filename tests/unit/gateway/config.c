@@ -578,6 +578,25 @@ static void test_files(void)
     dom_config_free(NULL);
 }
 
+/* `instance`: the replica's name; default the host name; a bad one is an error at its position. */
+static void test_instance(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE "instance: gw-eu-1.a_b\n", &cfg), 0);
+    is_str(cfg != NULL ? cfg->instance : NULL, "gw-eu-1.a_b");
+    dom_config_free(cfg);
+    cfg = NULL;
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    host[63] = '\0';
+    is_int(load(BASE, &cfg), 0);
+    is_str(cfg != NULL ? cfg->instance : NULL, host[0] ? host : "domicile");
+    is_str(cfg != NULL ? cfg->sha256 : NULL, ""); /* from a buffer: no file to hash */
+    dom_config_free(cfg);
+    expect_error(BASE "instance: \"gw 1\"\n", "t.yaml:3:11: instance must be 1 to 63 letters");
+    expect_error(BASE "instance: \"\"\n", "instance must be 1 to 63");
+}
+
 int main(void)
 {
     subtest("examples/domicile.yaml", test_example);
@@ -590,5 +609,6 @@ int main(void)
     subtest("docs/config.md lists every key", test_keys_documented);
     subtest("admin listener", test_admin);
     subtest("secret files", test_secrets);
+    subtest("instance", test_instance);
     return done_testing();
 }
