@@ -60,7 +60,8 @@ typedef struct dom_facts_builder {
     int has_pin, has_consent, has_request_id, has_destination, has_host;
     size_t repeated; /* pin or consent headers after the first (ignored) */
     size_t n_headers, header_bytes;
-    int empty_name; /* a header field without a name */
+    int counted_cookie; /* Cookie fields (HTTP/2 crumbs) count once */
+    int empty_name;     /* a header field without a name */
 } dom_facts_builder_t;
 
 /** Starts a request. */

@@ -59,7 +59,10 @@ static void take_line(dom_facts_builder_t *b, dom_strref_t *lines, size_t *n, co
 dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, size_t len, const char *value,
                                    size_t value_len)
 {
-    ++b->n_headers;
+    /* HTTP/2 may split one Cookie into crumbs (RFC 9113 8.2.3): they count as the one field HTTP/1.1 sends */
+    if (!IS("cookie") || !b->counted_cookie)
+        ++b->n_headers;
+    b->counted_cookie |= IS("cookie");
     b->header_bytes += len + value_len;
     b->empty_name |= len == 0;
     /* HTTP/1 parsers trim the optional whitespace around a value, HTTP/2 leaves it to the sender: trim it here */

@@ -109,6 +109,15 @@ typedef struct dom_config {
         uint64_t proxy_header_timeout_ms; /* a proxy_protocol connection's header must arrive within; default 5 s */
         uint64_t max_headers;             /* header fields per request (431 above); default 100 */
         uint64_t max_header_bytes;        /* bytes of header names and values (431 above); default 64 KiB */
+        /* bounds inside libh2o (patches/, src/gateway/h2limits.c); fixed at start */
+        uint64_t request_timeout_ms;            /* HTTP/1.1 request, HTTP/2 request body: default 10 s */
+        uint64_t h2_max_header_list_size;       /* decoded names + values + 32 per field: default 64 KiB */
+        unsigned h2_max_headers;                /* default 100 */
+        unsigned h2_max_continuations;          /* CONTINUATION frames per header block: default 8 */
+        uint64_t h2_header_block_timeout_ms;    /* default 10 s */
+        uint64_t h2_body_buffer_per_connection; /* buffered request bodies: default 16 MiB */
+        uint64_t h2_body_buffer_total;          /* ... of all connections: default 256 MiB */
+        uint64_t receive_buffer;                /* SO_RCVBUF of accepted sockets: default 256 KiB */
     } limits;
 
     int expose_decision_headers;

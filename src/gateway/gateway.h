@@ -95,15 +95,6 @@ void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_
 
 typedef struct dom__server dom__server_t;
 
-/** Cancelled HTTP/2 streams of one connection (Rapid Reset), in a small table per worker. */
-typedef struct dom__conn_resets {
-    uint64_t conn_id; /* 0 = free; h2o's ids start at 1 */
-    uint32_t requests, cancels;
-    int cut; /* over the limit: the socket was shut down */
-} dom__conn_resets_t;
-
-#define DOM__RESET_SLOTS 1024 /* direct-mapped by connection id (h2o numbers connections in order) */
-
 typedef struct dom__worker {
     h2o_context_t ctx; /* first: on_req finds the worker from req->conn->ctx */
     dom__server_t *server;
@@ -123,7 +114,6 @@ typedef struct dom__worker {
     size_t open_connections;
     int draining, done;
     h2o_timeout_entry_t drain_check;
-    dom__conn_resets_t resets[DOM__RESET_SLOTS];
     int pool_layout;                    /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
     h2o_timeout_t proxy_header_timeout; /* proxyproto_accept.c: limits.proxy_header_timeout */
     h2o_linklist_t proxy_pending;       /* connections whose PROXY header is still being read */

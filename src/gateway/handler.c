@@ -138,63 +138,6 @@ static void record(struct request_state *st)
     dom__audit_log(srv->audit, w->index, &r);
 }
 
-/*
- * The head of h2o 2.2.5's h2o_http2_conn_t (h2o/http2_internal.h, which needs a khash.h the
- * package does not ship): the connection, then its socket.
- */
-struct h2_conn_head {
-    h2o_conn_t super;
-    h2o_socket_t *sock;
-};
-
-static dom__conn_resets_t *reset_slot(dom__worker_t *w, uint64_t conn_id)
-{
-    return &w->resets[conn_id & (DOM__RESET_SLOTS - 1)];
-}
-
-/*
- * HTTP/2 Rapid Reset (CVE-2023-44487): h2o 2.2.5 runs a stream's handler and lets the client
- * cancel it at once, as often as it likes. A request disposed before any response started was
- * cancelled by its client; when one connection cancels more than h2_max_resets streams, and more
- * than half of what it asked, its socket is shut down: h2o sees the end of the stream on its next
- * read and closes the connection through its own path (the application has no close call).
- */
-static void count_cancel(dom__worker_t *w, h2o_req_t *req)
-{
-    unsigned limit = w->live->settings->config->limits.h2_max_resets;
-    if (limit == 0 || req->version < 0x200)
-        return;
-    dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
-    if (slot->conn_id != req->conn->id || slot->cut)
-        return;
-    if (++slot->cancels > limit && slot->cancels * 2 > slot->requests) {
-        slot->cut = 1;
-        DOM__COUNT(&w->metrics.h2_reset_connections);
-        struct h2_conn_head *conn = (struct h2_conn_head *)req->conn;
-        int fd = h2o_socket_get_fd(conn->sock);
-        if (fd >= 0)
-            shutdown(fd, SHUT_RDWR);
-    }
-}
-
-/* Counts a request on its HTTP/2 connection; 1 if that connection was cut for rapid reset (answered 429 here). */
-static int cut_connection(dom__worker_t *w, h2o_req_t *req)
-{
-    if (req->version < 0x200 || w->live->settings->config->limits.h2_max_resets == 0)
-        return 0;
-    dom__conn_resets_t *slot = reset_slot(w, req->conn->id);
-    if (slot->conn_id != req->conn->id)
-        *slot = (dom__conn_resets_t){.conn_id = req->conn->id};
-    ++slot->requests;
-    if (!slot->cut)
-        return 0;
-    /* the socket is shut down already; what h2o still parsed from it goes nowhere upstream */
-    req->res.status = 429;
-    req->res.reason = "Too Many Requests";
-    h2o_send_inline(req, H2O_STRLIT("too many cancelled streams on this connection\n"));
-    return 1;
-}
-
 static void request_state_dispose(void *p)
 {
     struct request_state *st = p;
@@ -206,8 +149,6 @@ static void request_state_dispose(void *p)
         h2o_socketpool_cancel_connect(st->connect_req);
         st->connect_req = NULL;
     }
-    if (st->req->res.status == 0)
-        count_cancel(st->worker, st->req);
     record(st);
     if (st->node != NULL)
         --st->node->outstanding;
@@ -623,8 +564,6 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     /* cfg: the keys a reload may change (live.h); w->server->config: the rest, fixed at start */
     const dom_config_t *cfg = w->live->settings->config;
     uint64_t t0 = mono_ns();
-    if (cut_connection(w, req))
-        return 0;
     struct request_state *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), request_state_dispose);
     memset(st, 0, sizeof(*st));
     st->worker = w;

@@ -20,6 +20,7 @@
 #include "gateway/audit.h"
 #include "gateway/gateway.h"
 #include "gateway/georeload.h"
+#include "gateway/h2limits.h"
 #include "gateway/health.h"
 #include "gateway/server.h"
 
@@ -203,7 +204,7 @@ static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
     return diag->errors - before;
 }
 
-static int open_listener(const dom_config_listener_t *l, char *err, size_t errlen)
+static int open_listener(const dom_config_listener_t *l, int receive_buffer, char *err, size_t errlen)
 {
     int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
     if (fd < 0)
@@ -214,6 +215,8 @@ static int open_listener(const dom_config_listener_t *l, char *err, size_t errle
     if (l->addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
         goto fail;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    /* accepted sockets inherit it: h2o reads a socket until EAGAIN, so this bounds each connection's read buffer */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
     if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) != 0 || listen(fd, SOMAXCONN) != 0)
         goto fail;
     return fd;
@@ -332,7 +335,7 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
     for (size_t i = 0; i < cfg->n_listeners; ++i) {
         const dom_config_listener_t *l = &cfg->listeners[i];
         char why[128];
-        int fd = open_listener(l, why, sizeof(why));
+        int fd = open_listener(l, (int)cfg->limits.receive_buffer, why, sizeof(why));
         if (fd < 0) {
             snprintf(err, errlen, "%s:%zu:%zu: cannot listen on %s: %s", cfg->file, l->mark.line, l->mark.col,
                      l->address, why);
@@ -361,6 +364,7 @@ static void setup_globalconf(dom__server_t *srv)
     uint64_t largest = dom_config_largest_body(cfg);
     gc->max_request_entity_size = largest > SIZE_MAX ? SIZE_MAX : (size_t)largest;
     gc->proxy.io_timeout = cfg->limits.upstream_timeout_ms;
+    dom__h2limits_apply(gc, cfg, stderr); /* header list, CONTINUATION, request bodies, Rapid Reset */
     /* the handler rebuilds X-Forwarded-For / Forwarded / X-Forwarded-Proto from the resolved client */
     gc->proxy.emit_x_forwarded_headers = 0;
     gc->proxy.preserve_x_forwarded_proto = 1;

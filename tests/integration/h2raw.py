@@ -75,6 +75,19 @@ def encode_headers(pairs):
     return b"".join(hpack_literal(k, v) for k, v in pairs)
 
 
+def hpack_literal_indexed(name, value):
+    """Literal header field with incremental indexing, new name (RFC 7541 6.2.1): the server adds it
+    to its dynamic table, where the next one is index 62."""
+    n = name.encode("latin-1") if isinstance(name, str) else name
+    v = value.encode("latin-1") if isinstance(value, str) else value
+    return b"\x40" + hpack_int(len(n), 7) + n + hpack_int(len(v), 7) + v
+
+
+def hpack_indexed(index):
+    """Indexed header field (RFC 7541 6.1): one byte for indexes below 127 (dynamic table entries start at 62)."""
+    return hpack_int(index, 7, 0x80)
+
+
 def _read_int(buf, at, prefix_bits):
     limit = (1 << prefix_bits) - 1
     v = buf[at] & limit
@@ -144,8 +157,10 @@ class Stream:
         self.headers_seen = 0     # header blocks received (1 normally; 2 with trailers or 1xx)
         self.data = bytearray()
         self.ended = False        # END_STREAM from the server
+        self.send_window = 65535  # what we may still send on it (the server's SETTINGS and WINDOW_UPDATEs)
         self.rst_code = None      # the first RST_STREAM error code from the server
         self.rst_count = 0        # RST_STREAM frames received for this stream
+        self.ended_at = None      # time.monotonic() when END_STREAM or RST_STREAM was read
         self._block = b""
 
     def __repr__(self):
@@ -168,6 +183,7 @@ class H2Conn:
                 raw.close()
                 raise OSError("server did not select h2 by ALPN")
         self.sock = raw
+        self.timeout = timeout
         self.scheme = "https" if tls else "http"
         self.authority = "localhost:%d" % port
         self.next_sid = 1
@@ -177,6 +193,7 @@ class H2Conn:
         self.closed = False         # the server closed the TCP connection
         self.frames_in = {}         # frame type -> count
         self.rst_in = 0
+        self.send_window = 65535    # connection-level flow control for what we send
         self._buf = b""
         s = {SETTINGS_ENABLE_PUSH: 0, SETTINGS_INITIAL_WINDOW_SIZE: window}
         s.update(settings or {})
@@ -194,6 +211,7 @@ class H2Conn:
 
     def send(self, data):
         try:
+            self.sock.settimeout(self.timeout)  # pump() leaves its own short timeout on the socket
             self.sock.sendall(data)
             return True
         except OSError:
@@ -205,11 +223,70 @@ class H2Conn:
         if sid is None:
             sid = self.next_sid
             self.next_sid += 2
-        self.streams[sid] = Stream(sid)
+        self.open_stream(sid)
         pairs = [(":method", method), (":scheme", self.scheme), (":authority", self.authority), (":path", path)]
         pairs += [(k.lower(), v) for k, v in (headers or {}).items()]
         flags = END_HEADERS | (END_STREAM if end_stream else 0)
         return sid, self.frame(HEADERS, flags, sid, encode_headers(pairs))
+
+    def open_stream(self, sid):
+        st = self.streams[sid] = Stream(sid)
+        st.send_window = self.server_settings.get(SETTINGS_INITIAL_WINDOW_SIZE, 65535)
+        return st
+
+    def pseudo_headers(self, method, path):
+        """The HPACK block of a request's four pseudo-headers (literals)."""
+        return encode_headers([(":method", method), (":scheme", self.scheme), (":authority", self.authority),
+                               (":path", path)])
+
+    def header_block_frames(self, block, end_stream=True, sid=None, max_frame=16384):
+        """The bytes of one header block (a raw HPACK block) as HEADERS plus as many CONTINUATION frames as
+        max_frame needs; allocates the stream id. Returns (sid, bytes, number of frames)."""
+        if sid is None:
+            sid = self.next_sid
+            self.next_sid += 2
+        self.open_stream(sid)
+        chunks = [block[i:i + max_frame] for i in range(0, len(block), max_frame)] or [b""]
+        out = []
+        for i, c in enumerate(chunks):
+            flags = END_HEADERS if i == len(chunks) - 1 else 0
+            if i == 0:
+                out.append(self.frame(HEADERS, flags | (END_STREAM if end_stream else 0), sid, c))
+            else:
+                out.append(self.frame(CONTINUATION, flags, sid, c))
+        return sid, b"".join(out), len(chunks)
+
+    def send_data(self, sid, data, end_stream=False, timeout=10, max_frame=16384):
+        """Sends data on a stream as DATA frames within the flow-control windows the server grants,
+        reading what it sends meanwhile. Stops early when the server resets the stream or the
+        connection closes. Returns the number of bytes sent."""
+        st = self.streams[sid]
+        if not data:  # an empty DATA frame (flow control does not count it)
+            self.send(self.frame(DATA, END_STREAM if end_stream else 0, sid))
+            return 0
+        sent, frames, deadline = 0, 0, time.time() + timeout
+        while True:
+            if st.rst_code is not None or self.closed or self.goaway is not None:
+                return sent
+            n = min(len(data) - sent, max_frame, self.send_window, st.send_window)
+            last = sent + n == len(data)
+            if n > 0 or (last and end_stream):
+                if not self.send(self.frame(DATA, END_STREAM if (last and end_stream) else 0, sid,
+                                            data[sent:sent + n])):
+                    return sent
+                sent += n
+                frames += 1
+                self.send_window -= n
+                st.send_window -= n
+                if last:
+                    return sent
+                if frames % 8 == 0:  # read what the server sent (RST_STREAM, WINDOW_UPDATE) now and then
+                    self.pump(timeout=0.001)
+            else:
+                if time.time() > deadline:
+                    return sent
+                self.pump(until=lambda c: c.send_window > 0 and st.send_window > 0 or st.rst_code is not None,
+                          timeout=min(1.0, max(0.01, deadline - time.time())))
 
     def request(self, method, path, headers=None, body=None):
         """Sends one request (HEADERS, then DATA if body); returns its stream id."""
@@ -260,12 +337,24 @@ class H2Conn:
     def _handle(self, ftype, flags, sid, payload):
         self.frames_in[ftype] = self.frames_in.get(ftype, 0) + 1
         st = self.streams.get(sid) if sid else None
+        if st is not None and st.ended_at is None and (ftype == RST_STREAM or (ftype in (DATA, HEADERS)
+                                                                               and flags & END_STREAM)):
+            st.ended_at = time.monotonic()
         if ftype == SETTINGS:
             if not flags & ACK:
                 for i in range(0, len(payload) - 5, 6):
                     k, v = struct.unpack(">HI", payload[i:i + 6])
+                    if k == SETTINGS_INITIAL_WINDOW_SIZE:
+                        for other in self.streams.values():
+                            other.send_window += v - self.server_settings.get(k, 65535)
                     self.server_settings[k] = v
                 self.send(self.frame(SETTINGS, ACK, 0))
+        elif ftype == WINDOW_UPDATE:
+            inc = struct.unpack(">I", payload[:4])[0] & 0x7FFFFFFF
+            if sid == 0:
+                self.send_window += inc
+            elif st is not None:
+                st.send_window += inc
         elif ftype == PING:
             if not flags & ACK:
                 self.send(self.frame(PING, ACK, 0, payload))

@@ -21,12 +21,91 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def rss_kib(pid):
+def _status_kib(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid):
+    return _status_kib(pid, "VmRSS")
+
+
+def _sanitized():
+    try:
+        with open(H.BIN, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
+# The gateway runs under ASan or TSan (scripts/sanitize): its RSS is the sanitizer's (shadow memory,
+# quarantine of freed blocks), so the abuse tests report memory figures without asserting them.
+SANITIZED = _sanitized()
+
+
+def reset_peak_rss(pid):
+    """Starts a new peak-RSS measurement for a process (Linux: "5" > /proc/<pid>/clear_refs resets VmHWM).
+    Returns the RSS now (KiB)."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+    return rss_kib(pid)
+
+
+def peak_rss_kib(pid):
+    """The highest RSS of the process since reset_peak_rss (VmHWM)."""
+    return _status_kib(pid, "VmHWM")
+
+
+class BackgroundLoad:
+    """A legitimate client running h2load against the gateway on a thread while a test attacks it:
+    start(), then stop() waits for the result and reads h2load's per-request log. success_ratio and
+    p99_ms are what the abuse tests report and assert."""
+
+    def __init__(self, url, seconds, headers=None, c=4, m=10, data_file=None):
+        self.log = os.path.join(H.tmpdir("domicile-load-"), "requests.log")
+        self.args = dict(url=url, n=1000000, c=c, m=m, headers=headers, data_file=data_file,
+                         timeout=seconds + 60, extra=("-D", str(seconds), "--log-file=" + self.log))
+        self.result = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            self.result = H.h2load(**self.args)
+        except Exception as e:  # reported by stop()
+            self.result = {"error": str(e)}
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.thread.join(self.args["timeout"] + 10)
+        r = self.result or {"error": "h2load did not finish"}
+        lat = []
+        try:
+            with open(self.log) as f:
+                for line in f:
+                    parts = line.split("\t")
+                    if len(parts) >= 3 and parts[1].strip() != "-1":
+                        lat.append(int(parts[2]) / 1000.0)
+        except OSError:
+            pass
+        lat.sort()
+        total = r.get("total", 0) or 0
+        self.requests = total
+        self.succeeded = r.get("2xx", 0) if "2xx" in r else r.get("succeeded", 0)
+        self.success_ratio = self.succeeded / total if total else 0.0
+        self.p99_ms = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
+        self.error = r.get("error")
+        return self
+
+    def summary(self):
+        return "%d/%d requests 2xx (%.2f%%), p99 %.1f ms" % (self.succeeded, self.requests,
+                                                             100.0 * self.success_ratio, self.p99_ms)
 
 
 def open_fds(pid):

@@ -153,7 +153,67 @@ static const dom__config_key_t keys[] = {
      .min = 1024,
      .max = 16 * 1024 * 1024,
      .def = DOM_DEFAULT_MAX_HEADER_BYTES},
+    /* bounds inside libh2o (patches/, src/gateway/h2limits.c): fixed at start */
+    {.name = "request_timeout",
+     .kind = DOM__CFG_U64,
+     .offset = offsetof(dom_config_t, limits.request_timeout_ms),
+     .parse = dom__config_parse_duration,
+     .reload = DOM__RELOAD_RESTART,
+     .min = 1,
+     .def = 10000},
+    {.name = "h2_max_header_list_size",
+     .kind = DOM__CFG_U64,
+     .offset = offsetof(dom_config_t, limits.h2_max_header_list_size),
+     .parse = dom__config_parse_size,
+     .reload = DOM__RELOAD_RESTART,
+     .def =
+         2 *
+         DOM_DEFAULT_MAX_HEADER_BYTES}, /* twice the gateway's own bound: h2o stops only what must never be decoded */
+    {.name = "h2_max_headers",
+     .kind = DOM__CFG_UINT,
+     .offset = offsetof(dom_config_t, limits.h2_max_headers),
+     .parse = dom__config_parse_count,
+     .reload = DOM__RELOAD_RESTART,
+     .min = 1,
+     .max = 100000,
+     .def = 2 * DOM_DEFAULT_MAX_HEADERS},
+    {.name = "h2_max_continuations",
+     .kind = DOM__CFG_UINT,
+     .offset = offsetof(dom_config_t, limits.h2_max_continuations),
+     .parse = dom__config_parse_count,
+     .reload = DOM__RELOAD_RESTART,
+     .min = 1,
+     .max = 1000,
+     .def = 8},
+    {.name = "h2_header_block_timeout",
+     .kind = DOM__CFG_U64,
+     .offset = offsetof(dom_config_t, limits.h2_header_block_timeout_ms),
+     .parse = dom__config_parse_duration,
+     .reload = DOM__RELOAD_RESTART,
+     .min = 1,
+     .def = 10000},
+    {.name = "h2_body_buffer_per_connection",
+     .kind = DOM__CFG_U64,
+     .offset = offsetof(dom_config_t, limits.h2_body_buffer_per_connection),
+     .parse = dom__config_parse_size,
+     .reload = DOM__RELOAD_RESTART,
+     .def = 16 * 1024 * 1024},
+    {.name = "h2_body_buffer_total",
+     .kind = DOM__CFG_U64,
+     .offset = offsetof(dom_config_t, limits.h2_body_buffer_total),
+     .parse = dom__config_parse_size,
+     .reload = DOM__RELOAD_RESTART,
+     .def = 256 * 1024 * 1024},
+    {.name = "receive_buffer",
+     .kind = DOM__CFG_U64,
+     .offset = offsetof(dom_config_t, limits.receive_buffer),
+     .parse = dom__config_parse_size,
+     .reload = DOM__RELOAD_RESTART,
+     .min = 4096,
+     .max = 64 * 1024 * 1024,
+     .def = 256 * 1024},
     {.name = "h2_max_resets",
+     .label = "limits.h2_max_resets (0 = off)",
      .kind = DOM__CFG_UINT,
      .offset = offsetof(dom_config_t, limits.h2_max_resets),
      .parse = dom__config_parse_count,
@@ -162,4 +222,21 @@ static const dom__config_key_t keys[] = {
      .def = 100},
 };
 
-const dom__config_section_t dom__config_limits = {"limits", "limits.", keys, sizeof(keys) / sizeof(keys[0]), NULL};
+/* h2o buffers an HTTP/2 body whole, in a buffer that doubles from 8 KiB: the largest allowed must fit. */
+static void check_limits(dom__config_parser_t *p, yaml_node_t *map, void *obj, const dom__yaml_keys_t *seen)
+{
+    const dom_config_t *cfg = obj;
+    uint64_t largest_buffer = 8192;
+    while (largest_buffer < dom_config_largest_body(cfg))
+        largest_buffer *= 2;
+    if (cfg->limits.h2_body_buffer_per_connection < largest_buffer)
+        dom__yaml_warn(&p->y, map,
+                       "HTTP/2 bodies near the largest body limit (max_body, class_max_body) take up to %llu bytes of "
+                       "buffer, more than limits.h2_body_buffer_per_connection: they will be refused",
+                       (unsigned long long)largest_buffer);
+    if (cfg->limits.h2_body_buffer_total < cfg->limits.h2_body_buffer_per_connection)
+        dom__yaml_warn(&p->y, map, "limits.h2_body_buffer_total is less than limits.h2_body_buffer_per_connection");
+}
+
+const dom__config_section_t dom__config_limits = {"limits", "limits.", keys, sizeof(keys) / sizeof(keys[0]),
+                                                  check_limits};

@@ -179,6 +179,12 @@ static void test_request_shape(void)
         is_int(f.request_refused ? f.refused_status : 0, cases[i].status);
         is_str(f.request_refused ? f.refused_reason : NULL, cases[i].reason);
     }
+    /* HTTP/2 cookie crumbs are one field, as HTTP/1.1's one Cookie line */
+    begin();
+    for (size_t k = 0; k < DOM_DEFAULT_MAX_HEADERS + 50; ++k)
+        header("cookie", "a=b");
+    finish("5.2.0.1", "GET", "/v1/sync/x", &f);
+    is_int(f.request_refused, 0);
     /* a configured list replaces the default: [] refuses nothing */
     static const char *const none[] = {NULL};
     cfg.refuse_methods = none;

@@ -597,6 +597,61 @@ static void test_instance(void)
     expect_error(BASE "instance: \"\"\n", "instance must be 1 to 63");
 }
 
+/* The HTTP/2 bounds set inside libh2o (h2limits.c): defaults like HTTP/1.1's, values, errors, the budget check. */
+static void test_h2_limits(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE, &cfg), 0);
+    if (cfg == NULL)
+        return;
+    is_int(cfg->limits.request_timeout_ms, 10000);
+    is_int(cfg->limits.h2_max_header_list_size, 128 * 1024);
+    is_int(cfg->limits.h2_max_headers, 200);
+    is_int(cfg->limits.h2_max_continuations, 8);
+    is_int(cfg->limits.h2_header_block_timeout_ms, 10000);
+    is_int(cfg->limits.h2_body_buffer_per_connection, 16 << 20);
+    is_int(cfg->limits.h2_body_buffer_total, 256 << 20);
+    is_int(cfg->limits.receive_buffer, 256 << 10);
+    ok(strstr(rec.text, "h2_body_buffer") == NULL); /* the defaults hold the default body limits */
+    dom_config_free(cfg);
+
+    is_int(load(BASE "limits: { request_timeout: 4s, h2_max_header_list_size: 16k, h2_max_headers: 50,\n"
+                     "          h2_max_continuations: 2, h2_header_block_timeout: 1500ms,\n"
+                     "          h2_body_buffer_per_connection: 2m, h2_body_buffer_total: 1g, receive_buffer: 64k }\n",
+                &cfg),
+           0);
+    if (cfg == NULL)
+        return;
+    is_int(cfg->limits.request_timeout_ms, 4000);
+    is_int(cfg->limits.h2_max_header_list_size, 16 * 1024);
+    is_int(cfg->limits.h2_max_headers, 50);
+    is_int(cfg->limits.h2_max_continuations, 2);
+    is_int(cfg->limits.h2_header_block_timeout_ms, 1500);
+    is_int(cfg->limits.h2_body_buffer_per_connection, 2 << 20);
+    is_int(cfg->limits.h2_body_buffer_total, 1 << 30);
+    is_int(cfg->limits.receive_buffer, 64 << 10);
+    dom_config_free(cfg);
+
+    /* a body limit the per-connection budget cannot hold: a warning, not an error (such bodies are refused) */
+    is_int(load(BASE "limits: { class_max_body: { content: 8m }, h2_body_buffer_per_connection: 4m,\n"
+                     "          h2_body_buffer_total: 2m }\n",
+                &cfg),
+           0);
+    ok(strstr(rec.text, "warning: HTTP/2 bodies near the largest body limit (max_body, class_max_body) take up to "
+                        "8388608 bytes") != NULL);
+    ok(strstr(rec.text, "warning: limits.h2_body_buffer_total is less than") != NULL);
+    dom_config_free(cfg);
+
+    expect_error(BASE "limits: { h2_max_headers: 0 }\n", "limits.h2_max_headers must be a number from 1 to 100000");
+    expect_error(BASE "limits: { h2_max_continuations: 1001 }\n", "must be a number from 1 to 1000");
+    expect_error(BASE "limits: { h2_max_header_list_size: 0 }\n", "must be greater than zero");
+    expect_error(BASE "limits: { h2_header_block_timeout: 0 }\n", "must be greater than zero");
+    expect_error(BASE "limits: { request_timeout: soon }\n", "is not a duration");
+    expect_error(BASE "limits: { h2_body_buffer_total: 1t }\n", "is not a size");
+    expect_error(BASE "limits: { receive_buffer: 1k }\n", "limits.receive_buffer must be from 4k to 64m");
+    expect_error(BASE "limits: { h2_max_resets: -1 }\n", "limits.h2_max_resets (0 = off) must be a number from 0");
+}
+
 int main(void)
 {
     subtest("examples/domicile.yaml", test_example);
@@ -610,5 +665,6 @@ int main(void)
     subtest("admin listener", test_admin);
     subtest("secret files", test_secrets);
     subtest("instance", test_instance);
+    subtest("HTTP/2 bounds inside libh2o", test_h2_limits);
     return done_testing();
 }
