@@ -268,7 +268,7 @@ static int load_rules(explanation_t *e)
         return input_error("cannot read rules %s: %s", e->rules_path, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
         /* A rules directory is checked and used as is, so a rule change can be explained before compiling it. */
-        dom_rules_diag_t diag = {0};
+        dom_diag_t diag = {0};
         int ret = dom_rules_parse_dir(e->rules_path, &diag, &e->rules);
         if (ret != 0)
             return input_error("rules in %s cannot be used: %s", e->rules_path, dom_strerror(ret));

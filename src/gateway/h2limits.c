@@ -78,12 +78,3 @@ int dom__h2limits_apply(h2o_globalconf_t *gc, const dom_config_t *cfg, FILE *war
 #endif
     return n;
 }
-
-int dom__h2limits_same(const dom_config_t *a, const dom_config_t *b)
-{
-#define SAME(field) (a->limits.field == b->limits.field)
-    return SAME(request_timeout_ms) && SAME(receive_buffer) && SAME(h2_max_header_list_size) && SAME(h2_max_headers) &&
-           SAME(h2_max_continuations) && SAME(h2_header_block_timeout_ms) && SAME(h2_body_buffer_per_connection) &&
-           SAME(h2_body_buffer_total);
-#undef SAME
-}

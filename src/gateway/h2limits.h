@@ -18,7 +18,4 @@
  */
 int dom__h2limits_apply(h2o_globalconf_t *gc, const dom_config_t *cfg, FILE *warn);
 
-/** Whether two configs have the same of these limits (they take effect at start only: a reload names them). */
-int dom__h2limits_same(const dom_config_t *a, const dom_config_t *b);
-
 #endif
