@@ -175,6 +175,8 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
     }
     dom__json_lit(w, "],\"default_class\":");
     json_str(w, rs->classes[rs->default_class].name);
+    dom__json_lit(w, ",\"read_methods\":");
+    json_str(w, rs->read_methods);
     dom__json_lit(w, ",\"routes\":[");
     for (size_t i = 0; i < rs->n_routes; ++i) {
         dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));
@@ -240,7 +242,9 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
     fprintf(fp, "\nclasses:");
     for (size_t i = 0; i < rs->n_classes; ++i)
         fprintf(fp, "%s %s", i ? "," : "", rs->classes[i].name);
-    fprintf(fp, " (default: %s)\nroutes:\n", rs->classes[rs->default_class].name);
+    fprintf(fp, " (default: %s)\nreads: GET, HEAD, OPTIONS%s%s (every other method writes)\nroutes:\n",
+            rs->classes[rs->default_class].name, rs->read_methods != NULL && rs->read_methods[0] ? ", " : "",
+            rs->read_methods != NULL ? rs->read_methods : "");
     for (size_t i = 0; i < rs->n_routes; ++i) {
         dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));
         fprintf(fp, "  %-32s %-10s -> %s\n", rs->routes[i].prefix, buf, rs->classes[rs->routes[i].class_index].name);

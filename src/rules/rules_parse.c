@@ -86,6 +86,7 @@ typedef struct builder {
     mark_t *route_at;
     size_t n_routes, cap_routes;
     size_t default_class;
+    const char *read_methods; /* "," joined; NULL until _classes.yaml's methods: says (then the default applies) */
     jur_src_t *jurs;
     size_t n_jurs, cap_jurs;
 } builder_t;
@@ -544,15 +545,70 @@ static void parse_route(file_ctx_t *f, yaml_node_t *node)
     b->routes[b->n_routes++] = route;
 }
 
+/*
+ * methods: { read: [...], write: [...] }: which methods besides GET, HEAD and OPTIONS read (WebDAV's
+ * PROPFIND, REPORT, SEARCH when the file does not say). Every method not listed as a read is a write,
+ * listed or not (never the laxest); `write` documents them, and a method in both lists is an error.
+ */
+static void parse_methods(file_ctx_t *f, yaml_node_t *node)
+{
+    builder_t *b = f->b;
+    static const char *const keys[] = {"read", "write"};
+    key_table_t t = DOM__YAML_KEYS(keys);
+    yaml_node_t *lists[2] = {NULL, NULL};
+    if (expect_mapping(f, node, "methods") != 0)
+        return;
+    FOR_PAIRS(f, node, p)
+    {
+        int w = known_key(f, &t, get_node(f, p->key), "methods");
+        if (w >= 0 && expect_sequence(f, get_node(f, p->value), keys[w]) == 0)
+            lists[w] = get_node(f, p->value);
+    }
+    char joined[512] = "";
+    size_t used = 0;
+    for (int w = 0; w < 2; ++w) {
+        if (lists[w] == NULL)
+            continue;
+        FOR_ITEMS(f, lists[w], it)
+        {
+            yaml_node_t *m = get_node(f, *it);
+            size_t n;
+            const char *s = scalar(f, m, w == 0 ? "a read method" : "a write method", &n);
+            if (s == NULL)
+                continue;
+            if (n > 32 || !dom__valid_http_token(s, n)) {
+                error_at(b, node_mark(f->file, m), "%s is not an HTTP method", show(m).s);
+            } else if (dom_method_bit(s, n) & (DOM_METHOD_GET | DOM_METHOD_HEAD | DOM_METHOD_OPTIONS)) {
+                if (w == 1)
+                    error_at(b, node_mark(f->file, m), "%s is always a read (GET, HEAD and OPTIONS read)", show(m).s);
+            } else if (w == 1) {
+                /* a write listed as a read too is a contradiction the compiler must not settle */
+                dom_ruleset_t declared = {.read_methods = joined};
+                if (dom_ruleset_method_is_read(&declared, s, n))
+                    error_at(b, node_mark(f->file, m), "%s is listed both as a read and as a write", show(m).s);
+            } else if (used + n + 1 < sizeof(joined)) {
+                dom_ruleset_t declared = {.read_methods = joined};
+                if (!dom_ruleset_method_is_read(&declared, s, n)) {
+                    used += (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%.*s", used ? "," : "", (int)n,
+                                             s);
+                }
+            } else {
+                error_at(b, node_mark(f->file, m), "too many read methods");
+            }
+        }
+    }
+    b->read_methods = dup(b, joined, used);
+}
+
 static void parse_classes(file_ctx_t *f, yaml_node_t *root)
 {
     builder_t *b = f->b;
-    static const char *const top[] = {"classes", "routes", "default_class"};
+    static const char *const top[] = {"classes", "routes", "default_class", "methods"};
     key_table_t t = DOM__YAML_KEYS(top);
     b->have_classes = 1;
     if (expect_mapping(f, root, "_classes.yaml") != 0)
         return;
-    yaml_node_t *routes = NULL, *def = NULL;
+    yaml_node_t *routes = NULL, *def = NULL, *methods = NULL;
     /* Classes first, whatever the key order: routes and default_class name them. */
     FOR_PAIRS(f, root, p)
     {
@@ -562,6 +618,8 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
             routes = v;
         else if (which == 2)
             def = v;
+        else if (which == 3)
+            methods = v;
         if (which != 0 || expect_mapping(f, v, "classes") != 0)
             continue;
         FOR_PAIRS(f, v, c)
@@ -610,6 +668,8 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
         FOR_ITEMS(f, routes, it)
         parse_route(f, get_node(f, *it));
     }
+    if (methods != NULL)
+        parse_methods(f, methods);
     if (def != NULL) {
         size_t n;
         const char *s = scalar(f, def, "default_class", &n);
@@ -1221,6 +1281,7 @@ static void finish(builder_t *b)
             rs->routes = b->routes;
             rs->n_routes = b->n_routes;
             rs->default_class = b->default_class;
+            rs->read_methods = b->read_methods != NULL ? b->read_methods : DOM_DEFAULT_READ_METHODS;
             dom__ruleset_sort_claims(rs);
             dom__ruleset_sort_routes(rs);
         }

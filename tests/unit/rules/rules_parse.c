@@ -114,6 +114,8 @@ static void test_good(void)
     is_int(rs->n_jurisdictions, 9);
     is_int(strlen(rs->source_hash), 64);
     is_str(rs->classes[rs->default_class].name, "content");
+    /* no methods: section: WebDAV's reads */
+    is_str(rs->read_methods, DOM_DEFAULT_READ_METHODS);
 
     const dom_jurisdiction_t *j, *rep;
     /* the country rule has not started yet: the group rule applies */
@@ -209,6 +211,28 @@ static void test_hash(void)
     dom_ruleset_release(a);
     dom_ruleset_release(b);
     dom_ruleset_release(c);
+    remove_dir(dir);
+}
+
+/* methods: { read, write } in _classes.yaml: the reads it names, nothing else; undeclared methods write */
+static void test_methods(void)
+{
+    char dir[] = "/tmp/dom-rules-methods-XXXXXX", p[1100];
+    if (!ok(mkdtemp(dir) != NULL))
+        return;
+    copy_yaml(FIXTURES "/good", dir);
+    snprintf(p, sizeof(p), "%s/_classes.yaml", dir);
+    FILE *fp = fopen(p, "a");
+    fputs("methods:\n  read: [PROPFIND, GET, PROPFIND]\n  write: [MKCOL, MOVE]\n", fp);
+    fclose(fp);
+    dom_ruleset_t *rs = NULL;
+    dom_diag_t diag = {0};
+    is_int(dom_rules_parse_dir(dir, &diag, &rs), DOM_OK);
+    is_str(rs != NULL ? rs->read_methods : NULL, "PROPFIND"); /* GET is always a read; repeats once */
+    ok(rs != NULL && dom_ruleset_method_is_read(rs, "PROPFIND", 8));
+    ok(rs != NULL && !dom_ruleset_method_is_read(rs, "REPORT", 6)); /* not declared: a write */
+    ok(rs != NULL && !dom_ruleset_method_is_read(rs, "MKCOL", 5));
+    dom_ruleset_release(rs);
     remove_dir(dir);
 }
 
@@ -359,6 +383,7 @@ int main(void)
 {
     subtest("good rule set", test_good);
     subtest("source hash", test_hash);
+    subtest("methods", test_methods);
     subtest("broken rule sets", test_broken);
     subtest("missing directory", test_missing_dir);
     subtest("single buffers and hostile input", test_buffer);
