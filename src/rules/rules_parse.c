@@ -589,8 +589,8 @@ static void parse_methods(file_ctx_t *f, yaml_node_t *node)
             } else if (used + n + 1 < sizeof(joined)) {
                 dom_ruleset_t declared = {.read_methods = joined};
                 if (!dom_ruleset_method_is_read(&declared, s, n)) {
-                    used += (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%.*s", used ? "," : "", (int)n,
-                                             s);
+                    used +=
+                        (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%.*s", used ? "," : "", (int)n, s);
                 }
             } else {
                 error_at(b, node_mark(f->file, m), "too many read methods");
