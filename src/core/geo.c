@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "domicile/geo.h"
 
@@ -1015,9 +1016,25 @@ static int open_database(const char *path, const dom_geo_options_t *opts, int ch
     geo->has_db = 1;
     if ((rc = check_database(geo, opts, check_data, err, errlen)) != 0)
         goto cleanup;
-    /* Which file this is, whatever its name: replicas of a fleet compare it (/status, metrics, audit). */
+    /*
+     * Which file this is, whatever its name: replicas of a fleet compare it (/status, metrics, audit). Hashed a
+     * megabyte at a time, each given back at once, so hashing a large database does not raise the peak RSS.
+     */
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(geo->mmdb.file_content, (size_t)geo->mmdb.file_size, digest);
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    int hashed = sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1;
+    for (size_t off = 0, size = (size_t)geo->mmdb.file_size; hashed && off < size;) {
+        size_t n = size - off < (1u << 20) ? size - off : (1u << 20);
+        hashed = EVP_DigestUpdate(sha, geo->mmdb.file_content + off, n) == 1;
+        release_pages(geo->mmdb.file_content + off, n);
+        off += n;
+    }
+    hashed = hashed && EVP_DigestFinal_ex(sha, digest, NULL) == 1;
+    EVP_MD_CTX_free(sha);
+    if (!hashed) {
+        rc = DOM_ENOMEM;
+        goto cleanup;
+    }
     for (size_t i = 0; i < sizeof(digest); ++i)
         snprintf(geo->meta.sha256 + 2 * i, 3, "%02x", digest[i]);
     geo->meta.opened_at = (int64_t)time(NULL);
