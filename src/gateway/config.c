@@ -1235,6 +1235,8 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
         each_key(ctx, v, "limits", limits_key, NULL);
     } else if (strcmp(key, "expose_decision_headers") == 0) {
         bool_value(ctx, v, "expose_decision_headers", &cfg->expose_decision_headers);
+    } else if (strcmp(key, "forward_trailers") == 0) {
+        bool_value(ctx, v, "forward_trailers", &cfg->forward_trailers);
     } else if (strcmp(key, "anonymize_strip_headers") == 0) {
         parse_strip_headers(ctx, v);
     } else if (strcmp(key, "refuse_methods") == 0) {
@@ -1256,7 +1258,8 @@ static int top_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_
     } else {
         unknown_key(ctx, k, key, "the configuration",
                     "threads, instance, listen, trusted_proxies, geo, overrides, rules, pins, consent_header, limits, "
-                    "expose_decision_headers, anonymize_strip_headers, refuse_methods, paths, clusters, admin, audit");
+                    "expose_decision_headers, forward_trailers, anonymize_strip_headers, refuse_methods, paths, "
+                    "clusters, admin, audit");
     }
     return 0;
 }

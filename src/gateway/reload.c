@@ -250,6 +250,8 @@ void dom__reload_config(dom__server_t *srv)
         add_key(&applied, "consent_header");
     if (cur->expose_decision_headers != cfg->expose_decision_headers)
         add_key(&applied, "expose_decision_headers");
+    if (cur->forward_trailers != cfg->forward_trailers)
+        add_key(&applied, "forward_trailers");
     if (!strip_headers_eq(cur, cfg))
         add_key(&applied, "anonymize_strip_headers");
     if (!body_kept && !body_limits_eq(cur, cfg))
