@@ -65,23 +65,59 @@ def h2_probe(port, pairs, body=None, trailers=None):
         c.close()
 
 
+def parse_responses(buf):
+    """Complete HTTP/1.1 responses at the start of buf (Content-Length or chunked bodies): ([Response], rest)."""
+    out = []
+    while b"\r\n\r\n" in buf:
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        hdrs = [(k.strip().lower(), v.strip()) for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)]
+        r = H.Response(int(lines[0].split()[1]), hdrs, b"", lines[0].split()[0][5:])
+        if r.header("transfer-encoding", "").lower() == "chunked":
+            body, at = b"", 0
+            while True:
+                eol = rest.find(b"\r\n", at)
+                if eol < 0:
+                    return out, buf
+                size = int(rest[at:eol].split(b";")[0] or b"0", 16)
+                if len(rest) < eol + 2 + size + 2:
+                    return out, buf
+                body += rest[eol + 2:eol + 2 + size]
+                at = eol + 2 + size + 2
+                if size == 0:
+                    break
+            r.body, buf = body, rest[at:]
+        else:
+            n = int(r.header("content-length", "0"))
+            if len(rest) < n:
+                return out, buf
+            r.body, buf = rest[:n], rest[n:]
+        out.append(r)
+    return out, buf
+
+
 def h1_conversation(port, data, wait=3.0):
     """Sends raw HTTP/1.1 bytes on one connection and reads every response until the server closes it or is
     silent for `wait` seconds. Returns ([Response], closed): closed is True when the server closed the connection."""
     s = socket.create_connection(("127.0.0.1", port), timeout=wait)
-    out = []
+    buf, closed = b"", False
     try:
         s.sendall(data)
         while True:
             try:
-                r = H.read_response(s)
-            except (socket.timeout, ConnectionResetError):
-                return out, False
-            if r.status == 0:
-                return out, True
-            out.append(r)
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
     finally:
         s.close()
+    return parse_responses(buf)[0], closed
 
 
 def expect_exchange(port, head, body):
