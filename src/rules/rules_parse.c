@@ -703,7 +703,7 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
                 error_at(b, node_mark(f->file, k), "too many classes (at most %d)", MAX_CLASSES);
                 continue;
             }
-            dom_data_class_t cls = {dup(b, name, len), "", 1};
+            dom_data_class_t cls = {.name = dup(b, name, len), .description = "", .personal = 1};
             static const char *const ckeys[] = {"description", "personal", "body", "identity_fields", "identity"};
             key_table_t ct = DOM__YAML_KEYS(ckeys);
             if (cv->type == YAML_SCALAR_NODE && cv->data.scalar.length == 0) {
@@ -1571,7 +1571,7 @@ static void fixed_vocabulary(builder_t *b, file_kind_t kind)
         b->have_classes = 1;
         for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); ++i)
             if (GROW(b, b->classes, b->n_classes, b->cap_classes))
-                b->classes[b->n_classes++] = (dom_data_class_t){classes[i], "", 1};
+                b->classes[b->n_classes++] = (dom_data_class_t){.name = classes[i], .description = "", .personal = 1};
     }
     if (kind != KIND_GROUPS && GROW(b, b->groups, b->n_groups, b->cap_groups)) {
         group_t g = {"EEA", dom__arena_calloc(b->arena, 8, 3), 8, {"_groups.yaml", 1, 1}};
