@@ -9,7 +9,8 @@
  *
  * and prints ns per body, ns per KiB, and ratios against anchors measured in the same run (a memcpy of
  * the body, and jansson's parse alone) and against the ~36 µs of CPU a proxied 1 KiB HTTP/2 POST costs
- * the gateway (docs: bench/README.md). Usage: bench/scrub [seconds per cell, default 0.3]
+ * the gateway (docs: bench/scrub.md). Usage: bench/scrub [seconds per cell, default 0.3], or
+ * bench/scrub --calls N PATH BYTES under callgrind (bench/scrub.md).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -113,13 +114,31 @@ static double measure(body_fn fn, const dom_data_class_t *cls, int anonymize, co
     return best;
 }
 
+/* --calls N PATH BYTES: only that path, N times, for `valgrind --tool=callgrind --collect-atstart=no
+ * --toggle-collect=dom_body_check` (instructions per body, independent of the machine's load). */
+static int calls_only(size_t calls, const char *path, size_t bytes)
+{
+    size_t len;
+    int identity = strcmp(path, "refuse") == 0 ? 1 : strcmp(path, "scrub") == 0 ? 2 : 0;
+    char *body = report(bytes, identity, &len);
+    const dom_data_class_t *cls = identity == 2 ? &scrub_class : &refuse_class;
+    int anonymize = strcmp(path, "json") != 0;
+    for (size_t i = 0; i < calls; ++i)
+        run_check(cls, anonymize, body, len);
+    printf("%s %zu bytes x %zu\n", path, len, calls);
+    free(body);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    scrub_class = refuse_class;
+    scrub_class.identity = DOM_IDENTITY_SCRUB;
+    if (argc == 5 && strcmp(argv[1], "--calls") == 0)
+        return calls_only((size_t)atol(argv[2]), argv[3], (size_t)atol(argv[4]));
     double seconds = argc > 1 ? atof(argv[1]) : 0.3;
     if (seconds <= 0)
         seconds = 0.3;
-    scrub_class = refuse_class;
-    scrub_class.identity = DOM_IDENTITY_SCRUB;
     static const size_t sizes[] = {1024, 4096, 16384, 65536};
     printf("%-8s %8s %12s %10s %10s %10s %12s\n", "path", "bytes", "ns/body", "ns/KiB", "x memcpy", "x parse",
            "% of POST");
