@@ -127,6 +127,7 @@ static void record(struct request_state *st)
         .latency_ns = latency,
         .bytes_in = req->entity.len,
         .bytes_out = req->bytes_sent,
+        .identity_removed = st->body_removed,
     };
     if (st->decided && d->report.present) {
         r.report = 1;

@@ -44,7 +44,8 @@ def main(t):
     d = H.tmpdir()
     rules = H.compile_rules(H.write_files(os.path.join(d, "rules-src"), rules_files()), d)
     backends = H.start_backends(d, H.SMALL_LIVE_REGIONS)
-    cfg = H.base_config(d, rules, backends, clusters=H.small_clusters(backends))
+    audit_log = os.path.join(d, "audit.log")
+    cfg = H.base_config(d, rules, backends, clusters=H.small_clusters(backends), extra={"audit": {"path": audit_log}})
     gw = H.Gateway(d, cfg).start()
     ports = {"h2": gw.listener("tls")[1], "h1": gw.listener("tls")[1], "h2c": gw.listener("clear")[1]}
     de = H.geo_addr("DE")
@@ -58,6 +59,15 @@ def main(t):
 
     def records(path):
         return [r for r in H.all_records(backends) if r["path"] == path]
+
+    def audit_line(request_id):
+        with open(audit_log, encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n") and json.loads(line).get("request_id") == request_id:
+                    return json.loads(line)
+        return None
+
+    scrub_ids = []
 
     report = {"app": "notes", "version": "4.2.1", "user": {"email": "someone@example.com", "locale": "de-DE"},
               "frames": [{"fn": "main", "line": 12}, {"fn": "sync", "line": 40, "deviceId": "D-1234"}],
@@ -78,7 +88,8 @@ def main(t):
 
         # scrub: the same report arrives without any identity field, re-serialised, Content-Length fixed
         path = "/v1/diag/scrub-%s" % H.uid()
-        r = send(proto, path, compact(report))
+        rid = "scrub-%s" % H.uid()
+        r = send(proto, path, compact(report), extra_headers={"X-Request-Id": rid})
         recs = records(path)
         if t.ok(r.status == 200 and len(recs) == 1, "%s: the scrubbing class forwards the report" % proto,
                 (r, recs)):
@@ -86,6 +97,7 @@ def main(t):
             t.eq((recs[0]["body_len"], recs[0]["body_sha256"]), (len(want), H.sha256(want)),
                  "%s: the backend stored exactly the report without email, deviceId and USER-ID" % proto)
             t.ok(recs[0]["body_sha256"] != H.sha256(compact(report)), "%s: not the report as sent" % proto)
+            scrub_ids.append((proto, rid))
 
         # a clean report in the refusing class goes byte for byte (no re-serialisation)
         path = "/v1/crash/clean-%s" % H.uid()
@@ -114,6 +126,12 @@ def main(t):
                 j = r.json() or {}
                 t.eq((r.status, j.get("reason")), (status, reason), "%s %s: %s refused" % (proto, base, label))
                 t.eq(records(path), [], "%s %s: %s reached no backend" % (proto, base, label))
+
+    # the audit line of a scrubbed request says how many fields were removed
+    for proto, rid in scrub_ids:
+        line = H.wait_until(lambda: audit_line(rid), 10, what="audit line of %s" % rid)
+        t.eq((line.get("status"), line.get("identity_removed")), (200, 3),
+             "%s: the audit line records 3 identity fields removed" % proto)
 
     # not a JSON class: bodies pass unchecked, as before
     path = "/v1/sync/raw-%s" % H.uid()
