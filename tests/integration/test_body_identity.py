@@ -127,11 +127,30 @@ def main(t):
                 t.eq((r.status, j.get("reason")), (status, reason), "%s %s: %s refused" % (proto, base, label))
                 t.eq(records(path), [], "%s %s: %s reached no backend" % (proto, base, label))
 
+    # HTTP/1.1 chunked upload: buffered whole too, forwarded scrubbed with a Content-Length
+    path = "/v1/diag/chunked-%s" % H.uid()
+    r = H.curl(ports["h2c"], path, method="POST", body=compact(report), proto="h1c",
+               headers={"X-Forwarded-For": de, "Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    recs = records(path)
+    want = compact(without)
+    t.ok(r.status == 200 and len(recs) == 1 and (recs[0]["body_len"], recs[0]["body_sha256"]) ==
+         (len(want), H.sha256(want)), "h1 chunked: the backend stored the report without the fields", (r, recs))
+    path = "/v1/crash/chunked-%s" % H.uid()
+    r = H.curl(ports["h2c"], path, method="POST", body=compact(report), proto="h1c",
+               headers={"X-Forwarded-For": de, "Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    t.ok(r.status == 422 and records(path) == [], "h1 chunked: refused, nothing upstream", r)
+
     # the audit line of a scrubbed request says how many fields were removed
     for proto, rid in scrub_ids:
         line = H.wait_until(lambda: audit_line(rid), 10, what="audit line of %s" % rid)
         t.eq((line.get("status"), line.get("identity_removed")), (200, 3),
              "%s: the audit line records 3 identity fields removed" % proto)
+
+    # explain shows the same rule (the gateway's pipeline, from the command line)
+    dec = H.explain(rules, de, "POST", "/v1/diag/x")
+    t.eq(dec.get("body"), {"format": "json", "identity_fields": ["email", "user_id", "device_id", "phone"],
+                           "identity": "scrub", "identity_checked": True}, "explain: the class's body rule")
+    t.eq(H.explain(rules, de, "POST", "/v1/sync/x").get("body"), None, "explain: no body rule for content")
 
     # not a JSON class: bodies pass unchecked, as before
     path = "/v1/sync/raw-%s" % H.uid()
