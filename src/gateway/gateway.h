@@ -203,6 +203,17 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req);
 /** Fills the per-thread PRNG from RAND_bytes. */
 void dom__rng_seed(uint64_t s[4]);
 
+/* ---- body.c: step 5b, the body of a JSON class ---- */
+
+/**
+ * Checks req's buffered body against its class (domicile/body.h; anonymize: the decision's). Returns 0 to
+ * forward: req->entity is then what goes upstream (the scrubbed body, in req->pool, when *removed != 0); else the
+ * status to refuse with (400, 415, 422, or 503 when memory ran out) and *reason (static), *field (the identity
+ * field for a 422, in req->pool).
+ */
+int dom__body_gate(h2o_req_t *req, const dom_data_class_t *cls, int anonymize, const char **reason, const char **field,
+                   size_t *removed);
+
 /* ---- respond.c: answers of our own ---- */
 
 /** One JSON error shape for every refusal. NULL fields are written as null. */
@@ -215,6 +226,7 @@ typedef struct dom__refusal {
     const char *request_id;
     const char *policy_url;
     unsigned retry_after; /* seconds; 0 = no Retry-After */
+    const char *field;    /* 422 identity_in_anonymous_data: the identity field found (written only when not NULL) */
 } dom__refusal_t;
 
 /** Sends a refusal as JSON (RFC 7725 Link for 451, Retry-After for 503). */
