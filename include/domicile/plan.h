@@ -65,6 +65,7 @@ typedef struct dom_plan_change {
     dom_plan_outcome_t from, to;
     size_t *subjects; /* indices into dom_plan_t.subjects, in grid order */
     size_t n_subjects;
+    int version_only; /* the same decision, by another version of the same jurisdiction */
 } dom_plan_change_t;
 
 /** A location whose jurisdiction changes. */

@@ -141,14 +141,19 @@ static void print_subjects(FILE *fp, const dom_plan_t *p, const size_t *subjects
     char name[128];
     for (size_t i = 0; i < n; ++i)
         ++kinds[p->subjects[subjects[i]].kind];
-    if (kinds[DOM_PLAN_COUNTRY] == n)
-        fprintf(fp, "%zu countr%s: ", n, n == 1 ? "y" : "ies");
-    else if (kinds[DOM_PLAN_SUBDIVISION] == n)
-        fprintf(fp, "%zu subdivision%s: ", n, n == 1 ? "" : "s");
-    else if (kinds[DOM_PLAN_PIN] == n)
-        fprintf(fp, "%zu pinned user%s: ", n, n == 1 ? "" : "s");
-    else if (n != 1)
-        fprintf(fp, "%zu locations and pins: ", n);
+    static const char *const one[] = {"country", "subdivision", "the unknown location", "pinned user"};
+    static const char *const many[] = {"countries", "subdivisions", "", "pinned users"};
+    const char *sep = "";
+    for (int k = 0; k < 4; ++k) {
+        if (kinds[k] == 0)
+            continue;
+        if (k == DOM_PLAN_UNKNOWN)
+            fprintf(fp, "%s%s", sep, one[k]);
+        else
+            fprintf(fp, "%s%zu %s", sep, kinds[k], kinds[k] == 1 ? one[k] : many[k]);
+        sep = ", ";
+    }
+    fputs(": ", fp);
     for (size_t i = 0; i < n; ++i)
         fprintf(fp, "%s%s", i ? ", " : "", dom_plan_subject_name(&p->subjects[subjects[i]], name, sizeof(name)));
 }
@@ -207,6 +212,42 @@ static int carried(const dom_plan_t *p, const dom_plan_change_t *c)
     return 0;
 }
 
+/* Decisions that stay the same under a new version of the same jurisdiction: one line per version and subjects. */
+static void print_version_only(FILE *fp, const dom_plan_t *p, size_t t)
+{
+    int header = 0;
+    char *done = calloc(p->n_changes + 1, 1);
+    if (done == NULL)
+        return;
+    for (size_t i = 0; i < p->n_changes; ++i) {
+        const dom_plan_change_t *c = &p->changes[i];
+        if (c->instant != t || !c->version_only || done[i] || carried(p, c))
+            continue;
+        if (!header++)
+            fputs("  the same decisions under a new version:\n", fp);
+        fprintf(fp, "    %s %s → %s:", c->from.jurisdiction, c->from.version, c->to.version);
+        const char *sep = " ";
+        for (size_t k = i; k < p->n_changes; ++k) {
+            const dom_plan_change_t *o = &p->changes[k];
+            if (o->instant != t || !o->version_only || done[k] || carried(p, o) ||
+                o->from.jurisdiction != c->from.jurisdiction || o->from.version != c->from.version ||
+                o->to.version != c->to.version || o->n_subjects != c->n_subjects ||
+                memcmp(o->subjects, c->subjects, c->n_subjects * sizeof(size_t)) != 0)
+                continue;
+            done[k] = 1;
+            fprintf(fp, "%s%s %s%s", sep, o->class_name, dom_access_name(o->access),
+                    o->consent == DOM_PLAN_CONSENT_GIVEN    ? " with consent"
+                    : o->consent == DOM_PLAN_CONSENT_ABSENT ? " without consent"
+                                                            : "");
+            sep = ", ";
+        }
+        fputs(" — ", fp);
+        print_subjects(fp, p, c->subjects, c->n_subjects);
+        fputc('\n', fp);
+    }
+    free(done);
+}
+
 static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const char *to)
 {
     char date[40], name[128];
@@ -250,13 +291,16 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
                             m->every_class ? "every class" : "some classes");
             }
         }
-        fputs("  changed decisions:\n", fp);
+        int header = 0;
         for (size_t i = 0; i < p->n_changes; ++i)
-            if (p->changes[i].instant == t && !carried(p, &p->changes[i])) {
+            if (p->changes[i].instant == t && !carried(p, &p->changes[i]) && !p->changes[i].version_only) {
+                if (!header++)
+                    fputs("  changed decisions:\n", fp);
                 fputs("    ", fp);
                 print_change(fp, p, &p->changes[i]);
             }
-        int header = 0;
+        print_version_only(fp, p, t);
+        header = 0;
         for (size_t i = 0; i < p->n_changes; ++i) {
             const dom_plan_change_t *c = &p->changes[i];
             if (c->instant != t || carried(p, c) || c->from.action != DOM_ACTION_ROUTE ||

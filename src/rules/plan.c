@@ -364,6 +364,9 @@ static int group(dom_plan_t *p, diffs_t *d)
             c->consent = consent;
             c->from = x->from;
             c->to = x->to;
+            dom_plan_outcome_t same = x->to;
+            same.version = x->from.version;
+            c->version_only = outcome_eq(&x->from, &same);
         }
         if (add_change_subject(c, x->subject) != 0)
             return DOM_ENOMEM;
@@ -744,6 +747,8 @@ void dom_plan_write_json(const dom_plan_t *p, const char *from_name, const char 
         json_outcome(w, &c->from);
         dom__json_lit(w, ",\"to\":");
         json_outcome(w, &c->to);
+        dom__json_lit(w, ",\"version_only\":");
+        dom__json_bool(w, c->version_only);
         dom__json_lit(w, ",\"new_refusal\":");
         dom__json_bool(w, c->from.action == DOM_ACTION_ROUTE && c->to.action != DOM_ACTION_ROUTE);
         dom__json_lit(w, ",\"new_regions\":[");
