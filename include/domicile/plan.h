@@ -86,9 +86,10 @@ typedef struct dom_plan_lint {
 
 /** The replay of audit lines: counts per instant. */
 typedef struct dom_plan_replay_count {
-    uint64_t differ;    /* lines decided differently by the two sets */
-    char **change_keys; /* "FROM → TO" in words, per kind of difference */
-    uint64_t *change_n; /* how many lines each */
+    uint64_t differ;       /* lines decided differently by the two sets */
+    uint64_t version_only; /* lines decided the same, by another version of the same jurisdiction */
+    char **change_keys;    /* "FROM → TO" in words, per kind of difference */
+    uint64_t *change_n;    /* how many lines each */
     size_t n_change_keys;
 } dom_plan_replay_count_t;
 

@@ -259,10 +259,11 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
             p->n_countries, p->n_subdivisions, p->n_pins, p->n_classes, p->n_instants, p->n_instants == 1 ? "" : "s",
             p->cells, p->seconds);
     for (size_t t = 0; t < p->n_instants; ++t) {
-        size_t n = 0, shown = 0, moves = 0;
+        size_t n = 0, shown = 0, moves = 0, same = 0;
         for (size_t i = 0; i < p->n_changes; ++i)
             if (p->changes[i].instant == t) {
                 ++n;
+                same += p->changes[i].version_only;
                 shown += !carried(p, &p->changes[i]);
             }
         for (size_t i = 0; i < p->n_moves; ++i)
@@ -278,8 +279,8 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
             fprintf(fp, ": the same %zu change%s as before\n", n, n == 1 ? "" : "s");
             continue;
         }
-        fprintf(fp, ": %zu change%s%s\n", n, n == 1 ? "" : "s",
-                shown != n ? " (those already listed above are left out)" : "");
+        fprintf(fp, ": %zu changed decision%s, %zu the same under a new version%s\n", n - same,
+                n - same == 1 ? "" : "s", same, shown != n ? " (those listed above already are left out)" : "");
         if (moves != 0) {
             fputs("  locations moving between jurisdictions:\n", fp);
             for (size_t i = 0; i < p->n_moves; ++i) {
@@ -340,19 +341,26 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
                 p->replay_lines, p->replay_decided, p->replay_skipped, p->replay_malformed);
         for (size_t t = 0; t < p->n_instants; ++t) {
             const dom_plan_replay_count_t *rc = &p->replay[t];
-            fprintf(fp, "  %s %s: %" PRIu64 " request%s would be decided differently\n", t == 0 ? "at" : "from",
+            fprintf(fp, "  %s %s: %" PRIu64 " request%s would be decided differently", t == 0 ? "at" : "from",
                     date_of(p->instants[t], date, sizeof(date)), rc->differ, rc->differ == 1 ? "" : "s");
+            if (rc->version_only != 0)
+                fprintf(fp, "; %" PRIu64 " the same, by a new version", rc->version_only);
+            fputc('\n', fp);
             for (size_t k = 0; k < rc->n_change_keys; ++k)
                 fprintf(fp, "    %6" PRIu64 "  %s\n", rc->change_n[k], rc->change_keys[k]);
         }
     }
-    size_t distinct = 0;
+    size_t distinct = 0, same = 0, moves = 0;
     for (size_t i = 0; i < p->n_changes; ++i)
-        distinct += !carried(p, &p->changes[i]);
+        if (!carried(p, &p->changes[i])) {
+            distinct += !p->changes[i].version_only;
+            same += p->changes[i].version_only;
+        }
+    for (size_t i = 0; i < p->n_moves; ++i)
+        moves += p->moves[i].instant == 0 || i == 0 || p->moves[i - 1].subject != p->moves[i].subject;
     if (dom_plan_changed(p))
-        fprintf(fp, "\nplan: %zu change%s (%zu over %zu instant%s), %zu location move%s\n", distinct,
-                distinct == 1 ? "" : "s", p->n_changes, p->n_instants, p->n_instants == 1 ? "" : "s", p->n_moves,
-                p->n_moves == 1 ? "" : "s");
+        fprintf(fp, "\nplan: %zu changed decision%s, %zu the same under a new version, %zu location%s moving\n",
+                distinct, distinct == 1 ? "" : "s", same, moves, moves == 1 ? "" : "s");
     else
         fputs("\nplan: no change: the new rules decide every request of the grid as the live ones do\n", fp);
 }
