@@ -137,7 +137,8 @@ int dom_plan_changed(const dom_plan_t *plan);
  * instant of the plan and counts it. Lines the rules did not decide (the request itself, its
  * path or its pin were refused first), MOVE and COPY (their Destination is not recorded) and
  * lines naming a class neither set knows are counted as skipped; a line that is not such a
- * JSON object as malformed. Errors: DOM_ENOMEM.
+ * JSON object as malformed; blank lines and the log's own lines (with a "type": the hash
+ * chain's open and checkpoint lines) are not counted at all. Errors: DOM_ENOMEM.
  */
 int dom_plan_replay_line(dom_plan_t *plan, const char *line, size_t len);
 

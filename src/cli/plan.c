@@ -20,7 +20,7 @@
 static void usage(FILE *fp)
 {
     fputs("usage: domicile rules plan --from LIVE.mdb|DIR --to DIR [--at DATE | --window FROM..TO]\n"
-          "                           [--replay AUDIT.log]... [--json] [--strict]\n"
+          "                           [--replay AUDIT.log...] [--json] [--strict]\n"
           "\n"
           "Decides, under the live rules (--from) and the changed ones (--to), every ISO 3166 country,\n"
           "every subdivision a rule names, the unknown location and a user pinned to each jurisdiction,\n"
@@ -29,7 +29,7 @@ static void usage(FILE *fp)
           "\n"
           "  --at DATE           decide at this moment only (" DOM__TIME_ANY_WORDS ")\n"
           "  --window FROM..TO   decide at FROM and at every effective date up to TO\n"
-          "  --replay FILE       re-decide the requests of an audit log under both sets (repeatable)\n"
+          "  --replay FILE...    re-decide the requests of audit logs under both sets (- reads stdin)\n"
           "  --json              one JSON object (format domicile-plan/1, see docs/rules.md)\n"
           "  --strict            lints are errors (exit 1)\n"
           "\n"
@@ -399,8 +399,14 @@ int dom_cli_rules_plan(int argc, char **argv)
     plan_cli_t cli = {NULL, 0};
     if (replays == NULL)
         return 1;
+    int after_replay = 0; /* --replay A.log B.log: the files after --replay, up to the next option */
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i];
+        if (after_replay && arg[0] != '-') {
+            replays[n_replays++] = arg;
+            continue;
+        }
+        after_replay = 0;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             usage(stdout);
             status = 0;
@@ -427,7 +433,8 @@ int dom_cli_rules_plan(int argc, char **argv)
             goto out;
         }
         *slot = argv[++i];
-        n_replays += slot == &replays[n_replays];
+        after_replay = slot == &replays[n_replays];
+        n_replays += after_replay;
     }
     if (from == NULL || to == NULL || (at != NULL && window != NULL)) {
         fputs(from == NULL || to == NULL ? "domicile rules plan: --from and --to are required\n"

@@ -104,6 +104,7 @@ static void test_one_class(void)
         "\"reason\":\"routed\"}\n",
         "{\"method\":\"PUT\",\"country\":\"DE\",\"class\":null,\"reason\":\"pin_malformed\"}\n",
         "{\"method\":\"MOVE\",\"country\":\"DE\",\"class\":\"content\",\"reason\":\"routed\"}\n",
+        "{\"type\":\"checkpoint\",\"lines\":3}\n", /* the chain's own lines are not requests */
         "not json\n",
         "\n",
     };
