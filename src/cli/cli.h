@@ -11,6 +11,24 @@ int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */
 
+int dom_cli_rules_plan(int argc, char **argv); /* plan.c: `rules plan` (exit 0 no change, 2 changes, 1 error) */
+
+struct dom_ruleset;
+struct dom_rules_sources;
+struct dom_lint_options;
+struct dom_diag;
+/**
+ * Loads a rule set from a compiled database or a directory of rule files (parse problems through diag;
+ * sources, when not NULL, gets the positions of a directory's versions). Says what is wrong on stderr
+ * and returns -1, or 0. (plan.c)
+ */
+int dom__cli_load_rules(const char *path, struct dom_diag *diag, struct dom_ruleset **out,
+                        struct dom_rules_sources **sources);
+/** Lints a compiled set, with positions from its source directory when that still holds the same files. (plan.c) */
+size_t dom__cli_lint_compiled(const struct dom_ruleset *rs, const struct dom_lint_options *opts, struct dom_diag *diag);
+/** A dom_diag_t report callback that drops every diagnostic. (plan.c) */
+void dom__cli_diag_discard(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message);
+
 /**
  * Writes s as a JSON string (NULL as null) with the one JSON writer (util/json.h): quotes,
  * backslashes and controls escaped, invalid UTF-8 as U+FFFD. Kept for explain.c; new code uses
