@@ -7,16 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 #include "domicile/diag.h"
+#include "domicile/rules.h"
 
-typedef struct collected {
+typedef struct diag_lines {
     char lines[16][1024];
     size_t n;
-} collected_t;
+} diag_lines_t;
 
 /* Keeps every diagnostic as "file:line:col: message" (the file as reported, not cut). */
-static void collect(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
+__attribute__((unused)) static void collect_lines(void *ctx, const char *file, size_t line, size_t col, int is_warning,
+                                                  const char *message)
 {
-    collected_t *c = ctx;
+    diag_lines_t *c = ctx;
     if (c->n < 16 && !is_warning)
         snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s:%zu:%zu: %s", file, line, col, message);
 }
@@ -70,6 +72,16 @@ __attribute__((unused)) static void remove_dir(const char *dir)
     if (d)
         closedir(d);
     rmdir(dir);
+}
+
+/* The version (name, version) of a set, or NULL. */
+__attribute__((unused)) static const dom_jurisdiction_t *find_version(const dom_ruleset_t *rs, const char *name,
+                                                                      const char *version)
+{
+    for (size_t i = 0; rs != NULL && i < rs->n_jurisdictions; ++i)
+        if (strcmp(rs->jurisdictions[i].name, name) == 0 && strcmp(rs->jurisdictions[i].version, version) == 0)
+            return &rs->jurisdictions[i];
+    return NULL;
 }
 
 #endif

@@ -26,20 +26,12 @@ static const char *path(const char *name)
     return p;
 }
 
-static dom_ruleset_t *parse(const char *rules, const dom_ledger_t *ledger, collected_t *c)
+static dom_ruleset_t *parse(const char *rules, const dom_ledger_t *ledger, diag_lines_t *c)
 {
-    dom_diag_t diag = {collect, c, 0, 0};
+    dom_diag_t diag = {collect_lines, c, 0, 0};
     dom_ruleset_t *rs = NULL;
     dom_rules_parse_dir_ledger(rules, ledger, &diag, &rs);
     return rs;
-}
-
-static const dom_jurisdiction_t *find(const dom_ruleset_t *rs, const char *name, const char *version)
-{
-    for (size_t i = 0; rs != NULL && i < rs->n_jurisdictions; ++i)
-        if (strcmp(rs->jurisdictions[i].name, name) == 0 && strcmp(rs->jurisdictions[i].version, version) == 0)
-            return &rs->jurisdictions[i];
-    return NULL;
 }
 
 static dom_ledger_t *open_ledger(const char *db)
@@ -66,7 +58,7 @@ static void write_germany(const char *rules, const char *version, const char *re
 
 static void test_compile_records(void)
 {
-    collected_t c = {.n = 0};
+    diag_lines_t c = {.n = 0};
     dom_ruleset_t *rs = parse(FIXTURES "/good", NULL, &c);
     dom_rules_compile_options_t o = {NULL, "git:abc123"};
     char err[512];
@@ -90,7 +82,7 @@ static void test_compile_records(void)
     is_int(cp->n_live, rs->n_jurisdictions);
     ok(dom_ledger_find_ruleset(l, rs->hash) == cp);
 
-    const dom_jurisdiction_t *de = find(rs, "DE-BDSG", "2025");
+    const dom_jurisdiction_t *de = find_version(rs, "DE-BDSG", "2025");
     int e = 0;
     const dom_ledger_version_t *v = dom_ledger_find(l, de->hash, &e);
     if (ok(v != NULL)) {
@@ -149,7 +141,7 @@ static void test_rename_delivery(void)
     mkdir(rules, 0755);
     copy_yaml(FIXTURES "/good", rules);
     write_germany(rules, "2026", "eu-west");
-    collected_t c = {.n = 0};
+    diag_lines_t c = {.n = 0};
     dom_ledger_t *live = open_ledger(path("live.mdb"));
     dom_ruleset_t *rs = parse(rules, live, &c);
     if (!ok(live != NULL && rs != NULL))
@@ -183,12 +175,12 @@ static void test_reuse(void)
     snprintf(rules, sizeof(rules), "%s/rules", dir);
     /* DE-BDSG "2025" again, with account moved to us-east */
     write_germany(rules, "2025", "us-east");
-    collected_t c = {.n = 0};
+    diag_lines_t c = {.n = 0};
     dom_ruleset_t *alone = parse(rules, NULL, &c); /* the tree on its own is fine: its hash, for the message */
     dom_ledger_t *l = open_ledger(path("live.mdb"));
     if (!ok(alone != NULL && l != NULL))
         return;
-    const dom_jurisdiction_t *mine = find(alone, "DE-BDSG", "2025");
+    const dom_jurisdiction_t *mine = find_version(alone, "DE-BDSG", "2025");
     const dom_ledger_version_t *old = dom_ledger_find_version(l, "DE-BDSG", "2025");
     dom__time_format(old->first_compiled, "%Y-%m-%d %H:%M:%S UTC", when, sizeof(when));
     c.n = 0;
@@ -235,7 +227,8 @@ static void test_reuse(void)
         snprintf(want, sizeof(want),
                  "%s/germany2.yaml:2:1: DE-BDSG version \"2025\" has sha256 %s, but %s/germany.yaml:2:1 uses the "
                  "same version with other content (sha256 %s): give changed rules a new version",
-                 rules, find(second, "DE-BDSG", "2025")->hash, rules, find(first, "DE-BDSG", "2025")->hash);
+                 rules, find_version(second, "DE-BDSG", "2025")->hash, rules,
+                 find_version(first, "DE-BDSG", "2025")->hash);
         is_str(c.lines[0], want);
     }
     /* the same decisions under another date and mode (watched, then enforced): no error */

@@ -39,8 +39,8 @@ static const char germany_reordered[] = "# Germany: BDSG on top of the GDPR\n"
 
 static dom_ruleset_t *parse(const char *dir)
 {
-    collected_t c = {.n = 0};
-    dom_diag_t diag = {collect, &c, 0, 0};
+    diag_lines_t c = {.n = 0};
+    dom_diag_t diag = {collect_lines, &c, 0, 0};
     dom_ruleset_t *rs = NULL;
     dom_rules_parse_dir(dir, &diag, &rs);
     for (size_t i = 0; i < c.n; ++i)
@@ -48,18 +48,10 @@ static dom_ruleset_t *parse(const char *dir)
     return rs;
 }
 
-static const dom_jurisdiction_t *find(const dom_ruleset_t *rs, const char *name, const char *version)
-{
-    for (size_t i = 0; rs != NULL && i < rs->n_jurisdictions; ++i)
-        if (strcmp(rs->jurisdictions[i].name, name) == 0 && strcmp(rs->jurisdictions[i].version, version) == 0)
-            return &rs->jurisdictions[i];
-    return NULL;
-}
-
 static void test_canonical_text(void)
 {
     dom_ruleset_t *rs = parse(FIXTURES "/good");
-    const dom_jurisdiction_t *de = find(rs, "DE-BDSG", "2025");
+    const dom_jurisdiction_t *de = find_version(rs, "DE-BDSG", "2025");
     if (!ok(de != NULL))
         return;
     char *text = NULL, hash[65];
@@ -114,8 +106,8 @@ static void test_what_changes_the_hash(void)
     snprintf(to, sizeof(to), "%s/de-bdsg.yaml", b);
     rename(from, to);
     dom_ruleset_t *renamed = parse(b);
-    const dom_jurisdiction_t *d0 = find(base, "DE-BDSG", "2025"), *d1 = find(same, "DE-BDSG", "2025"),
-                             *d2 = find(renamed, "DE-BDSG", "2025");
+    const dom_jurisdiction_t *d0 = find_version(base, "DE-BDSG", "2025"), *d1 = find_version(same, "DE-BDSG", "2025"),
+                             *d2 = find_version(renamed, "DE-BDSG", "2025");
     if (ok(d0 != NULL && d1 != NULL && d2 != NULL)) {
         ok(strcmp(base->source_hash, same->source_hash) != 0);
         is_str(d1->hash, d0->hash);
@@ -138,8 +130,8 @@ static void test_what_changes_the_hash(void)
                "[eu-central]}, marketing: {deny: true}}\n");
     x = parse(a);
     y = parse(b);
-    if (ok(find(x, "AT-DSG", "1") != NULL && find(y, "AT-DSG", "1") != NULL))
-        is_str(find(x, "AT-DSG", "1")->hash, find(y, "AT-DSG", "1")->hash);
+    if (ok(find_version(x, "AT-DSG", "1") != NULL && find_version(y, "AT-DSG", "1") != NULL))
+        is_str(find_version(x, "AT-DSG", "1")->hash, find_version(y, "AT-DSG", "1")->hash);
 
     /* a region changed: that version's hash and the set's change, no other version's */
     char changed[sizeof(germany) + 16], at[1100];
@@ -149,12 +141,12 @@ static void test_what_changes_the_hash(void)
     snprintf(at, sizeof(at), "%s/austria.yaml", b);
     unlink(at);
     region = parse(b);
-    const dom_jurisdiction_t *dr = find(region, "DE-BDSG", "2025");
+    const dom_jurisdiction_t *dr = find_version(region, "DE-BDSG", "2025");
     if (ok(dr != NULL && d0 != NULL)) {
         ok(strcmp(dr->hash, d0->hash) != 0);
         ok(strcmp(region->hash, base->hash) != 0);
-        ok(find(region, "US", "2023") != NULL && find(base, "US", "2023") != NULL &&
-           strcmp(find(region, "US", "2023")->hash, find(base, "US", "2023")->hash) == 0);
+        ok(find_version(region, "US", "2023") != NULL && find_version(base, "US", "2023") != NULL &&
+           strcmp(find_version(region, "US", "2023")->hash, find_version(base, "US", "2023")->hash) == 0);
         /* what differs is the decisions, so the same-decisions test says so */
         char *t0, *t1;
         size_t l0, l1;
@@ -172,7 +164,7 @@ static void test_what_changes_the_hash(void)
     memcpy(strstr(staged, "2025-06-01"), "2025-09-01", 10);
     write_text(b, "de-bdsg.yaml", staged);
     consent = parse(b);
-    const dom_jurisdiction_t *ds = find(consent, "DE-BDSG", "2025");
+    const dom_jurisdiction_t *ds = find_version(consent, "DE-BDSG", "2025");
     if (ok(ds != NULL && d0 != NULL)) {
         ok(strcmp(ds->hash, d0->hash) != 0);
         char *t0, *t1;
