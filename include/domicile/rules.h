@@ -57,10 +57,22 @@ typedef struct dom_jurisdiction {
     char hash[65];             /* SHA-256 of its canonical text (domicile/ledger.h): the audit line's rule_hash */
 } dom_jurisdiction_t;
 
+/** What a class's request bodies are (`body:` in _classes.yaml): unchecked, or JSON (checked, docs/rules.md). */
+typedef enum dom_body_format { DOM_BODY_ANY = 0, DOM_BODY_JSON } dom_body_format_t;
+
+/** What an anonymized JSON body that carries an identity field gets (`identity:`): 422 (the default) or the fields
+ * removed. */
+typedef enum dom_identity_action { DOM_IDENTITY_REFUSE = 0, DOM_IDENTITY_SCRUB } dom_identity_action_t;
+
 typedef struct dom_data_class {
     const char *name; /* "account" */
     const char *description;
     int personal; /* holds personal data */
+    dom_body_format_t body;
+    /* Field names that identify a person in the class's JSON bodies, ","-separated as written ("email,user_id");
+     * NULL or "" for none. Checked at any depth when a rule anonymizes the class (domicile/body.h). */
+    const char *identity_fields;
+    dom_identity_action_t identity;
 } dom_data_class_t;
 
 typedef struct dom_region {

@@ -33,6 +33,16 @@ const char *dom_consent_name(int required);
 /** Parses "required" (*required = 1) or "none" (0). Errors: DOM_EINVAL. */
 int dom_consent_parse(const char *s, size_t len, int *required);
 
+/** A class's body format: "any" or "json". */
+const char *dom_body_format_name(dom_body_format_t format);
+/** Parses "any" or "json". Errors: DOM_EINVAL. */
+int dom_body_format_parse(const char *s, size_t len, dom_body_format_t *out);
+
+/** What an anonymized body with an identity field gets: "refuse" or "scrub". */
+const char *dom_identity_action_name(dom_identity_action_t action);
+/** Parses "refuse" or "scrub". Errors: DOM_EINVAL. */
+int dom_identity_action_parse(const char *s, size_t len, dom_identity_action_t *out);
+
 /** "read" or "write": which list of a class rule applies. */
 const char *dom_access_name(dom_access_t access);
 /** Parses "read" or "write". Errors: DOM_EINVAL. */

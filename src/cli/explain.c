@@ -400,6 +400,48 @@ static void print_text(FILE *fp, const char *s, size_t len)
     }
 }
 
+/* The body rule of the request's class (domicile/body.h): null when its bodies are not checked. */
+static void json_body_rule(FILE *fp, const dom_ruleset_t *rules, const dom_decision_t *d)
+{
+    const dom_data_class_t *c = d->class_name != NULL ? &rules->classes[d->class_index] : NULL;
+    if (c == NULL || c->body != DOM_BODY_JSON) {
+        fputs(",\n  \"body\": null", fp);
+        return;
+    }
+    fputs(",\n  \"body\": {\"format\": \"json\", \"identity_fields\": [", fp);
+    size_t k = 0;
+    for (const char *p = c->identity_fields != NULL ? c->identity_fields : ""; *p != '\0'; ++k) {
+        size_t n = strcspn(p, ",");
+        fprintf(fp, "%s\"%.*s\"", k ? ", " : "", (int)n, p); /* [A-Za-z0-9_-]: checked when compiled */
+        p += n + (p[n] == ',');
+    }
+    fprintf(fp, "], \"identity\": \"%s\", \"identity_checked\": %s}", dom_identity_action_name(c->identity),
+            d->anonymize && k != 0 ? "true" : "false");
+}
+
+static void text_body_rule(FILE *fp, const dom_ruleset_t *rules, const dom_decision_t *d)
+{
+    const dom_data_class_t *c = d->class_name != NULL ? &rules->classes[d->class_index] : NULL;
+    if (c == NULL || c->body != DOM_BODY_JSON)
+        return;
+    const char *ids = c->identity_fields != NULL ? c->identity_fields : "";
+    fputs("  body        JSON, checked whole before forwarding (not JSON: 400 invalid_json; other Content-Type: 415; "
+          "compressed: 415)\n",
+          fp);
+    if (ids[0] == '\0')
+        fputs("  identity    no identity fields listed for this class\n", fp);
+    else if (!d->anonymize)
+        fprintf(fp, "  identity    fields %s are not checked: this rule does not anonymize the class\n", ids);
+    else if (c->identity == DOM_IDENTITY_SCRUB)
+        fprintf(fp, "  identity    fields %s (any depth, ignoring case, '_' and '-') are removed before forwarding\n",
+                ids);
+    else
+        fprintf(fp,
+                "  identity    a body with fields %s (any depth, ignoring case, '_' and '-') is refused: 422 "
+                "identity_in_anonymous_data\n",
+                ids);
+}
+
 static void json_regions(FILE *fp, const dom_ruleset_t *rules, const uint16_t *regions, size_t n)
 {
     fputc('[', fp);
@@ -511,6 +553,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     fputs(",\n  \"regions\": ", fp);
     json_regions(fp, e->rules, d->regions, d->n_regions);
     fprintf(fp, ",\n  \"anonymize\": %s", d->anonymize ? "true" : "false");
+    json_body_rule(fp, e->rules, d);
     fputs(",\n  \"on_unavailable\": ", fp);
     dom__cli_json_str(fp, j != NULL ? dom_on_unavailable_name(d->on_unavailable) : NULL);
 
@@ -746,6 +789,7 @@ static void print_words(FILE *fp, const explanation_t *e)
         fprintf(fp, " (in this order)\n");
         fprintf(fp, "  anonymize   %s\n",
                 d->anonymize ? "yes: identity (address, cookies, auth) stripped first" : "no");
+        text_body_rule(fp, e->rules, d);
         fprintf(fp, "  unavailable %s\n",
                 d->on_unavailable == DOM_ON_UNAVAILABLE_NEXT_REGION
                     ? "try the next listed region (only listed ones)"

@@ -181,6 +181,32 @@ static int in_effect(const dom_ruleset_t *rs, const dom_jurisdiction_t *j, int64
     return enforce == j || report == j;
 }
 
+/* A JSON class's body rule (domicile/body.h): "body", "identity_fields" (an array), "identity". */
+static void class_body_json(dom__json_t *w, const dom_data_class_t *c)
+{
+    dom__json_rawf(w, ",\"body\":\"%s\",\"identity_fields\":[", dom_body_format_name(c->body));
+    size_t k = 0;
+    for (const char *p = c->identity_fields != NULL ? c->identity_fields : ""; *p != '\0'; ++k) {
+        size_t n = strcspn(p, ",");
+        dom__json_lit(w, k ? "," : "");
+        dom__json_strn(w, p, n);
+        p += n + (p[n] == ',');
+    }
+    dom__json_rawf(w, "],\"identity\":\"%s\"", dom_identity_action_name(c->identity));
+}
+
+static void class_body_text(FILE *fp, const dom_data_class_t *c)
+{
+    if (c->body != DOM_BODY_JSON)
+        return;
+    const char *ids = c->identity_fields != NULL ? c->identity_fields : "";
+    fprintf(fp, "  %s: JSON bodies", c->name);
+    if (ids[0] != '\0')
+        fprintf(fp, "; identity fields %s when anonymized: %s", ids,
+                c->identity == DOM_IDENTITY_SCRUB ? "scrub (removed)" : "refuse (422)");
+    fprintf(fp, "\n");
+}
+
 static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
 {
     char buf[64];
@@ -208,7 +234,9 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
         json_str(w, rs->classes[i].name);
         dom__json_lit(w, ",\"description\":");
         json_str(w, rs->classes[i].description);
-        dom__json_rawf(w, ",\"personal\":%s}", rs->classes[i].personal ? "true" : "false");
+        dom__json_rawf(w, ",\"personal\":%s", rs->classes[i].personal ? "true" : "false");
+        class_body_json(w, &rs->classes[i]);
+        dom__json_lit(w, "}");
     }
     dom__json_lit(w, "],\"default_class\":");
     json_str(w, rs->classes[rs->default_class].name);
@@ -281,8 +309,11 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
     fprintf(fp, "\nclasses:");
     for (size_t i = 0; i < rs->n_classes; ++i)
         fprintf(fp, "%s %s", i ? "," : "", rs->classes[i].name);
-    fprintf(fp, " (default: %s)\nreads: GET, HEAD, OPTIONS%s%s (every other method writes)\nroutes:\n",
-            rs->classes[rs->default_class].name, rs->read_methods != NULL && rs->read_methods[0] ? ", " : "",
+    fprintf(fp, " (default: %s)\n", rs->classes[rs->default_class].name);
+    for (size_t i = 0; i < rs->n_classes; ++i)
+        class_body_text(fp, &rs->classes[i]);
+    fprintf(fp, "reads: GET, HEAD, OPTIONS%s%s (every other method writes)\nroutes:\n",
+            rs->read_methods != NULL && rs->read_methods[0] ? ", " : "",
             rs->read_methods != NULL ? rs->read_methods : "");
     for (size_t i = 0; i < rs->n_routes; ++i) {
         dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));

@@ -197,8 +197,17 @@ int dom_ruleset_canonical(const dom_ruleset_t *rs, char **text, size_t *len)
     add(&l, "default_class", rs->default_class < rs->n_classes ? rs->classes[rs->default_class].name : "?");
     for (size_t i = 0; i < rs->n_regions; ++i)
         addf(&l, rs->regions[i].location, "region.%s.location", rs->regions[i].name, NULL);
-    for (size_t i = 0; i < rs->n_classes; ++i)
-        addf(&l, rs->classes[i].personal ? "true" : "false", "class.%s.personal", rs->classes[i].name, NULL);
+    for (size_t i = 0; i < rs->n_classes; ++i) {
+        const dom_data_class_t *c = &rs->classes[i];
+        char *fields = sorted_list(c->identity_fields != NULL ? c->identity_fields : "", ",");
+        if (fields == NULL)
+            l.failed = 1;
+        addf(&l, c->personal ? "true" : "false", "class.%s.personal", c->name, NULL);
+        addf(&l, dom_body_format_name(c->body), "class.%s.body", c->name, NULL);
+        addf(&l, fields, "class.%s.identity_fields", c->name, NULL);
+        addf(&l, dom_identity_action_name(c->identity), "class.%s.identity", c->name, NULL);
+        free(fields);
+    }
     for (size_t i = 0; i < rs->n_routes; ++i) {
         char methods[DOM_METHODS_TEXT_MAX], *v = NULL;
         const dom_route_rule_t *r = &rs->routes[i];

@@ -29,6 +29,8 @@ static const text_t mode_names[] = {[DOM_MODE_ENFORCE] = T("enforce"), [DOM_MODE
 static const text_t on_unavailable_names[] = {
     [DOM_ON_UNAVAILABLE_REJECT] = T("reject"), [DOM_ON_UNAVAILABLE_NEXT_REGION] = T("next_region")};
 static const text_t consent_names[] = {T("none"), T("required")};
+static const text_t body_format_names[] = {[DOM_BODY_ANY] = T("any"), [DOM_BODY_JSON] = T("json")};
+static const text_t identity_action_names[] = {[DOM_IDENTITY_REFUSE] = T("refuse"), [DOM_IDENTITY_SCRUB] = T("scrub")};
 static const text_t access_names[] = {[DOM_ACCESS_READ] = T("read"), [DOM_ACCESS_WRITE] = T("write")};
 static const text_t level_names[] = {
     [DOM_LEVEL_SUBDIVISION] = T("subdivision"), [DOM_LEVEL_COUNTRY] = T("country"), [DOM_LEVEL_GROUP] = T("group")};
@@ -75,6 +77,8 @@ static int index_of(const text_t *names, size_t n, const char *s, size_t len)
 
 ENUM_TEXT(dom_rule_mode_name, dom_rule_mode_parse, dom_rule_mode_t, mode_names)
 ENUM_TEXT(dom_on_unavailable_name, dom_on_unavailable_parse, dom_on_unavailable_t, on_unavailable_names)
+ENUM_TEXT(dom_body_format_name, dom_body_format_parse, dom_body_format_t, body_format_names)
+ENUM_TEXT(dom_identity_action_name, dom_identity_action_parse, dom_identity_action_t, identity_action_names)
 ENUM_TEXT(dom_access_name, dom_access_parse, dom_access_t, access_names)
 ENUM_TEXT(dom_rules_level_name, dom_rules_level_parse, dom_rules_level_t, level_names)
 
@@ -223,6 +227,8 @@ typedef enum field_kind {
     F_REGIONS,        /* uint16_t[DOM_MAX_REGIONS] indices into rs->regions, by name, count at count_at */
     F_CLAIM_KEY,      /* char[8], 1..7 bytes */
     F_JURISDICTION,   /* size_t index into rs->jurisdictions */
+    F_BODY,           /* dom_body_format_t */
+    F_IDENTITY,       /* dom_identity_action_t */
 } field_kind_t;
 
 typedef struct field {
@@ -231,16 +237,22 @@ typedef struct field {
     size_t at;       /* offsetof the member */
     size_t count_at; /* F_REGIONS, F_PREFIX: offsetof the count, the length */
     size_t max;      /* F_TEXT: the longest value */
+    int optional;    /* a record without it (written before it existed) keeps the member's zero value */
 } field_t;
 
 #define TEXT_MAX 4096
 #define FIELD(T, NAME, KIND, MEMBER, MAX)                                                                              \
     {                                                                                                                  \
-        NAME, KIND, offsetof(T, MEMBER), 0, MAX                                                                        \
+        NAME, KIND, offsetof(T, MEMBER), 0, MAX, 0                                                                     \
+    }
+/* A field added after the format: older files lack it, and its zero value is what they meant. */
+#define OPTIONAL(T, NAME, KIND, MEMBER, MAX)                                                                           \
+    {                                                                                                                  \
+        NAME, KIND, offsetof(T, MEMBER), 0, MAX, 1                                                                     \
     }
 #define COUNTED(T, NAME, KIND, MEMBER, COUNT_MEMBER)                                                                   \
     {                                                                                                                  \
-        NAME, KIND, offsetof(T, MEMBER), offsetof(T, COUNT_MEMBER), 0                                                  \
+        NAME, KIND, offsetof(T, MEMBER), offsetof(T, COUNT_MEMBER), 0, 0                                               \
     }
 
 static const field_t region_fields[] = {
@@ -253,6 +265,9 @@ static const field_t class_fields[] = {
     FIELD(dom_data_class_t, "name", F_NAME, name, 0),
     FIELD(dom_data_class_t, "description", F_TEXT, description, TEXT_MAX),
     FIELD(dom_data_class_t, "personal", F_BOOL, personal, 0),
+    OPTIONAL(dom_data_class_t, "body", F_BODY, body, 0),
+    OPTIONAL(dom_data_class_t, "identity_fields", F_TEXT, identity_fields, TEXT_MAX),
+    OPTIONAL(dom_data_class_t, "identity", F_IDENTITY, identity, 0),
 };
 
 static const field_t route_fields[] = {
@@ -450,6 +465,12 @@ static void encode(dom__record_buf_t *b, dom__rules_table_t table, const dom_rul
         case F_JURISDICTION:
             put_field_int(b, f->name, (int64_t)*CMEMBER(rec, f, size_t));
             break;
+        case F_BODY:
+            put_field(b, f->name, dom_body_format_name(*CMEMBER(rec, f, dom_body_format_t)));
+            break;
+        case F_IDENTITY:
+            put_field(b, f->name, dom_identity_action_name(*CMEMBER(rec, f, dom_identity_action_t)));
+            break;
         }
     }
 }
@@ -612,6 +633,14 @@ static char *get(dom__record_decoder_t *d, dom__rules_table_t table, const recor
     return NULL;
 }
 
+static int has_field(const record_t *rec, const char *name)
+{
+    for (size_t i = 0; i < rec->n; ++i)
+        if (rec->f[i].name_len == strlen(name) && memcmp(rec->f[i].name, name, rec->f[i].name_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* A decimal in [min, max]: an optional '-' and digits, nothing else. */
 static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -663,6 +692,8 @@ static int decode_field(dom__record_decoder_t *d, dom__rules_table_t table, cons
 {
     if (f->kind == F_DATE)
         return 0; /* informative: effective is the value */
+    if (f->optional && !has_field(rec, f->name))
+        return 0;
     size_t max = f->kind == F_TEXT ? f->max : f->kind == F_REGIONS || f->kind == F_PREFIX ? TEXT_MAX : DOM_NAME_MAX;
     const char *s = get(d, table, rec, f->name, max);
     if (s == NULL)
@@ -731,6 +762,12 @@ static int decode_field(dom__record_decoder_t *d, dom__rules_table_t table, cons
         rc = d->rs->n_jurisdictions == 0 ? -1 : parse_int(s, 0, (int64_t)d->rs->n_jurisdictions - 1, &v);
         if (rc == 0)
             *MEMBER(out, f, size_t) = (size_t)v;
+        break;
+    case F_BODY:
+        rc = dom_body_format_parse(s, len, MEMBER(out, f, dom_body_format_t));
+        break;
+    case F_IDENTITY:
+        rc = dom_identity_action_parse(s, len, MEMBER(out, f, dom_identity_action_t));
         break;
     case F_DATE:
         break;

@@ -150,6 +150,10 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_u64(&o, r->bytes_in);
     dom__json_lit(&o, ",\"bytes_out\":");
     dom__json_u64(&o, r->bytes_out);
+    if (r->identity_removed != 0) {
+        dom__json_lit(&o, ",\"identity_removed\":");
+        dom__json_u64(&o, r->identity_removed);
+    }
     if (r->report) {
         dom__json_lit(&o, ",\"report\":{\"differs\":");
         dom__json_bool(&o, r->report_differs);

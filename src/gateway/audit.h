@@ -57,7 +57,8 @@ typedef struct dom__audit_record {
     int report; /* a report-mode rule was evaluated */
     const char *report_jurisdiction, *report_version, *report_action;
     int report_status, report_differs;
-    int retried; /* sent to another node after a connect failure */
+    int retried;               /* sent to another node after a connect failure */
+    uint64_t identity_removed; /* identity fields scrubbed from the body (written only when not 0) */
 } dom__audit_record_t;
 
 typedef struct dom__audit dom__audit_t;

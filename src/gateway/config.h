@@ -121,6 +121,7 @@ typedef struct dom_config {
     } limits;
 
     int expose_decision_headers;
+    int forward_trailers; /* HTTP/2 request trailers go upstream (as header fields, after the decision); default off */
     char **anonymize_strip_headers; /* lower-case names */
     size_t n_anonymize_strip_headers;
 

@@ -91,6 +91,26 @@ int dom__peer_of(h2o_req_t *req, dom_addr_t *out);
 void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_config_t *fc, int64_t now,
                         dom_request_facts_t *out);
 
+/**
+ * forward_trailers: appends the request's HTTP/2 trailer section (req->trailers, kept apart by patch 0008;
+ * never a decision input) to the header section that goes upstream, without the fields no client may send
+ * upstream (dom_facts_header's DOM_HEADER_DROP) and without pin and consent fields. h2o 2.2.5's upstream
+ * client sends a buffered body with Content-Length, so it cannot send a trailer section of its own.
+ */
+void dom__forward_trailers(h2o_req_t *req, const dom_facts_config_t *fc);
+
+/* ---- expect.c: Expect: 100-continue, decided before the body ---- */
+
+/**
+ * h2o's globalconf.http1.on_expect_continue (patch 0009): steps 0-5 on the header section of a request that
+ * expects 100-continue. Returns 0 when it is routed (h2o sends 100 Continue, on_req decides again with the
+ * body); otherwise on_req answers the refusal at once and it returns 1 (h2o closes after it, the body unread).
+ */
+int dom__expect_continue(h2o_req_t *req);
+
+/** Whether on_req is answering req from dom__expect_continue, before its body: it may refuse, never forward. */
+int dom__expect_before_body(h2o_req_t *req);
+
 /* ---- server.c: the process ---- */
 
 typedef struct dom__server dom__server_t;
@@ -183,6 +203,17 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req);
 /** Fills the per-thread PRNG from RAND_bytes. */
 void dom__rng_seed(uint64_t s[4]);
 
+/* ---- body.c: step 5b, the body of a JSON class ---- */
+
+/**
+ * Checks req's buffered body against its class (domicile/body.h; anonymize: the decision's). Returns 0 to
+ * forward: req->entity is then what goes upstream (the scrubbed body, in req->pool, when *removed != 0); else the
+ * status to refuse with (400, 415, 422, or 503 when memory ran out) and *reason (static), *field (the identity
+ * field for a 422, in req->pool).
+ */
+int dom__body_gate(h2o_req_t *req, const dom_data_class_t *cls, int anonymize, const char **reason, const char **field,
+                   size_t *removed);
+
 /* ---- respond.c: answers of our own ---- */
 
 /** One JSON error shape for every refusal. NULL fields are written as null. */
@@ -195,6 +226,7 @@ typedef struct dom__refusal {
     const char *request_id;
     const char *policy_url;
     unsigned retry_after; /* seconds; 0 = no Retry-After */
+    const char *field;    /* 422 identity_in_anonymous_data: the identity field found (written only when not NULL) */
 } dom__refusal_t;
 
 /** Sends a refusal as JSON (RFC 7725 Link for 451, Retry-After for 503). */

@@ -2,6 +2,9 @@
  * The HTTP/2 bounds the gateway sets inside libh2o: the project's patches/ to Debian's h2o 2.2.5
  * (README, "patches/") give h2o a decoded header-list limit, CONTINUATION limits, a request-body
  * deadline and budget, and a stream-reset hook; this file turns the config's limits into them.
+ * It also installs the Expect: 100-continue hook (expect.c) and warns when the patches that make
+ * h2o refuse ambiguous HTTP/1.1 framing, a host that disagrees with :authority, or keep trailers
+ * apart are missing.
  */
 #ifndef DOM_GATEWAY_H2LIMITS_H
 #define DOM_GATEWAY_H2LIMITS_H

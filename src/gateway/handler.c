@@ -55,6 +55,7 @@ struct request_state {
     h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
     const char *method;          /* NUL-terminated, for step 7 */
     char geo_sha256[65];         /* the geo database that located the client (audit: which file decided) */
+    size_t body_removed;         /* identity fields scrubbed from the body (step 5b) */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -128,6 +129,7 @@ static void record(struct request_state *st)
         .latency_ns = latency,
         .bytes_in = req->entity.len,
         .bytes_out = req->bytes_sent,
+        .identity_removed = st->body_removed,
     };
     if (st->decided && d->report.present) {
         r.report = 1;
@@ -607,9 +609,20 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     refusal_init(st, &refusal);
     if (st->d.action == DOM_ACTION_REJECT)
         return refuse(st, &refusal, st->d.status, st->d.reason);
+    /* refused a moment ago in expect.c, routed now (the rules changed between): the body was never read */
+    if (dom__expect_before_body(req))
+        return refuse(st, &refusal, 503, "region_unavailable");
     /* the body was buffered by h2o up to the largest class limit; this class may allow less */
     if (req->entity.base != NULL && req->entity.len > class_limit(cfg, st->d.class_name))
         return refuse(st, &refusal, 413, "body_too_large");
+    /* step 5b: a JSON class's whole body, before anything goes upstream (what is checked is what is forwarded) */
+    if (st->d.class_name != NULL && st->d.class_index < st->rules->n_classes) {
+        const char *why;
+        int status = dom__body_gate(req, &st->rules->classes[st->d.class_index], st->d.anonymize, &why, &refusal.field,
+                                    &st->body_removed);
+        if (status != 0)
+            return refuse(st, &refusal, status, why);
+    }
 
     /* step 6: a node in the first allowed region that has one; never outside the list */
     switch (dom__upstream_pick(&w->upstream, st->rules, &st->d, NULL, 0, &st->node, &st->region)) {
@@ -621,6 +634,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
         break;
     }
     ++st->node->outstanding; /* st->region: a name in st->rules, held as long as st */
+    if (cfg->forward_trailers)
+        dom__forward_trailers(req, &fc);
     rewrite_upstream(st, cfg, &facts, &refusal);
 
     /*

@@ -23,6 +23,10 @@ const char *dom__status_text(int status)
         return "Method Not Allowed";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
     case 431:
         return "Request Header Fields Too Large";
     case 451:
@@ -69,6 +73,16 @@ static const char *message_for(const char *reason, int status)
         {"method_not_allowed", "This gateway does not serve this method."},
         {"invalid_destination", "The Destination header is missing, names another host or cannot be read the same way "
                                 "by every server."},
+        {"invalid_json", "This kind of data is sent as JSON, and the request body is not valid JSON (RFC 8259: "
+                         "UTF-8, no duplicate member names)."},
+        {"json_too_deep", "The JSON request body nests arrays and objects deeper than this gateway accepts."},
+        {"unsupported_media_type", "This kind of data is sent as JSON: use Content-Type application/json "
+                                   "(charset utf-8, if given)."},
+        {"body_not_inspectable", "The request body is compressed (Content-Encoding): the gateway must check it before "
+                                 "it is stored, so send it uncompressed."},
+        {"body_check_failed", "The gateway could not check the request body (out of memory). Try again later."},
+        {"identity_in_anonymous_data", "This data is collected anonymously, and the request body carries a field "
+                                       "that identifies a person (see \"field\"): remove it and send again."},
         {"destination_not_allowed",
          "The rules do not allow the Destination's kind of data where the source is stored."},
     };
@@ -94,6 +108,10 @@ static void put_fields(dom__json_t *j, const dom__refusal_t *r, const char *mess
     dom__json_str(j, r->request_id);
     dom__json_lit(j, ",\"policy_url\":");
     dom__json_str(j, r->policy_url);
+    if (r->field != NULL) {
+        dom__json_lit(j, ",\"field\":");
+        dom__json_str(j, r->field);
+    }
 }
 
 /* The fields at top level, and the same under "error" for clients that expect an envelope. */

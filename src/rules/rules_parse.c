@@ -20,6 +20,7 @@
 #include <time.h>
 #include <yaml.h>
 #include <openssl/evp.h>
+#include "domicile/body.h"
 #include "domicile/ledger.h"
 #include "domicile/rules_record.h"
 #include "ruleset_internal.h"
@@ -604,6 +605,71 @@ static void parse_methods(file_ctx_t *f, yaml_node_t *node)
     b->read_methods = dup(b, joined, used);
 }
 
+/* body: any | json (the class's request bodies are JSON: checked, domicile/body.h). */
+static void parse_class_body(file_ctx_t *f, yaml_node_t *v, dom_data_class_t *cls)
+{
+    size_t n;
+    const char *s = scalar(f, v, "body", &n);
+    if (s != NULL && dom_body_format_parse(s, n, &cls->body) != 0)
+        error_at(f->b, node_mark(f->file, v), "body must be json or any, not %s", show(v).s);
+}
+
+/* identity: refuse | scrub (what an anonymized body carrying an identity field gets). */
+static void parse_class_identity(file_ctx_t *f, yaml_node_t *v, dom_data_class_t *cls)
+{
+    size_t n;
+    const char *s = scalar(f, v, "identity", &n);
+    if (s != NULL && dom_identity_action_parse(s, n, &cls->identity) != 0)
+        error_at(f->b, node_mark(f->file, v), "identity must be refuse or scrub, not %s", show(v).s);
+}
+
+/* identity_fields: [email, user_id, ...]: JSON member names ([A-Za-z0-9_-], matched ignoring case, '_' and '-'),
+ * kept ","-joined; two names that match each other are one name written twice. */
+static void parse_class_identity_fields(file_ctx_t *f, yaml_node_t *v, dom_data_class_t *cls)
+{
+    builder_t *b = f->b;
+    if (expect_sequence(f, v, "identity_fields") != 0)
+        return;
+    if (seq_len(v) > DOM_IDENTITY_FIELDS_MAX) {
+        error_at(b, node_mark(f->file, v), "identity_fields lists more than %d names", DOM_IDENTITY_FIELDS_MAX);
+        return;
+    }
+    char joined[DOM_IDENTITY_FIELDS_MAX * (DOM_IDENTITY_FIELD_MAX + 1)] = "";
+    size_t used = 0;
+    FOR_ITEMS(f, v, it)
+    {
+        yaml_node_t *item = get_node(f, *it);
+        size_t n;
+        const char *s = scalar(f, item, "an identity field", &n);
+        if (s == NULL)
+            continue;
+        int ok = n != 0 && n <= DOM_IDENTITY_FIELD_MAX && strspn(s, "_-") < n;
+        for (size_t i = 0; ok && i < n; ++i)
+            ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
+        if (!ok) {
+            error_at(b, node_mark(f->file, item),
+                     "invalid identity field %s: use letters, digits, '_' and '-' (at most %d)", show(item).s,
+                     DOM_IDENTITY_FIELD_MAX);
+            continue;
+        }
+        int dupl = 0;
+        for (const char *p = joined; !dupl && *p != '\0';) {
+            size_t len = strcspn(p, ",");
+            dupl = dom_identity_field_match(p, len, s, n);
+            p += len + (p[len] == ',');
+        }
+        if (dupl) {
+            error_at(b, node_mark(f->file, item),
+                     "identity field %s is listed twice (names match ignoring case, "
+                     "'_' and '-')",
+                     show(item).s);
+            continue;
+        }
+        used += (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%.*s", used ? "," : "", (int)n, s);
+    }
+    cls->identity_fields = dup(b, joined, used);
+}
+
 static void parse_classes(file_ctx_t *f, yaml_node_t *root)
 {
     builder_t *b = f->b;
@@ -641,8 +707,8 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
                 error_at(b, node_mark(f->file, k), "too many classes (at most %d)", MAX_CLASSES);
                 continue;
             }
-            dom_data_class_t cls = {dup(b, name, len), "", 1};
-            static const char *const ckeys[] = {"description", "personal"};
+            dom_data_class_t cls = {.name = dup(b, name, len), .description = "", .personal = 1};
+            static const char *const ckeys[] = {"description", "personal", "body", "identity_fields", "identity"};
             key_table_t ct = DOM__YAML_KEYS(ckeys);
             if (cv->type == YAML_SCALAR_NODE && cv->data.scalar.length == 0) {
                 /* `telemetry:` with nothing: a class with defaults */
@@ -657,7 +723,18 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
                         cls.description = dup(b, s, n);
                     else if (w == 1)
                         bool_value(f, qv, "personal", &cls.personal);
+                    else if (w == 2)
+                        parse_class_body(f, qv, &cls);
+                    else if (w == 3)
+                        parse_class_identity_fields(f, qv, &cls);
+                    else if (w == 4)
+                        parse_class_identity(f, qv, &cls);
                 }
+                /* identity fields are looked for in JSON only: without body: json they would promise a check that
+                 * never runs */
+                if (cls.body != DOM_BODY_JSON && (dom__yaml_has(&ct, 3) || dom__yaml_has(&ct, 4)))
+                    error_at(b, seen_at(f, &ct, dom__yaml_has(&ct, 3) ? 3 : 4),
+                             "identity_fields and identity need body: json");
             }
             if (GROW(b, b->classes, b->n_classes, b->cap_classes))
                 b->classes[b->n_classes++] = cls;
@@ -1574,7 +1651,7 @@ static void fixed_vocabulary(builder_t *b, file_kind_t kind)
         b->have_classes = 1;
         for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); ++i)
             if (GROW(b, b->classes, b->n_classes, b->cap_classes))
-                b->classes[b->n_classes++] = (dom_data_class_t){classes[i], "", 1};
+                b->classes[b->n_classes++] = (dom_data_class_t){.name = classes[i], .description = "", .personal = 1};
     }
     if (kind != KIND_GROUPS && GROW(b, b->groups, b->n_groups, b->cap_groups)) {
         group_t g = {"EEA", dom__arena_calloc(b->arena, 8, 3), 8, {"_groups.yaml", 1, 1}};

@@ -820,7 +820,9 @@ def curl(port, path="/", method="GET", headers=None, body=None, proto="h2", host
     if body is not None:
         with open(infile, "wb") as f:
             f.write(body)
-        argv += ["--data-binary", "@" + infile, "-H", "Content-Type: application/octet-stream"]
+        argv += ["--data-binary", "@" + infile]
+        if not any(k.lower() == "content-type" for k in (headers or {})):
+            argv += ["-H", "Content-Type: application/octet-stream"]
     argv += list(extra)
     argv.append(url)
     try:

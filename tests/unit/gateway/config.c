@@ -70,6 +70,7 @@ static void test_example(void)
     is_int(cfg->limits.upstream_timeout_ms, 30000);
     is_int(cfg->limits.drain_timeout_ms, 10000);
     is_int(cfg->expose_decision_headers, 1);
+    is_int(cfg->forward_trailers, 0); /* off unless the file says so */
     is_int(cfg->n_anonymize_strip_headers, 2);
     is_str(cfg->anonymize_strip_headers[1], "x-device-id");
     is_int(cfg->n_clusters, 2);
@@ -241,6 +242,7 @@ static void test_errors(void)
                  "country \"US-XX\" is not in ISO 3166-2:US");
     expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8, jurisdiction: \"EU GDPR\" }]\n",
                  "jurisdiction \"EU GDPR\" must be");
+    expect_error(BASE "forward_trailers: sometimes\n", "forward_trailers must be true or false");
     expect_error(BASE "anonymize_strip_headers: [\"x:y\"]\n", "is not a valid header name");
     expect_error(BASE "admin: { listen: nowhere }\n", "bad admin.listen address");
     expect_error(BASE "clusters: [{ name: a, region: r, nodes: [\"ftp://x\"] }]\n",
@@ -652,6 +654,18 @@ static void test_h2_limits(void)
     expect_error(BASE "limits: { h2_max_resets: -1 }\n", "limits.h2_max_resets (0 = off) must be a number from 0");
 }
 
+static void test_forward_trailers(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE "forward_trailers: true\n", &cfg), 0);
+    ok(cfg != NULL && cfg->forward_trailers == 1);
+    dom_config_free(cfg);
+    cfg = NULL;
+    is_int(load(BASE, &cfg), 0);
+    ok(cfg != NULL && cfg->forward_trailers == 0);
+    dom_config_free(cfg);
+}
+
 int main(void)
 {
     subtest("examples/domicile.yaml", test_example);
@@ -666,5 +680,6 @@ int main(void)
     subtest("secret files", test_secrets);
     subtest("instance", test_instance);
     subtest("HTTP/2 bounds inside libh2o", test_h2_limits);
+    subtest("forward_trailers", test_forward_trailers);
     return done_testing();
 }
