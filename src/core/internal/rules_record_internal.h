@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <lmdb.h>
 #include "domicile/rules_record.h"
 #include "ruleset_internal.h"
 #include "util/text.h"
@@ -71,6 +72,14 @@ void dom__record_buf_clear(dom__record_buf_t *b);
 /** Frees the buffer's memory. */
 void dom__record_buf_free(dom__record_buf_t *b);
 
+/** Appends one line "name=value\n" to b, the value escaped (\\ \n \t): the framing of every record and of the
+ * canonical rule texts (src/core/rules_hash.c). NULL value: "". */
+void dom__record_put_field(dom__record_buf_t *b, const char *name, const char *value);
+
+/** Unescapes n bytes of a field's value into out (room for n + 1; NUL-terminated). Returns the length, or (size_t)-1
+ * for a bad escape or a control byte other than \n and \t. */
+size_t dom__record_unescape(const char *s, size_t n, char *out);
+
 /**
  * Appends one record of `table` to b: `record` points to the struct the table holds (see dom__rules_table_t; a
  * jurisdiction's class rules are records of their own). rs gives the names of the regions and classes the record
@@ -114,5 +123,11 @@ int dom__record_decode(dom__record_decoder_t *d, dom__rules_table_t table, const
  * DOM__META_DEFAULT_CLASS needs d->rs->classes). Errors as dom__record_decode().
  */
 int dom__meta_decode(dom__record_decoder_t *d, dom__rules_meta_t key, const void *data, size_t len);
+
+/**
+ * Checks that the file of an open LMDB environment holds every page its last commit uses: a truncated file would
+ * otherwise fault (SIGBUS) when a reader touches a page past its end. Returns 0, or DOM_ECORRUPT with a message.
+ */
+int dom__rules_file_complete(MDB_env *env, char *err, size_t errlen);
 
 #endif
