@@ -400,7 +400,8 @@ static void print_regions(FILE *fp, const dom__jval_t *status)
     for (size_t i = 0; i < regions->n; ++i) {
         const dom__jval_t *r = regions->items[i];
         const char *name = dom__jval_str(r, "name");
-        fprintf(fp, "%s%s %.0f/%.0f", i ? " " : "", name != NULL ? name : "?", dom__jval_num(r, "nodes_up"), dom__jval_num(r, "nodes"));
+        fprintf(fp, "%s%s %.0f/%.0f", i ? " " : "", name != NULL ? name : "?", dom__jval_num(r, "nodes_up"),
+                dom__jval_num(r, "nodes"));
     }
 }
 
@@ -415,7 +416,7 @@ static void print_table(struct replica *rs, size_t n)
             continue;
         }
         const dom__jval_t *rules = dom__jval_get(r->status, "rules"), *geo = dom__jval_get(r->status, "geo"),
-                     *config = dom__jval_get(r->status, "config");
+                          *config = dom__jval_get(r->status, "config");
         const char *inst = dom__jval_str(r->status, "instance");
         char h1[16], h2[16], loaded[32], built[32];
         fmt_time(dom__jval_num(rules, "loaded_at"), loaded, sizeof(loaded));

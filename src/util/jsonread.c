@@ -3,7 +3,6 @@
 #include <string.h>
 #include "util/jsonread.h"
 
-
 struct jparser {
     const char *p, *end;
     int depth;

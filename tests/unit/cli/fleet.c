@@ -25,7 +25,8 @@ static void test_json(void)
     ok(regions != NULL && regions->type == DOM__J_ARR && regions->n == 2);
     is_str(dom__jval_str(regions->items[1], "name"), "r\"x");
     is_int(dom__jval_num(regions->items[0], "nodes_up"), 1);
-    ok(dom__jval_str(v, "missing") == NULL && dom__jval_num(v, "instance") == 0); /* absent or of another type: nothing */
+    ok(dom__jval_str(v, "missing") == NULL &&
+       dom__jval_num(v, "instance") == 0); /* absent or of another type: nothing */
     dom__jval_free(v);
 
     const char *bad[] = {"",           "{",      "{\"a\"}", "{\"a\":}", "[1,]", "[1 2]",
