@@ -10,6 +10,7 @@ int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show *
 int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */
+int dom_cli_audit(int argc, char **argv);   /* audit.c: verify (exit 1: the log has a break) */
 
 /**
  * Writes s as a JSON string (NULL as null) with the one JSON writer (util/json.h): quotes,
