@@ -111,6 +111,8 @@ static void record(struct request_state *st)
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
         .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
+        .ruleset = st->rules != NULL ? st->rules->hash : NULL,
+        .rule_hash = st->decided && d->jurisdiction != NULL ? d->jurisdiction->hash : NULL,
         .geo_sha256 = st->geo_sha256[0] != '\0' ? st->geo_sha256 : NULL,
         .protocol = st->protocol >= DOM__PROTO_H2 ? "h2" : "h1",
         .tls = st->protocol == DOM__PROTO_H1_TLS || st->protocol == DOM__PROTO_H2_TLS,
