@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 /* Each returns the process exit status: 0 success, 1 the thing checked is bad, 2 usage error. */
-int dom_cli_serve(int argc, char **argv);   /* serve.c */
-int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show | history */
+int dom_cli_serve(int argc, char **argv); /* serve.c */
+int dom_cli_rules(int argc, char **argv); /* rules.c: check | compile | show | history */
 /** `rules history FILE [JURISDICTION] [--json]` (rules_ledger.c); 2 on a usage error. */
 int dom__cli_rules_history(int argc, char **argv);
 /** `rules show FILE --hash H`: prints the exact canonical text of one ledger version (rules_ledger.c). */

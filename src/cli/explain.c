@@ -482,6 +482,8 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, dom_jurisdiction_source_name(d->source));
     fputs(",\n  \"rule_version\": ", fp);
     dom__cli_json_str(fp, j != NULL ? j->version : NULL);
+    fputs(",\n  \"rule_hash\": ", fp);
+    dom__cli_json_str(fp, j != NULL ? j->hash : NULL);
     fputs(",\n  \"rule_effective\": ", fp);
     if (j != NULL) {
         dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
@@ -516,6 +518,8 @@ static void print_json(FILE *fp, const explanation_t *e)
         dom__cli_json_str(fp, r->jurisdiction->name);
         fputs(", \"rule_version\": ", fp);
         dom__cli_json_str(fp, r->jurisdiction->version);
+        fputs(", \"rule_hash\": ", fp);
+        dom__cli_json_str(fp, r->jurisdiction->hash);
         fputs(", \"jurisdiction_source\": ", fp);
         dom__cli_json_str(fp, dom_jurisdiction_source_name(r->source));
         fputs(", \"action\": ", fp);
@@ -530,7 +534,9 @@ static void print_json(FILE *fp, const explanation_t *e)
         fputs(",\n  \"report\": null", fp);
     }
 
-    fprintf(fp, ",\n  \"rules\": {\"generation\": %" PRIu64 ", \"source_hash\": ", e->rules->generation);
+    fputs(",\n  \"rules\": {\"ruleset\": ", fp);
+    dom__cli_json_str(fp, e->rules->hash);
+    fprintf(fp, ", \"generation\": %" PRIu64 ", \"source_hash\": ", e->rules->generation);
     dom__cli_json_str(fp, e->rules->source_hash);
     fputs(", \"path\": ", fp);
     dom__cli_json_str(fp, e->rules_path);
@@ -690,10 +696,12 @@ static void print_words(FILE *fp, const explanation_t *e)
 
     fprintf(fp, "rules         %s (generation %" PRIu64 ", sha256 %.12s)\n", e->rules_path, e->rules->generation,
             e->rules->source_hash);
+    fprintf(fp, "  ruleset     %s\n", e->rules->hash);
     if (j != NULL) {
         dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
         fprintf(fp, "jurisdiction  %s, version %s (effective %s, %s)\n", j->name, j->version, date,
                 j->source_file != NULL ? j->source_file : "?");
+        fprintf(fp, "  rule hash   %s (domicile rules show --hash prints its text)\n", j->hash);
         fprintf(fp, "  why         %s: %s\n", dom_jurisdiction_source_name(d->source), why_jurisdiction(e));
         if (j->applies_to != NULL && j->applies_to[0] != '\0')
             fprintf(fp, "  applies to  %s\n", j->applies_to);

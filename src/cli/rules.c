@@ -133,8 +133,7 @@ static int cmd_compile(int argc, char **argv)
         goto cleanup;
     }
     summary(stdout, dir, rs, &diag);
-    printf("\n%s: generation %" PRIu64 ", ruleset %s, source sha256 %s\n", out, generation, rs->hash,
-           rs->source_hash);
+    printf("\n%s: generation %" PRIu64 ", ruleset %s, source sha256 %s\n", out, generation, rs->hash, rs->source_hash);
     status = 0;
 
 cleanup:
@@ -274,8 +273,8 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
 {
     char buf[64];
     date(rs->compiled_at, buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC");
-    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\nruleset: %s\n", path, rs->generation,
-            buf, rs->source_hash, rs->hash);
+    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\nruleset: %s\n", path, rs->generation, buf,
+            rs->source_hash, rs->hash);
     fprintf(fp, "regions:");
     for (size_t i = 0; i < rs->n_regions; ++i)
         fprintf(fp, "%s %s (%s)", i ? "," : "", rs->regions[i].name, rs->regions[i].location);

@@ -349,6 +349,8 @@ int dom_ledger_open(const char *path, dom_ledger_t **out, char *err, size_t errl
         ret = DOM_ELMDB;
         goto cleanup;
     }
+    if ((ret = dom__rules_file_complete(env, err, errlen)) != 0)
+        goto cleanup;
     /* a database of another kind is not a ledger */
     MDB_dbi meta;
     const char *fk = dom__rules_meta_key(DOM__META_FORMAT);
@@ -460,8 +462,7 @@ const dom_ledger_class_t *dom_ledger_class(const dom_ledger_version_t *v, const 
     return NULL;
 }
 
-int dom_ledger_allowed(const dom_ledger_version_t *v, const char *class_name, dom_access_t access,
-                       const char *region)
+int dom_ledger_allowed(const dom_ledger_version_t *v, const char *class_name, dom_access_t access, const char *region)
 {
     const dom_ledger_class_t *c = dom_ledger_class(v, class_name);
     if (c == NULL)

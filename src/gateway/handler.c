@@ -544,9 +544,17 @@ static void rewrite_upstream(struct request_state *st, const dom_config_t *cfg, 
             h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("forwarded"), 0, NULL, fwd.base, fwd.len);
         }
     }
-    if (st->expose_decision_headers)
+    if (st->expose_decision_headers) {
+        /* which rule text decided: `domicile rules show --hash` prints it */
+        const char *rule_hash = st->d.jurisdiction != NULL ? pool_cstr(req, st->d.jurisdiction->hash) : "";
+        const char *ruleset = st->rules != NULL ? pool_cstr(req, st->rules->hash) : "";
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-version"), 0, NULL, version,
                               strlen(version));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-hash"), 0, NULL, rule_hash,
+                              strlen(rule_hash));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-ruleset"), 0, NULL, ruleset,
+                              strlen(ruleset));
+    }
     /* no node reachable in the regions we may use: never another one */
     st->refusal = *r;
     st->refusal.status = 503;

@@ -63,10 +63,10 @@ typedef struct entry {
 
 typedef struct jur_src {
     dom_jurisdiction_t j;
-    mark_t at;        /* the jurisdiction name's value */
+    mark_t at;         /* the jurisdiction name's value */
     mark_t version_at; /* the version key (where a reused version is reported) */
-    size_t order;     /* reading order, to report the later of two duplicates */
-    entry_t *entries; /* applies_to */
+    size_t order;      /* reading order, to report the later of two duplicates */
+    entry_t *entries;  /* applies_to */
     size_t n_entries;
     int conflict_reported;
 } jur_src_t;
