@@ -38,7 +38,7 @@ typedef struct dom_auditlog_key {
 /** The start of the chain: seq 0, a hash of 64 zeros. */
 void dom_auditlog_genesis(dom_auditlog_link_t *link);
 
-/** The hash of one line (its bytes without a trailing newline): SHA-256 as lower-case hex into out[65]. */
+/** The hash of one line: SHA-256 of line[0..len) (pass it without its newline) as lower-case hex into out[65]. */
 void dom_auditlog_hash(const char *line, size_t len, char out[65]);
 
 /**

@@ -42,8 +42,6 @@ void dom_auditlog_hash(const char *line, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned mdlen = 0;
-    if (len > 0 && line[len - 1] == '\n')
-        --len;
     if (EVP_Digest(line, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
         memset(out, 'x', 64); /* never a valid hash: the chain breaks visibly rather than silently */
         out[64] = '\0';

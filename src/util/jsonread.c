@@ -31,12 +31,17 @@ static void jskip(struct jparser *jp)
 
 static char *jstring(struct jparser *jp)
 {
-    /* at the opening quote; \uXXXX outside ASCII becomes '?': names and hashes here are ASCII */
+    /* at the opening quote; \uXXXX outside ASCII (and \u0000) becomes '?': names and hashes here are ASCII, and
+     * a NUL must not end a C string early ("seq\u0000x" is not "seq"); a raw control byte is not JSON */
     ++jp->p;
     size_t cap = 32, len = 0;
     char *out = malloc(cap);
     while (out != NULL && jp->p < jp->end && *jp->p != '"') {
         char c = *jp->p++;
+        if ((unsigned char)c < 0x20) {
+            free(out);
+            return NULL;
+        }
         if (c == '\\') {
             if (jp->p >= jp->end)
                 break;
@@ -47,7 +52,7 @@ static char *jstring(struct jparser *jp)
                     break;
                 char hex[5] = {jp->p[0], jp->p[1], jp->p[2], jp->p[3], 0};
                 unsigned long u = strtoul(hex, NULL, 16);
-                c = u < 0x80 ? (char)u : '?';
+                c = u > 0 && u < 0x80 ? (char)u : '?';
                 jp->p += 4;
             }
         }
