@@ -67,6 +67,7 @@ struct dom__audit {
     uint64_t since_checkpoint; /* lines sealed since the last checkpoint */
     int64_t checkpoint_at_ms;  /* monotonic time of the last checkpoint */
     int state_fd;              /* the chain's state file, -1: none */
+    int state_failed;          /* a write of it failed (reported once) */
     char *out;                 /* the batch of sealed lines (OUT_BYTES) */
     size_t out_len, n_marks;
     struct mark *marks;
@@ -242,8 +243,12 @@ static void save_state(dom__audit_t *a)
         return;
     dom_auditlog_state_format(&a->disk, rec);
     /* one small write at offset 0 of a fixed-size record: never half old, half new on a local file system */
-    if (pwrite(a->state_fd, rec, DOM_AUDITLOG_STATE_LEN, 0) != DOM_AUDITLOG_STATE_LEN)
-        __atomic_store_n(&a->ok, 0, __ATOMIC_RELAXED);
+    if (pwrite(a->state_fd, rec, DOM_AUDITLOG_STATE_LEN, 0) != DOM_AUDITLOG_STATE_LEN && !a->state_failed) {
+        /* the log itself is fine: say it once; a restart after a rotation may then start a new chain (verify names it)
+         */
+        a->state_failed = 1;
+        fprintf(stderr, "domicile: audit chain state %s: cannot write: %s\n", a->state_path, strerror(errno));
+    }
 }
 
 /*

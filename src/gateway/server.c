@@ -410,27 +410,24 @@ static int read_key_file(const char *path, unsigned char **key, size_t *len, cha
  * The key the audit log's checkpoints are signed with: audit.key_id (or the first key) of audit.key_file, else of
  * pins.keys; none (kid "") when neither file is configured. Returns 0, or -1 with a message.
  */
-static int audit_checkpoint_key(const dom_config_t *cfg, const dom_pin_keyring_t *pins, dom_auditlog_key_t *out,
-                                char *err, size_t errlen)
+static int audit_checkpoint_key(const dom_config_t *cfg, dom_auditlog_key_t *out, char *err, size_t errlen)
 {
-    dom_pin_keyring_t own = {0};
-    const dom_pin_keyring_t *ring = pins;
+    /* read here, not borrowed from the pin keyring: the settings own that one, and it is swapped on SIGHUP */
+    const char *file = cfg->audit.key_file != NULL ? cfg->audit.key_file : cfg->pins.keys;
+    dom_pin_keyring_t ring = {0};
     int ret = -1;
     memset(out, 0, sizeof(*out));
-    if (cfg->audit.key_file != NULL) {
-        if (dom_pin_keyring_load(cfg->audit.key_file, &own, err, errlen) != 0)
-            goto cleanup;
-        ring = &own;
-    } else if (cfg->pins.keys == NULL) {
+    if (file == NULL)
         return 0;
-    }
+    if (dom_pin_keyring_load(file, &ring, err, errlen) != 0)
+        goto cleanup;
     const dom_pin_key_t *key = NULL;
-    for (size_t i = 0; key == NULL && i < ring->count; ++i)
-        if (cfg->audit.key_id == NULL || strcmp(ring->keys[i].kid, cfg->audit.key_id) == 0)
-            key = &ring->keys[i];
+    for (size_t i = 0; key == NULL && i < ring.count; ++i)
+        if (cfg->audit.key_id == NULL || strcmp(ring.keys[i].kid, cfg->audit.key_id) == 0)
+            key = &ring.keys[i];
     if (key == NULL) {
-        snprintf(err, errlen, "audit.key_id \"%s\": no such key in %s", cfg->audit.key_id,
-                 cfg->audit.key_file != NULL ? cfg->audit.key_file : cfg->pins.keys);
+        snprintf(err, errlen, "audit.key_id \"%s\": no such key in %s",
+                 cfg->audit.key_id != NULL ? cfg->audit.key_id : "", file);
         goto cleanup;
     }
     if (dom_auditlog_key_derive(key, out) != DOM_OK) {
@@ -440,7 +437,7 @@ static int audit_checkpoint_key(const dom_config_t *cfg, const dom_pin_keyring_t
     ret = 0;
 
 cleanup:
-    dom_pin_keyring_free(&own);
+    dom_pin_keyring_free(&ring);
     return ret;
 }
 
@@ -490,7 +487,7 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
             .state_path = cfg->audit.state_file,
         };
         dom_auditlog_key_t checkpoint_key;
-        if (audit_checkpoint_key(cfg, &srv->keyring, &checkpoint_key, err, sizeof(err)) < 0) {
+        if (audit_checkpoint_key(cfg, &checkpoint_key, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s: %s\n", cfg->file, err);
             return -1;
         }
