@@ -577,9 +577,12 @@ static int verify(int argc, char **argv)
         fprintf(stderr, "domicile audit verify: out of memory\n");
         goto cleanup;
     }
-    qsort(v.problems, v.n_problems, sizeof(*v.problems), by_position);
-    qsort(v.versions, v.n_versions, sizeof(*v.versions), by_count);
-    qsort(v.reasons, v.n_reasons, sizeof(*v.reasons), by_count);
+    if (v.n_problems > 0) /* qsort of NULL, 0 is undefined */
+        qsort(v.problems, v.n_problems, sizeof(*v.problems), by_position);
+    if (v.n_versions > 0)
+        qsort(v.versions, v.n_versions, sizeof(*v.versions), by_count);
+    if (v.n_reasons > 0)
+        qsort(v.reasons, v.n_reasons, sizeof(*v.reasons), by_count);
     if (json)
         print_json(&v);
     else
