@@ -14,6 +14,7 @@ int dom__cli_rules_show_hash(const char *path, const char *hash);
 int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */
+int dom_cli_audit(int argc, char **argv);   /* audit.c: verify (exit 1: the log has a break) */
 
 int dom_cli_rules_plan(int argc, char **argv); /* plan.c: `rules plan` (exit 0 no change, 2 changes, 1 error) */
 

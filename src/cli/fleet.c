@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "cli/cli.h"
+#include "util/jsonread.h"
 
 #define ANSWER_MAX (4u << 20)
 #define TOKEN_MAX 1024
@@ -48,216 +49,6 @@ static void usage(FILE *fp)
           "Exit status: 0 every replica answered, is ready, and all run the same rule set and geo\n"
           "database; 1 they diverge, or one is unreachable or not ready; 2 usage error.\n",
           fp);
-}
-
-/* ---- a small JSON reader: enough for /status ---- */
-
-typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype_t;
-
-typedef struct jval {
-    jtype_t type;
-    int boolean;
-    double num;
-    char *str;           /* J_STR */
-    struct jval **items; /* J_ARR values, J_OBJ values */
-    char **keys;         /* J_OBJ */
-    size_t n;
-} jval_t;
-
-struct jparser {
-    const char *p, *end;
-    int depth;
-};
-
-static void jfree(jval_t *v)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < v->n; ++i) {
-        jfree(v->items[i]);
-        if (v->keys != NULL)
-            free(v->keys[i]);
-    }
-    free(v->items);
-    free(v->keys);
-    free(v->str);
-    free(v);
-}
-
-static void jskip(struct jparser *jp)
-{
-    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
-        ++jp->p;
-}
-
-static char *jstring(struct jparser *jp)
-{
-    /* at the opening quote; \uXXXX outside ASCII becomes '?': names and hashes here are ASCII */
-    ++jp->p;
-    size_t cap = 32, len = 0;
-    char *out = malloc(cap);
-    while (out != NULL && jp->p < jp->end && *jp->p != '"') {
-        char c = *jp->p++;
-        if (c == '\\') {
-            if (jp->p >= jp->end)
-                break;
-            char e = *jp->p++;
-            c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
-            if (e == 'u') {
-                if (jp->end - jp->p < 4)
-                    break;
-                char hex[5] = {jp->p[0], jp->p[1], jp->p[2], jp->p[3], 0};
-                unsigned long u = strtoul(hex, NULL, 16);
-                c = u < 0x80 ? (char)u : '?';
-                jp->p += 4;
-            }
-        }
-        if (len + 2 > cap) {
-            char *n = realloc(out, cap *= 2);
-            if (n == NULL) {
-                free(out);
-                return NULL;
-            }
-            out = n;
-        }
-        out[len++] = c;
-    }
-    if (out == NULL || jp->p >= jp->end) {
-        free(out);
-        return NULL;
-    }
-    ++jp->p; /* closing quote */
-    out[len] = '\0';
-    return out;
-}
-
-static int jpush(jval_t *v, jval_t *item, char *key)
-{
-    if ((v->n & (v->n - 1)) == 0) { /* grow at powers of two */
-        size_t cap = v->n ? v->n * 2 : 4;
-        jval_t **items = realloc(v->items, cap * sizeof(*items));
-        if (items == NULL)
-            return -1;
-        v->items = items;
-        if (v->type == J_OBJ) {
-            char **keys = realloc(v->keys, cap * sizeof(*keys));
-            if (keys == NULL)
-                return -1;
-            v->keys = keys;
-        }
-    }
-    v->items[v->n] = item;
-    if (v->type == J_OBJ)
-        v->keys[v->n] = key;
-    ++v->n;
-    return 0;
-}
-
-static jval_t *jparse(struct jparser *jp)
-{
-    jskip(jp);
-    if (jp->p >= jp->end || ++jp->depth > 32)
-        return NULL;
-    jval_t *v = calloc(1, sizeof(*v));
-    if (v == NULL)
-        return NULL;
-    char c = *jp->p;
-    if (c == '{' || c == '[') {
-        v->type = c == '{' ? J_OBJ : J_ARR;
-        char close = c == '{' ? '}' : ']';
-        ++jp->p;
-        jskip(jp);
-        if (jp->p < jp->end && *jp->p == close) {
-            ++jp->p;
-            goto done;
-        }
-        for (;;) {
-            char *key = NULL;
-            jskip(jp);
-            if (v->type == J_OBJ) {
-                if (jp->p >= jp->end || *jp->p != '"' || (key = jstring(jp)) == NULL)
-                    goto fail;
-                jskip(jp);
-                if (jp->p >= jp->end || *jp->p++ != ':') {
-                    free(key);
-                    goto fail;
-                }
-            }
-            jval_t *item = jparse(jp);
-            if (item == NULL || jpush(v, item, key) != 0) {
-                jfree(item);
-                free(key);
-                goto fail;
-            }
-            jskip(jp);
-            if (jp->p < jp->end && *jp->p == ',') {
-                ++jp->p;
-                continue;
-            }
-            if (jp->p < jp->end && *jp->p == close) {
-                ++jp->p;
-                goto done;
-            }
-            goto fail;
-        }
-    } else if (c == '"') {
-        v->type = J_STR;
-        if ((v->str = jstring(jp)) == NULL)
-            goto fail;
-    } else if (jp->end - jp->p >= 4 && memcmp(jp->p, "true", 4) == 0) {
-        v->type = J_BOOL;
-        v->boolean = 1;
-        jp->p += 4;
-    } else if (jp->end - jp->p >= 5 && memcmp(jp->p, "false", 5) == 0) {
-        v->type = J_BOOL;
-        jp->p += 5;
-    } else if (jp->end - jp->p >= 4 && memcmp(jp->p, "null", 4) == 0) {
-        v->type = J_NULL;
-        jp->p += 4;
-    } else {
-        char buf[64];
-        size_t n = 0;
-        while (jp->p + n < jp->end && n < sizeof(buf) - 1 && strchr("+-0123456789.eE", jp->p[n]) != NULL)
-            ++n;
-        if (n == 0)
-            goto fail;
-        memcpy(buf, jp->p, n);
-        buf[n] = '\0';
-        char *rest;
-        v->type = J_NUM;
-        v->num = strtod(buf, &rest);
-        if (*rest != '\0')
-            goto fail;
-        jp->p += n;
-    }
-done:
-    --jp->depth;
-    return v;
-fail:
-    jfree(v);
-    return NULL;
-}
-
-static const jval_t *jget(const jval_t *v, const char *key)
-{
-    if (v == NULL || v->type != J_OBJ)
-        return NULL;
-    for (size_t i = 0; i < v->n; ++i)
-        if (strcmp(v->keys[i], key) == 0)
-            return v->items[i];
-    return NULL;
-}
-
-static const char *jstr(const jval_t *v, const char *key)
-{
-    const jval_t *x = jget(v, key);
-    return x != NULL && x->type == J_STR ? x->str : NULL;
-}
-
-static double jnum(const jval_t *v, const char *key)
-{
-    const jval_t *x = jget(v, key);
-    return x != NULL && x->type == J_NUM ? x->num : 0;
 }
 
 /* ---- one GET over a fresh connection ---- */
@@ -531,7 +322,7 @@ cleanup:
 
 struct replica {
     struct target t;
-    jval_t *status; /* NULL: no answer */
+    dom__jval_t *status; /* NULL: no answer */
     char problem[512];
 };
 
@@ -557,18 +348,18 @@ static void fmt_time(double epoch, char *buf, size_t len)
 
 static const char *rules_hash(const struct replica *r)
 {
-    return jstr(jget(r->status, "rules"), "source_hash");
+    return dom__jval_str(dom__jval_get(r->status, "rules"), "source_hash");
 }
 
 static const char *geo_hash(const struct replica *r)
 {
-    return jstr(jget(r->status, "geo"), "sha256");
+    return dom__jval_str(dom__jval_get(r->status, "geo"), "sha256");
 }
 
 static int is_ready(const struct replica *r)
 {
-    const jval_t *v = jget(r->status, "ready");
-    return v != NULL && v->type == J_BOOL && v->boolean;
+    const dom__jval_t *v = dom__jval_get(r->status, "ready");
+    return v != NULL && v->type == DOM__J_BOOL && v->boolean;
 }
 
 /* Distinct non-NULL values of get() over the replicas that answered; prints "what: ..." groups if > 1. */
@@ -591,7 +382,7 @@ static size_t distinct(struct replica *rs, size_t n, const char *(*get)(const st
         for (size_t i = 0; i < n; ++i)
             if (rs[i].status != NULL) {
                 char b[16];
-                const char *inst = jstr(rs[i].status, "instance");
+                const char *inst = dom__jval_str(rs[i].status, "instance");
                 fprintf(stderr, " %s=%s", inst != NULL ? inst : rs[i].t.url, short_hash(get(&rs[i]), b));
             }
         fputc('\n', stderr);
@@ -599,17 +390,18 @@ static size_t distinct(struct replica *rs, size_t n, const char *(*get)(const st
     return count;
 }
 
-static void print_regions(FILE *fp, const jval_t *status)
+static void print_regions(FILE *fp, const dom__jval_t *status)
 {
-    const jval_t *regions = jget(status, "regions");
-    if (regions == NULL || regions->type != J_ARR || regions->n == 0) {
+    const dom__jval_t *regions = dom__jval_get(status, "regions");
+    if (regions == NULL || regions->type != DOM__J_ARR || regions->n == 0) {
         fputs("-", fp);
         return;
     }
     for (size_t i = 0; i < regions->n; ++i) {
-        const jval_t *r = regions->items[i];
-        const char *name = jstr(r, "name");
-        fprintf(fp, "%s%s %.0f/%.0f", i ? " " : "", name != NULL ? name : "?", jnum(r, "nodes_up"), jnum(r, "nodes"));
+        const dom__jval_t *r = regions->items[i];
+        const char *name = dom__jval_str(r, "name");
+        fprintf(fp, "%s%s %.0f/%.0f", i ? " " : "", name != NULL ? name : "?", dom__jval_num(r, "nodes_up"),
+                dom__jval_num(r, "nodes"));
     }
 }
 
@@ -623,15 +415,15 @@ static void print_table(struct replica *rs, size_t n)
             printf("%-16s %-5s %s\n", r->t.url, "?", r->problem);
             continue;
         }
-        const jval_t *rules = jget(r->status, "rules"), *geo = jget(r->status, "geo"),
-                     *config = jget(r->status, "config");
-        const char *inst = jstr(r->status, "instance");
+        const dom__jval_t *rules = dom__jval_get(r->status, "rules"), *geo = dom__jval_get(r->status, "geo"),
+                          *config = dom__jval_get(r->status, "config");
+        const char *inst = dom__jval_str(r->status, "instance");
         char h1[16], h2[16], loaded[32], built[32];
-        fmt_time(jnum(rules, "loaded_at"), loaded, sizeof(loaded));
-        fmt_time(jnum(geo, "build_epoch"), built, sizeof(built));
+        fmt_time(dom__jval_num(rules, "loaded_at"), loaded, sizeof(loaded));
+        fmt_time(dom__jval_num(geo, "build_epoch"), built, sizeof(built));
         printf("%-16s %-5s %-12s %-4.0f %-20s %-12s %-20s %-6.0f ", inst != NULL ? inst : r->t.url,
-               is_ready(r) ? "yes" : "NO", short_hash(rules_hash(r), h1), jnum(rules, "generation"), loaded,
-               short_hash(geo_hash(r), h2), built, jnum(config, "generation"));
+               is_ready(r) ? "yes" : "NO", short_hash(rules_hash(r), h1), dom__jval_num(rules, "generation"), loaded,
+               short_hash(geo_hash(r), h2), built, dom__jval_num(config, "generation"));
         print_regions(stdout, r->status);
         putchar('\n');
     }
@@ -645,7 +437,7 @@ static void print_json(struct replica *rs, size_t n, int converged)
         printf("%s{\"url\":", i ? "," : "");
         dom__cli_json_str(stdout, r->t.url);
         printf(",\"instance\":");
-        dom__cli_json_str(stdout, jstr(r->status, "instance"));
+        dom__cli_json_str(stdout, dom__jval_str(r->status, "instance"));
         printf(",\"answered\":%s,\"ready\":%s,\"ruleset\":", r->status ? "true" : "false",
                is_ready(r) ? "true" : "false");
         dom__cli_json_str(stdout, r->status ? rules_hash(r) : NULL);
@@ -776,10 +568,9 @@ static int fleet_status(int argc, char **argv)
         char *body = NULL;
         int code = http_get(&rs[i].t, &o, ctx, &body, rs[i].problem, sizeof(rs[i].problem));
         if (code == 200) {
-            struct jparser jp = {body, body + strlen(body), 0};
-            rs[i].status = jparse(&jp);
-            if (rs[i].status == NULL || rs[i].status->type != J_OBJ) {
-                jfree(rs[i].status);
+            rs[i].status = dom__json_parse(body, strlen(body));
+            if (rs[i].status == NULL || rs[i].status->type != DOM__J_OBJ) {
+                dom__jval_free(rs[i].status);
                 rs[i].status = NULL;
                 snprintf(rs[i].problem, sizeof(rs[i].problem), "%s: the answer is not a /status JSON object",
                          rs[i].t.url);
@@ -797,7 +588,7 @@ static int fleet_status(int argc, char **argv)
             fprintf(stderr, "domicile fleet: %s\n", rs[i].problem);
             converged = 0;
         } else if (!is_ready(&rs[i])) {
-            const char *why = jstr(rs[i].status, "not_ready"), *inst = jstr(rs[i].status, "instance");
+            const char *why = dom__jval_str(rs[i].status, "not_ready"), *inst = dom__jval_str(rs[i].status, "instance");
             fprintf(stderr, "domicile fleet: %s is not ready: %s\n", inst != NULL ? inst : rs[i].t.url,
                     why != NULL ? why : "?");
             converged = 0;
@@ -815,7 +606,7 @@ static int fleet_status(int argc, char **argv)
 
 cleanup:
     for (size_t i = 0; rs != NULL && i < n; ++i)
-        jfree(rs[i].status);
+        dom__jval_free(rs[i].status);
     free(rs);
     SSL_CTX_free(ctx);
     OPENSSL_cleanse(o.token, sizeof(o.token));

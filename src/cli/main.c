@@ -17,6 +17,7 @@ static void usage(FILE *fp)
           "  explain [options]                  print the whole decision for one request\n"
           "  pin issue|verify [options]         mint or check residency pins\n"
           "  fleet status URL...                every replica's rule set, geo database, readiness\n"
+          "  audit verify FILE... [--rules DB]  check the audit log's hash chain, signatures and rules\n"
           "\n"
           "Run `domicile <command> --help` for the options of a command.\n",
           fp);
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return dom_cli_pin(argc - 1, argv + 1);
     if (strcmp(cmd, "fleet") == 0)
         return dom_cli_fleet(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return dom_cli_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -17,12 +17,17 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <openssl/crypto.h>
+#include "domicile/auditlog.h"
 #include "domicile/rules_record.h"
 #include "gateway/audit.h"
 #include "gateway/metrics.h"
 #include "util/json.h"
 
 #define LINE_MAX_BYTES 4096
+#define OUT_BYTES (256 * 1024) /* the writer's batch of sealed lines */
+#define OUT_MARKS 4096         /* lines per batch: a sealed line is never shorter than 64 bytes */
 
 struct ring {
     /* the producer's and the consumer's words on separate cache lines */
@@ -33,10 +38,19 @@ struct ring {
     size_t cap; /* power of two */
 };
 
+/* one sealed line in the writer's batch: where it ends and the chain after it */
+struct mark {
+    size_t end;
+    dom_auditlog_link_t link;
+    int request;
+};
+
 struct dom__audit {
     dom__audit_options_t opts;
-    char *path;
+    char *path, *state_path, *instance;
     unsigned char *key;
+    dom_auditlog_key_t checkpoint_key;
+    int has_checkpoint_key;
     struct ring *rings;
     size_t n_rings;
     int fd;
@@ -47,6 +61,16 @@ struct dom__audit {
     /* written by the writer, read by stats */
     uint64_t lines, write_dropped, reopens;
     int ok;
+    /* the chain, the writer's alone: `disk` is the last line on disk, `link` the last one sealed */
+    dom_auditlog_link_t disk, link;
+    int torn;                  /* a write stopped inside a line: the next write starts a new one */
+    uint64_t since_checkpoint; /* lines sealed since the last checkpoint */
+    int64_t checkpoint_at_ms;  /* monotonic time of the last checkpoint */
+    int state_fd;              /* the chain's state file, -1: none */
+    int state_failed;          /* a write of it failed (reported once) */
+    char *out;                 /* the batch of sealed lines (OUT_BYTES) */
+    size_t out_len, n_marks;
+    struct mark *marks;
 };
 
 /* ---- formatting ---- */
@@ -105,14 +129,21 @@ size_t dom__audit_format_addr(const dom__audit_options_t *opts, const dom_addr_t
     }
 }
 
+/* "time":"2026-01-01T00:00:00.123456Z" */
+static void put_time(dom__json_t *j, int64_t time_us)
+{
+    time_t secs = (time_t)(time_us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    dom__json_rawf(j, "\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                   tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(time_us % 1000000));
+}
+
 size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_record_t *r, char *buf, size_t buflen)
 {
     dom__json_t o = dom__json_fixed(buf, buflen);
-    time_t secs = (time_t)(r->time_us / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    dom__json_rawf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->time_us % 1000000));
+    dom__json_lit(&o, "{");
+    put_time(&o, r->time_us);
     put_str(&o, "request_id", r->request_id);
     put_str(&o, "instance", r->instance);
     put_str(&o, "method", r->method);
@@ -192,64 +223,175 @@ void dom__audit_log(dom__audit_t *a, size_t thread, const dom__audit_record_t *r
     __atomic_store_n(&ring->head, head + len, __ATOMIC_RELEASE);
 }
 
-static size_t count_lines(const char *p, size_t n)
-{
-    size_t lines = 0;
-    const char *end = p + n;
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        ++lines;
-        ++p;
-    }
-    return lines;
-}
-
 static int open_file(const char *path)
 {
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
-/* Writes what one ring holds. A failed write drops those lines (counted): serving matters more. */
-static void drain_ring(dom__audit_t *a, struct ring *ring)
+static int64_t now_ms(void)
 {
-    size_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE), tail = ring->tail;
-    if (head == tail)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Remembers the chain's position beside the log: a restart after the file was rotated away links to it. */
+static void save_state(dom__audit_t *a)
+{
+    char rec[DOM_AUDITLOG_STATE_LEN + 1];
+    if (a->state_fd < 0)
         return;
-    size_t at = tail & (ring->cap - 1), len = head - tail, first = ring->cap - at < len ? ring->cap - at : len;
-    struct iovec iov[2] = {{ring->buf + at, first}, {ring->buf, len - first}};
-    int n_iov = len - first ? 2 : 1;
-    size_t lines = count_lines(iov[0].iov_base, iov[0].iov_len) + count_lines(iov[1].iov_base, iov[1].iov_len);
-    size_t done = 0;
-    while (done < len && a->fd >= 0) {
-        ssize_t w = writev(a->fd, iov, n_iov);
+    dom_auditlog_state_format(&a->disk, rec);
+    /* one small write at offset 0 of a fixed-size record: never half old, half new on a local file system */
+    if (pwrite(a->state_fd, rec, DOM_AUDITLOG_STATE_LEN, 0) != DOM_AUDITLOG_STATE_LEN && !a->state_failed) {
+        /* the log itself is fine: say it once; a restart after a rotation may then start a new chain (verify names it)
+         */
+        a->state_failed = 1;
+        fprintf(stderr, "domicile: audit chain state %s: cannot write: %s\n", a->state_path, strerror(errno));
+    }
+}
+
+/*
+ * Writes the batch of sealed lines. What is not (wholly) on disk is dropped and counted, and the chain goes back
+ * to the last line that is: the next line's prev names a line a reader can find.
+ */
+static void flush_out(dom__audit_t *a)
+{
+    if (a->out_len == 0)
+        return;
+    size_t done = 0, lost = 0, written = 0;
+    if (a->torn && a->fd >= 0 && write(a->fd, "\n", 1) == 1)
+        a->torn = 0;
+    while (done < a->out_len && a->fd >= 0 && !a->torn) {
+        ssize_t w = write(a->fd, a->out + done, a->out_len - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             break;
-        done += (size_t)w;
-        /* a short write (disk nearly full): advance the iovecs and go on */
-        size_t adv = (size_t)w;
-        while (n_iov > 0 && adv >= iov[0].iov_len) {
-            adv -= iov[0].iov_len;
-            iov[0] = iov[1];
-            --n_iov;
-        }
-        if (n_iov > 0) {
-            iov[0].iov_base = (char *)iov[0].iov_base + adv;
-            iov[0].iov_len -= adv;
-        }
+        done += (size_t)w; /* a short write (disk nearly full): go on with the rest */
     }
-    if (done < len) {
-        /* lines not (wholly) on disk; a partial last line may be there, the next one starts on its own line */
-        size_t lost = count_lines(n_iov > 0 ? iov[0].iov_base : "", n_iov > 0 ? iov[0].iov_len : 0) +
-                      (n_iov > 1 ? count_lines(iov[1].iov_base, iov[1].iov_len) : 0);
+    size_t i = 0;
+    for (; i < a->n_marks && a->marks[i].end <= done; ++i) {
+        written += a->marks[i].request;
+        a->disk = a->marks[i].link;
+    }
+    if (i < a->n_marks) {
+        a->torn = done > (i > 0 ? a->marks[i - 1].end : 0);
+        for (size_t k = i; k < a->n_marks; ++k)
+            lost += a->marks[k].request;
+        a->link = a->disk;
         DOM__COUNT_ADD(&a->write_dropped, lost);
-        DOM__COUNT_ADD(&a->lines, lines - lost);
         __atomic_store_n(&a->ok, 0, __ATOMIC_RELAXED);
     } else {
-        DOM__COUNT_ADD(&a->lines, lines);
         __atomic_store_n(&a->ok, 1, __ATOMIC_RELAXED);
     }
+    DOM__COUNT_ADD(&a->lines, written);
+    a->out_len = 0;
+    a->n_marks = 0;
+    if (i > 0)
+        save_state(a);
+}
+
+/* Seals one line (body: a JSON object without its closing brace) into the batch. */
+static void emit(dom__audit_t *a, const char *body, size_t len, int signed_line, int request)
+{
+    if (a->fd < 0) {
+        if (request)
+            DOM__COUNT(&a->write_dropped);
+        return;
+    }
+    if (a->out_len + len + DOM_AUDITLOG_SEAL_MAX > OUT_BYTES || a->n_marks == OUT_MARKS)
+        flush_out(a);
+    size_t n = dom_auditlog_seal(&a->link, body, len, signed_line ? &a->checkpoint_key : NULL, a->out + a->out_len,
+                                 OUT_BYTES - a->out_len);
+    if (n == 0) {
+        if (request)
+            DOM__COUNT(&a->write_dropped);
+        return;
+    }
+    a->out_len += n;
+    a->marks[a->n_marks++] = (struct mark){a->out_len, a->link, request};
+    ++a->since_checkpoint;
+}
+
+/* A signed checkpoint: the chain head under the audit key, and how many lines this process dropped so far. */
+static void checkpoint(dom__audit_t *a)
+{
+    if (!a->has_checkpoint_key || a->since_checkpoint == 0)
+        return;
+    char body[512];
+    dom__json_t j = dom__json_fixed(body, sizeof(body));
+    uint64_t dropped;
+    dom__audit_stats(a, NULL, &dropped, NULL, NULL);
+    dom__json_lit(&j, "{\"type\":\"checkpoint\",");
+    put_time(&j, wall_us());
+    put_str(&j, "instance", a->instance);
+    dom__json_rawf(&j, ",\"lines\":%llu,\"dropped\":%llu", (unsigned long long)a->since_checkpoint,
+                   (unsigned long long)dropped);
+    if (dom__json_failed(&j))
+        return;
+    emit(a, body, j.len, 1, 0);
+    a->since_checkpoint = 0;
+    a->checkpoint_at_ms = now_ms();
+}
+
+/* The first line a writer puts in a file: why it (re)opened and where the chain comes from. */
+static void open_line(dom__audit_t *a, const char *reason, const char *chain_from, const dom_auditlog_link_t *file)
+{
+    char body[512];
+    dom__json_t j = dom__json_fixed(body, sizeof(body));
+    dom__json_lit(&j, "{\"type\":\"open\",");
+    put_time(&j, wall_us());
+    put_str(&j, "instance", a->instance);
+    put_str(&j, "reason", reason);
+    put_str(&j, "chain_from", chain_from);
+    dom__json_rawf(&j, ",\"pid\":%ld", (long)getpid());
+    if (file != NULL) /* the file ends before the chain's state: lines were removed from its end */
+        dom__json_rawf(&j, ",\"file_ends_at_seq\":%llu", (unsigned long long)file->seq);
+    if (!dom__json_failed(&j))
+        emit(a, body, j.len, 0, 0);
+}
+
+/* Seals and batches every line one ring holds. */
+static void drain_ring(dom__audit_t *a, struct ring *ring)
+{
+    size_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE), tail = ring->tail;
+    char line[LINE_MAX_BYTES];
+    while (tail != head) {
+        /* one line, copied out of the ring (it may wrap); producers only ever queue whole lines */
+        size_t len = 0;
+        while (tail != head && len < sizeof(line)) {
+            char c = ring->buf[tail & (ring->cap - 1)];
+            line[len++] = c;
+            ++tail;
+            if (c == '\n')
+                break;
+        }
+        if (len >= 2 && line[len - 1] == '\n' && line[len - 2] == '}')
+            emit(a, line, len - 2, 0, 1);
+        else
+            DOM__COUNT(&a->write_dropped);
+        if (a->has_checkpoint_key && a->opts.checkpoint_lines && a->since_checkpoint >= a->opts.checkpoint_lines)
+            checkpoint(a);
+    }
     __atomic_store_n(&ring->tail, head, __ATOMIC_RELEASE);
+}
+
+static void drain_all(dom__audit_t *a)
+{
+    for (size_t i = 0; i < a->n_rings; ++i)
+        drain_ring(a, &a->rings[i]);
+    if (a->has_checkpoint_key && a->since_checkpoint > 0 && a->opts.checkpoint_ms &&
+        now_ms() - a->checkpoint_at_ms >= (int64_t)a->opts.checkpoint_ms)
+        checkpoint(a);
+    flush_out(a);
 }
 
 static void *writer_main(void *arg)
@@ -261,22 +403,29 @@ static void *writer_main(void *arg)
         a->reopen = 0;
         pthread_mutex_unlock(&a->mutex);
         if (reopen) {
-            /* write what was logged before the rotation into the old file, then switch */
+            /* what was logged before the rotation goes into the old file, sealed by a checkpoint; then switch */
             for (size_t i = 0; i < a->n_rings; ++i)
                 drain_ring(a, &a->rings[i]);
+            checkpoint(a);
+            flush_out(a);
             int fd = open_file(a->path);
             if (a->fd >= 0)
                 close(a->fd);
             a->fd = fd;
+            a->torn = 0;
             __atomic_store_n(&a->ok, fd >= 0, __ATOMIC_RELAXED);
             DOM__COUNT(&a->reopens);
             if (fd < 0)
                 fprintf(stderr, "domicile: audit log %s: cannot reopen: %s\n", a->path, strerror(errno));
+            /* this process wrote the chain's last line: the new file goes on from it, whatever is at the path now */
+            open_line(a, "reopen", "memory", NULL);
         }
-        for (size_t i = 0; i < a->n_rings; ++i)
-            drain_ring(a, &a->rings[i]);
-        if (stop)
+        drain_all(a);
+        if (stop) {
+            checkpoint(a);
+            flush_out(a);
             return NULL;
+        }
         pthread_mutex_lock(&a->mutex);
         if (!a->stop && !a->reopen) {
             struct timespec until;
@@ -289,6 +438,29 @@ static void *writer_main(void *arg)
     }
 }
 
+/*
+ * Where the chain goes on from when the writer starts: the later of the file's last line and the state file. The
+ * state file wins when it is further on, so lines cut from the end of the file while the gateway was down, or a
+ * file rotated away, show as a gap rather than a new beginning. Neither: the chain starts (seq 1, prev of zeros).
+ */
+static void resume_chain(dom__audit_t *a, int *partial)
+{
+    dom_auditlog_link_t file, state;
+    int have_file = dom_auditlog_tail(a->path, &file, partial) == 1;
+    int have_state = a->state_path != NULL && dom_auditlog_state_read(a->state_path, &state) == 1;
+    dom_auditlog_genesis(&a->link);
+    const char *from = "none";
+    if (have_state && (!have_file || state.seq > file.seq)) {
+        a->link = state;
+        from = "state";
+    } else if (have_file) {
+        a->link = file;
+        from = "file";
+    }
+    a->disk = a->link;
+    open_line(a, "start", from, have_file && have_state && state.seq > file.seq ? &file : NULL);
+}
+
 int dom__audit_open(const dom__audit_options_t *opts, size_t n_threads, dom__audit_t **out, char *err, size_t errlen)
 {
     int ret = DOM_ENOMEM;
@@ -297,6 +469,7 @@ int dom__audit_open(const dom__audit_options_t *opts, size_t n_threads, dom__aud
     if (a == NULL)
         goto cleanup;
     a->fd = -1;
+    a->state_fd = -1;
     a->opts = *opts;
     if (a->opts.buffer_size == 0)
         a->opts.buffer_size = 1 << 20;
@@ -311,9 +484,27 @@ int dom__audit_open(const dom__audit_options_t *opts, size_t n_threads, dom__aud
         ret = DOM_EINVAL;
         goto cleanup;
     }
-    if ((a->path = strdup(opts->path)) == NULL)
+    if ((a->path = strdup(opts->path)) == NULL ||
+        (opts->instance != NULL && (a->instance = strdup(opts->instance)) == NULL))
         goto cleanup;
     a->opts.path = a->path;
+    a->opts.instance = a->instance;
+    if (opts->checkpoint_key != NULL) {
+        a->checkpoint_key = *opts->checkpoint_key;
+        a->has_checkpoint_key = 1;
+    }
+    a->opts.checkpoint_key = NULL;
+    /* the state file: as configured; by default beside a regular log file (not beside /dev/full or a pipe) */
+    struct stat st;
+    if (opts->state_path != NULL && opts->state_path[0] != '\0') {
+        if ((a->state_path = strdup(opts->state_path)) == NULL)
+            goto cleanup;
+    } else if (opts->state_path == NULL && (stat(a->path, &st) != 0 || S_ISREG(st.st_mode))) {
+        if ((a->state_path = malloc(strlen(a->path) + sizeof(".chain"))) == NULL)
+            goto cleanup;
+        sprintf(a->state_path, "%s.chain", a->path);
+    }
+    a->opts.state_path = a->state_path;
     if (opts->hash_key_len != 0) {
         if ((a->key = malloc(opts->hash_key_len)) == NULL)
             goto cleanup;
@@ -324,7 +515,8 @@ int dom__audit_open(const dom__audit_options_t *opts, size_t n_threads, dom__aud
     while (cap < a->opts.buffer_size && cap < ((size_t)1 << 30))
         cap <<= 1;
     a->n_rings = n_threads;
-    if ((a->rings = aligned_alloc(64, sizeof(struct ring) * (n_threads ? n_threads : 1))) == NULL)
+    if ((a->rings = aligned_alloc(64, sizeof(struct ring) * (n_threads ? n_threads : 1))) == NULL ||
+        (a->out = malloc(OUT_BYTES)) == NULL || (a->marks = malloc(sizeof(*a->marks) * OUT_MARKS)) == NULL)
         goto cleanup;
     memset(a->rings, 0, sizeof(struct ring) * (n_threads ? n_threads : 1));
     for (size_t i = 0; i < n_threads; ++i) {
@@ -337,7 +529,15 @@ int dom__audit_open(const dom__audit_options_t *opts, size_t n_threads, dom__aud
         ret = DOM_EIO;
         goto cleanup;
     }
+    if (a->state_path != NULL && (a->state_fd = open(a->state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+        snprintf(err, errlen, "cannot open the audit chain's state file %s: %s", a->state_path, strerror(errno));
+        ret = DOM_EIO;
+        goto cleanup;
+    }
     a->ok = 1;
+    a->checkpoint_at_ms = now_ms();
+    resume_chain(a, &a->torn);
+    flush_out(a);
     pthread_mutex_init(&a->mutex, NULL);
     pthread_cond_init(&a->cond, NULL);
     if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
@@ -384,11 +584,18 @@ void dom__audit_close(dom__audit_t *a)
     }
     if (a->fd >= 0)
         close(a->fd);
+    if (a->state_fd >= 0)
+        close(a->state_fd);
     for (size_t i = 0; a->rings != NULL && i < a->n_rings; ++i)
         free(a->rings[i].buf);
     free(a->rings);
+    free(a->out);
+    free(a->marks);
+    OPENSSL_cleanse(&a->checkpoint_key, sizeof(a->checkpoint_key));
     free(a->key);
     free(a->path);
+    free(a->state_path);
+    free(a->instance);
     free(a);
 }
 

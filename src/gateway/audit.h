@@ -4,12 +4,16 @@
  * writer thread drains the rings into the file. A full ring or a failing file drops the
  * line and counts it: the gateway keeps serving. SIGUSR1 reopens the file (logrotate);
  * a clean stop flushes every ring before exit.
+ *
+ * The writer chains the lines (domicile/auditlog.h, docs/internals/audit.md): it appends seq and
+ * prev to each, starts each file with an "open" line, and writes signed checkpoints.
  */
 #ifndef DOM_GATEWAY_AUDIT_H
 #define DOM_GATEWAY_AUDIT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "domicile/auditlog.h"
 #include "domicile/clientip.h"
 
 /** How client addresses appear in audit lines. */
@@ -26,8 +30,15 @@ typedef struct dom__audit_options {
     unsigned ipv4_prefix, ipv6_prefix; /* for TRUNCATE; 0 = defaults 24 and 48 */
     const unsigned char *hash_key;     /* for HASH */
     size_t hash_key_len;
-    size_t buffer_size; /* per thread ring bytes; 0 = 1 MiB */
-    unsigned flush_ms;  /* writer wake-up interval; 0 = 100 ms */
+    size_t buffer_size;   /* per thread ring bytes; 0 = 1 MiB */
+    unsigned flush_ms;    /* writer wake-up interval; 0 = 100 ms */
+    const char *instance; /* named by the writer's own lines (open, checkpoint) */
+    /* the hash chain (auditlog.h): checkpoints signed with this key (NULL: none) every checkpoint_lines lines
+     * (0: not by count) or checkpoint_ms (0: not by time) when lines were written since the last one, and when
+     * the file is reopened or closed */
+    const dom_auditlog_key_t *checkpoint_key;
+    uint64_t checkpoint_lines, checkpoint_ms;
+    const char *state_path; /* where the chain's position is kept: NULL beside the log (path.chain), "" nowhere */
 } dom__audit_options_t;
 
 /** Everything one audit line says. NULL strings are written as null. */
@@ -82,7 +93,7 @@ void dom__audit_reopen(dom__audit_t *a);
 /** Writes everything queued, stops the writer, closes the file and frees. NULL safe. Producers must have stopped. */
 void dom__audit_close(dom__audit_t *a);
 
-/** Lines written, lines dropped, reopens, and whether the last write succeeded. */
+/** Request lines written (not the writer's own), lines dropped, reopens, and whether the last write succeeded. */
 void dom__audit_stats(dom__audit_t *a, uint64_t *lines, uint64_t *dropped, uint64_t *reopens, int *ok);
 
 /**

@@ -135,7 +135,11 @@ typedef struct dom_config {
         char *hash_key_file;
         uint64_t buffer;
         int required; /* audit.required: /readyz is 503 while the audit log cannot be written */
-        dom_mark_t mark, hash_key_mark;
+        /* the hash chain (docs/internals/audit.md): checkpoints signed with a key of key_file (default: pins.keys),
+         * the one named key_id (default: the first) */
+        char *key_file, *key_id, *state_file;
+        uint64_t checkpoint_lines, checkpoint_interval_ms;
+        dom_mark_t mark, hash_key_mark, key_mark;
     } audit;
 
     uint64_t geo_reload_poll_ms; /* geo.reload_poll: stat interval beside inotify; default 2 s */

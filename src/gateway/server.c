@@ -406,6 +406,41 @@ static int read_key_file(const char *path, unsigned char **key, size_t *len, cha
     return 0;
 }
 
+/*
+ * The key the audit log's checkpoints are signed with: audit.key_id (or the first key) of audit.key_file, else of
+ * pins.keys; none (kid "") when neither file is configured. Returns 0, or -1 with a message.
+ */
+static int audit_checkpoint_key(const dom_config_t *cfg, dom_auditlog_key_t *out, char *err, size_t errlen)
+{
+    /* read here, not borrowed from the pin keyring: the settings own that one, and it is swapped on SIGHUP */
+    const char *file = cfg->audit.key_file != NULL ? cfg->audit.key_file : cfg->pins.keys;
+    dom_pin_keyring_t ring = {0};
+    int ret = -1;
+    memset(out, 0, sizeof(*out));
+    if (file == NULL)
+        return 0;
+    if (dom_pin_keyring_load(file, &ring, err, errlen) != 0)
+        goto cleanup;
+    const dom_pin_key_t *key = NULL;
+    for (size_t i = 0; key == NULL && i < ring.count; ++i)
+        if (cfg->audit.key_id == NULL || strcmp(ring.keys[i].kid, cfg->audit.key_id) == 0)
+            key = &ring.keys[i];
+    if (key == NULL) {
+        snprintf(err, errlen, "audit.key_id \"%s\": no such key in %s",
+                 cfg->audit.key_id != NULL ? cfg->audit.key_id : "", file);
+        goto cleanup;
+    }
+    if (dom_auditlog_key_derive(key, out) != DOM_OK) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    dom_pin_keyring_free(&ring);
+    return ret;
+}
+
 /* The geo watcher swapped in a new database: published with the settings in use. */
 static void publish_geo(void *ctx, dom_geo_t *geo)
 {
@@ -446,7 +481,17 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
             .ipv4_prefix = cfg->audit.ipv4_prefix,
             .ipv6_prefix = cfg->audit.ipv6_prefix,
             .buffer_size = cfg->audit.buffer,
+            .instance = cfg->instance,
+            .checkpoint_lines = cfg->audit.checkpoint_lines,
+            .checkpoint_ms = cfg->audit.checkpoint_interval_ms,
+            .state_path = cfg->audit.state_file,
         };
+        dom_auditlog_key_t checkpoint_key;
+        if (audit_checkpoint_key(cfg, &checkpoint_key, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s: %s\n", cfg->file, err);
+            return -1;
+        }
+        ao.checkpoint_key = checkpoint_key.kid[0] != '\0' ? &checkpoint_key : NULL;
         unsigned char *key = NULL;
         if (cfg->audit.hash_key_file != NULL &&
             read_key_file(cfg->audit.hash_key_file, &key, &ao.hash_key_len, err, sizeof(err)) != 0) {
@@ -455,6 +500,7 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
         }
         ao.hash_key = key;
         int ret = dom__audit_open(&ao, cfg->threads, &srv->audit, err, sizeof(err));
+        OPENSSL_cleanse(&checkpoint_key, sizeof(checkpoint_key));
         if (key != NULL)
             OPENSSL_cleanse(key, ao.hash_key_len);
         free(key);

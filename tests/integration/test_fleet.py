@@ -494,6 +494,8 @@ backend replicas
         out = {}
         for r in replicas:
             for line in read_jsonl(r["audit"]):
+                if "type" in line:
+                    continue  # the chain's own lines (open, checkpoint): not requests
                 line["_replica"] = r["name"]
                 out.setdefault(line.get("request_id"), []).append(line)
         return out

@@ -213,8 +213,8 @@ def body(t):
     # ---- audit: one line per request after a clean stop ----
     gw.signal(__import__("signal").SIGTERM)
     t.eq(gw.wait_exit(20), 0, "gateway exits 0 on SIGTERM")
-    lines = open(audit, encoding="utf-8").read().splitlines()
-    t.eq(len(lines), sent, "the audit log has exactly one line per request")
+    lines = [ln for ln in open(audit, encoding="utf-8").read().splitlines() if '"type":' not in ln]
+    t.eq(len(lines), sent, "the audit log has exactly one line per request (and the chain's own lines)")
     parsed = []
     for ln in lines:
         try:

@@ -535,6 +535,7 @@ size_t dom_config_check_secrets(const dom_config_t *cfg, dom_diag_t *diag)
     } files[] = {
         {"pin keys", cfg->pins.keys, &cfg->pins.mark},
         {"audit.hash_key_file", cfg->audit.hash_key_file, &cfg->audit.hash_key_mark},
+        {"audit.key_file", cfg->audit.key_file, &cfg->audit.key_mark},
         {"admin.token_file", cfg->admin.token_file, &cfg->admin.token_mark},
     };
     size_t errors = 0;

@@ -3,46 +3,46 @@
 #include "cli/json.c"
 #include "test.h"
 
-static jval_t *parse(const char *s)
+static dom__jval_t *parse(const char *s)
 {
-    struct jparser jp = {s, s + strlen(s), 0};
-    return jparse(&jp);
+    return dom__json_parse(s, strlen(s));
 }
 
 static void test_json(void)
 {
-    jval_t *v =
+    dom__jval_t *v =
         parse("{\"instance\":\"gw1\",\"ready\":true,\"not_ready\":null,\"rules\":{\"source_hash\":\"ab\\u0063\","
               "\"generation\":3,\"loaded_at\":1.7e9},\"regions\":[{\"name\":\"r-eu\",\"nodes\":2,"
               "\"nodes_up\":1},{\"name\":\"r\\\"x\"}],\"empty\":{},\"list\":[]}");
-    ok(v != NULL && v->type == J_OBJ);
-    is_str(jstr(v, "instance"), "gw1");
-    ok(jget(v, "ready") != NULL && jget(v, "ready")->boolean == 1);
-    ok(jget(v, "not_ready") != NULL && jget(v, "not_ready")->type == J_NULL);
-    is_str(jstr(jget(v, "rules"), "source_hash"), "abc");
-    is_int(jnum(jget(v, "rules"), "generation"), 3);
-    ok(jnum(jget(v, "rules"), "loaded_at") == 1.7e9);
-    const jval_t *regions = jget(v, "regions");
-    ok(regions != NULL && regions->type == J_ARR && regions->n == 2);
-    is_str(jstr(regions->items[1], "name"), "r\"x");
-    is_int(jnum(regions->items[0], "nodes_up"), 1);
-    ok(jstr(v, "missing") == NULL && jnum(v, "instance") == 0); /* absent or of another type: nothing */
-    jfree(v);
+    ok(v != NULL && v->type == DOM__J_OBJ);
+    is_str(dom__jval_str(v, "instance"), "gw1");
+    ok(dom__jval_get(v, "ready") != NULL && dom__jval_get(v, "ready")->boolean == 1);
+    ok(dom__jval_get(v, "not_ready") != NULL && dom__jval_get(v, "not_ready")->type == DOM__J_NULL);
+    is_str(dom__jval_str(dom__jval_get(v, "rules"), "source_hash"), "abc");
+    is_int(dom__jval_num(dom__jval_get(v, "rules"), "generation"), 3);
+    ok(dom__jval_num(dom__jval_get(v, "rules"), "loaded_at") == 1.7e9);
+    const dom__jval_t *regions = dom__jval_get(v, "regions");
+    ok(regions != NULL && regions->type == DOM__J_ARR && regions->n == 2);
+    is_str(dom__jval_str(regions->items[1], "name"), "r\"x");
+    is_int(dom__jval_num(regions->items[0], "nodes_up"), 1);
+    ok(dom__jval_str(v, "missing") == NULL &&
+       dom__jval_num(v, "instance") == 0); /* absent or of another type: nothing */
+    dom__jval_free(v);
 
     const char *bad[] = {"",           "{",      "{\"a\"}", "{\"a\":}", "[1,]", "[1 2]",
                          "{\"a\":1,}", "\"open", "tru",     "{a:1}",    "[-]",  "{\"a\":\"\\u12\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
-        jval_t *b = parse(bad[i]);
+        dom__jval_t *b = parse(bad[i]);
         if (!ok(b == NULL))
             printf("#   accepted: %s\n", bad[i]);
-        jfree(b);
+        dom__jval_free(b);
     }
     char deep[201] = "";
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
-    jval_t *d = parse(deep);
+    dom__jval_t *d = parse(deep);
     ok(d == NULL); /* nesting is bounded (32) */
-    jfree(d);
+    dom__jval_free(d);
 }
 
 static void test_url(void)
@@ -76,12 +76,12 @@ static void test_distinct(void)
     rs[1].status = parse("{\"rules\":{\"source_hash\":\"aa\"},\"geo\":{\"sha256\":\"g\"}}");
     rs[2].status = NULL; /* did not answer: not counted as a different rule set */
     is_int(distinct(rs, 3, rules_hash, "rule sets", 0), 1);
-    jfree(rs[1].status);
+    dom__jval_free(rs[1].status);
     rs[1].status = parse("{\"rules\":{\"source_hash\":\"bb\"},\"geo\":{\"sha256\":\"g\"}}");
     is_int(distinct(rs, 3, rules_hash, "rule sets", 0), 2);
     is_int(distinct(rs, 3, geo_hash, "geo databases", 0), 1);
-    jfree(rs[0].status);
-    jfree(rs[1].status);
+    dom__jval_free(rs[0].status);
+    dom__jval_free(rs[1].status);
 }
 
 int main(void)
