@@ -148,6 +148,18 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_u64(&o, r->bytes_in);
     dom__json_lit(&o, ",\"bytes_out\":");
     dom__json_u64(&o, r->bytes_out);
+    if (r->consent != NULL) {
+        const dom__audit_consent_t *c = r->consent;
+        dom__json_lit(&o, ",\"consent\":{\"needed\":");
+        dom__json_bool(&o, c->needed);
+        put_str(&o, "mode", c->mode);
+        put_str(&o, "status", c->status);
+        put_str(&o, "token", c->token_hash[0] != '\0' ? c->token_hash : NULL);
+        put_str(&o, "scopes", c->scopes);
+        dom__json_rawf(&o, ",\"issued_at\":%lld}", (long long)c->issued_at);
+    } else {
+        dom__json_lit(&o, ",\"consent\":null");
+    }
     if (r->report) {
         dom__json_lit(&o, ",\"report\":{\"differs\":");
         dom__json_bool(&o, r->report_differs);

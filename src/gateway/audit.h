@@ -30,6 +30,16 @@ typedef struct dom__audit_options {
     unsigned flush_ms;  /* writer wake-up interval; 0 = 100 ms */
 } dom__audit_options_t;
 
+/** The consent basis of a request of a consent-gated class (audit line "consent"). */
+typedef struct dom__audit_consent {
+    int needed;                /* this request needed consent (DELETE and ungated reads do not) */
+    const char *mode;          /* "token" or "header" */
+    const char *status;        /* "consent_valid", "consent_revoked", ..., "consent_required" (none sent) */
+    char token_hash[17];       /* first 8 bytes of SHA-256(token id), hex; "" when no genuine token */
+    const char *scopes;        /* the token's scopes ('+'-joined), or the header's claim; NULL: none */
+    int64_t issued_at, expiry; /* of a genuine token; 0 otherwise */
+} dom__audit_consent_t;
+
 /** Everything one audit line says. NULL strings are written as null. */
 typedef struct dom__audit_record {
     int64_t time_us; /* unix microseconds of the request's start */
@@ -55,7 +65,8 @@ typedef struct dom__audit_record {
     int report; /* a report-mode rule was evaluated */
     const char *report_jurisdiction, *report_version, *report_action;
     int report_status, report_differs;
-    int retried; /* sent to another node after a connect failure */
+    int retried;                         /* sent to another node after a connect failure */
+    const dom__audit_consent_t *consent; /* NULL: the class is not consent-gated (written as null) */
 } dom__audit_record_t;
 
 typedef struct dom__audit dom__audit_t;
