@@ -15,6 +15,7 @@ static void usage(FILE *fp)
           "  rules show FILE                    print what a compiled rules database holds\n"
           "  explain [options]                  print the whole decision for one request\n"
           "  pin issue|verify [options]         mint or check residency pins\n"
+          "  consent issue|verify|revoke        mint, check or revoke consent tokens\n"
           "  fleet status URL...                every replica's rule set, geo database, readiness\n"
           "\n"
           "Run `domicile <command> --help` for the options of a command.\n",
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return dom_cli_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "pin") == 0)
         return dom_cli_pin(argc - 1, argv + 1);
+    if (strcmp(cmd, "consent") == 0)
+        return dom_cli_consent(argc - 1, argv + 1);
     if (strcmp(cmd, "fleet") == 0)
         return dom_cli_fleet(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
