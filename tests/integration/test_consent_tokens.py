@@ -183,6 +183,17 @@ def main(t):
     _, m = 0, urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port, timeout=5).read().decode()
     t.ok("domicile_consent_revocation_reloads_total 1" in m, "metrics count the reload")
 
+    # ---- `domicile consent verify` says the same as the gateway ----
+    for token, rc, reason in [(valid, 0, "consent_valid"), (forged_sig, 1, "consent_bad_signature"),
+                              (expired, 1, "consent_expired"), (load_token, 1, "consent_revoked"),
+                              ("c1.x", 1, "consent_malformed")]:
+        r = H.run([H.BIN, "consent", "verify", "--keys", keys, "--revocations", rev, "--json", token])
+        j = json.loads(r.stdout or "{}")
+        t.eq((r.returncode, j.get("reason")), (rc, reason), "consent verify: %s (exit %d)" % (reason, rc))
+    r = H.run([H.BIN, "consent", "revoke", "--revocations", rev, "--subject", "user-t-valid", "--before", "2000-01-01"])
+    t.ok(r.returncode == 0 and r.stdout.startswith("subject ") and " before 946684800" in r.stdout,
+         "consent revoke --subject writes a subject line", r.stdout + r.stderr)
+
     # ---- the audit line of every consent-gated request carries its basis ----
     gw.signal(15)
     gw.wait_exit(15)
