@@ -317,16 +317,6 @@ struct dom_consent_revocations {
     char sha256[65];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int by_id(const void *a, const void *b)
 {
     return strcmp(((const revoked_id_t *)a)->id, ((const revoked_id_t *)b)->id);
@@ -372,7 +362,7 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (r == NULL) {
-        set_err(err, errlen, "%s: out of memory", name);
+        dom__token_err(err, errlen, "%s: out of memory", name);
         return DOM_ENOMEM;
     }
     for (size_t at = 0; at < len;) {
@@ -386,7 +376,7 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
         if (n > 0 && line[n - 1] == '\r')
             --n;
         if (memchr(line, '\0', n) != NULL) {
-            set_err(err, errlen, "%s:%u: the line contains a NUL byte", name, lineno);
+            dom__token_err(err, errlen, "%s:%u: the line contains a NUL byte", name, lineno);
             goto cleanup;
         }
         const char *hash = memchr(line, '#', n);
@@ -397,7 +387,8 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
         if (wl == 2 && memcmp(w, "id", 2) == 0) {
             wl2 = word(line, n, &i, &w2);
             if (!dom__valid_name(w2, wl2, DOM_CONSENT_ID_MAX)) {
-                set_err(err, errlen, "%s:%u: the token id is not 1-32 characters of A-Z a-z 0-9 _ -", name, lineno);
+                dom__token_err(err, errlen, "%s:%u: the token id is not 1-32 characters of A-Z a-z 0-9 _ -", name,
+                               lineno);
                 goto cleanup;
             }
             revoked_id_t *ids = grow(r->ids, r->n_ids, &cap_ids, sizeof(*ids));
@@ -413,12 +404,13 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
             kwl = word(line, n, &i, &kw);
             twl = word(line, n, &i, &tw);
             if (!dom__valid_name(w2, wl2, DOM_CONSENT_SUBJECT_MAX)) {
-                set_err(err, errlen, "%s:%u: the subject is not 1-64 characters of A-Z a-z 0-9 _ -", name, lineno);
+                dom__token_err(err, errlen, "%s:%u: the subject is not 1-64 characters of A-Z a-z 0-9 _ -", name,
+                               lineno);
                 goto cleanup;
             }
             if (kwl != 6 || memcmp(kw, "before", 6) != 0 || dom__time_parse(tw, twl, DOM__TIME_ANY, &before) != 0) {
-                set_err(err, errlen, "%s:%u: expected \"subject <subject> before <time>\" (%s)", name, lineno,
-                        DOM__TIME_ANY_WORDS);
+                dom__token_err(err, errlen, "%s:%u: expected \"subject <subject> before <time>\" (%s)", name, lineno,
+                               DOM__TIME_ANY_WORDS);
                 goto cleanup;
             }
             revoked_subject_t *subjects = grow(r->subjects, r->n_subjects, &cap_subjects, sizeof(*subjects));
@@ -428,12 +420,12 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
             copy_part(r->subjects[r->n_subjects].subject, w2, wl2);
             r->subjects[r->n_subjects++].before = before;
         } else {
-            set_err(err, errlen, "%s:%u: expected \"id <token id>\" or \"subject <subject> before <time>\"", name,
-                    lineno);
+            dom__token_err(err, errlen, "%s:%u: expected \"id <token id>\" or \"subject <subject> before <time>\"",
+                           name, lineno);
             goto cleanup;
         }
         if (word(line, n, &i, &w) != 0) {
-            set_err(err, errlen, "%s:%u: unexpected text after the entry (one entry per line)", name, lineno);
+            dom__token_err(err, errlen, "%s:%u: unexpected text after the entry (one entry per line)", name, lineno);
             goto cleanup;
         }
     }
@@ -458,7 +450,7 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
     return DOM_OK;
 oom:
     ret = DOM_ENOMEM;
-    set_err(err, errlen, "%s: out of memory", name);
+    dom__token_err(err, errlen, "%s: out of memory", name);
 cleanup:
     dom_consent_revocations_free(r);
     return ret;
@@ -472,22 +464,22 @@ int dom_consent_revocations_load(const char *path, dom_consent_revocations_t **o
 
     *out = NULL;
     if ((fp = fopen(path, "rb")) == NULL) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno));
         return DOM_EIO;
     }
     if ((buf = malloc(REVOCATIONS_MAX + 1)) == NULL) {
-        set_err(err, errlen, "%s: out of memory", path);
+        dom__token_err(err, errlen, "%s: out of memory", path);
         ret = DOM_ENOMEM;
         goto cleanup;
     }
     size_t len = fread(buf, 1, REVOCATIONS_MAX + 1, fp);
     if (ferror(fp)) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
         ret = DOM_EIO;
         goto cleanup;
     }
     if (len > REVOCATIONS_MAX) {
-        set_err(err, errlen, "%s: the revocation list is larger than %d MiB", path, REVOCATIONS_MAX >> 20);
+        dom__token_err(err, errlen, "%s: the revocation list is larger than %d MiB", path, REVOCATIONS_MAX >> 20);
         ret = DOM_EINVAL;
         goto cleanup;
     }

@@ -163,16 +163,6 @@ const char *dom_pin_malformed_why(const char *token, size_t len)
 
 /* ---- key files ---------------------------------------------------------------------------- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int all_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; ++i)
@@ -286,7 +276,7 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
     if (n > 0 && line[n - 1] == '\r')
         --n;
     if (memchr(line, '\0', n) != NULL) {
-        set_err(err, errlen, "%s:%u: the line contains a NUL byte", path, lineno);
+        dom__token_err(err, errlen, "%s:%u: the line contains a NUL byte", path, lineno);
         return DOM_EINVAL;
     }
     while (i < n && (line[i] == ' ' || line[i] == '\t'))
@@ -299,14 +289,14 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
         ++i;
     size_t kid_len = i - kid_at;
     if (!dom__valid_name(line + kid_at, kid_len, DOM_PIN_KID_MAX)) {
-        set_err(err, errlen, "%s:%u: key id \"%.*s\" is not 1-32 characters of A-Z a-z 0-9 _ -", path, lineno,
-                (int)(kid_len > 40 ? 40 : kid_len), line + kid_at);
+        dom__token_err(err, errlen, "%s:%u: key id \"%.*s\" is not 1-32 characters of A-Z a-z 0-9 _ -", path, lineno,
+                       (int)(kid_len > 40 ? 40 : kid_len), line + kid_at);
         return DOM_EINVAL;
     }
     for (size_t k = 0; k < ring->count; ++k) {
         if (strlen(ring->keys[k].kid) == kid_len && memcmp(ring->keys[k].kid, line + kid_at, kid_len) == 0) {
-            set_err(err, errlen, "%s:%u: duplicate key id \"%.*s\" (first on line %u)", path, lineno, (int)kid_len,
-                    line + kid_at, key_lines[k]);
+            dom__token_err(err, errlen, "%s:%u: duplicate key id \"%.*s\" (first on line %u)", path, lineno,
+                           (int)kid_len, line + kid_at, key_lines[k]);
             return DOM_EINVAL;
         }
     }
@@ -318,28 +308,29 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
         ++i;
     size_t secret_chars = i - secret_at;
     if (secret_chars == 0 || line[secret_at] == '#') {
-        set_err(err, errlen, "%s:%u: key \"%.*s\" has no secret (expected \"<kid> <secret>\")", path, lineno,
-                (int)kid_len, line + kid_at);
+        dom__token_err(err, errlen, "%s:%u: key \"%.*s\" has no secret (expected \"<kid> <secret>\")", path, lineno,
+                       (int)kid_len, line + kid_at);
         return DOM_EINVAL;
     }
     while (i < n && (line[i] == ' ' || line[i] == '\t'))
         ++i;
     if (i < n && line[i] != '#') {
-        set_err(err, errlen, "%s:%u: unexpected text after the secret (one key per line: \"<kid> <secret>\")", path,
-                lineno);
+        dom__token_err(err, errlen, "%s:%u: unexpected text after the secret (one key per line: \"<kid> <secret>\")",
+                       path, lineno);
         return DOM_EINVAL;
     }
 
     const char *why = NULL;
     long got = decode_secret(line + secret_at, secret_chars, secret, sizeof(secret), &why);
     if (got < 0) {
-        set_err(err, errlen, "%s:%u: key \"%.*s\": %s", path, lineno, (int)kid_len, line + kid_at, why);
+        dom__token_err(err, errlen, "%s:%u: key \"%.*s\": %s", path, lineno, (int)kid_len, line + kid_at, why);
         goto cleanup;
     }
     if (got < PIN_KEY_MIN || got > DOM_PIN_KEY_MAX) {
-        set_err(err, errlen,
-                "%s:%u: key \"%.*s\": the secret is %ld bytes; it must be %d to %d (`domicile pin keygen` makes 32)",
-                path, lineno, (int)kid_len, line + kid_at, got, PIN_KEY_MIN, DOM_PIN_KEY_MAX);
+        dom__token_err(
+            err, errlen,
+            "%s:%u: key \"%.*s\": the secret is %ld bytes; it must be %d to %d (`domicile pin keygen` makes 32)", path,
+            lineno, (int)kid_len, line + kid_at, got, PIN_KEY_MIN, DOM_PIN_KEY_MAX);
         goto cleanup;
     }
     memset(key, 0, sizeof(*key));
@@ -370,28 +361,28 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     if (path == NULL || out == NULL) {
-        set_err(err, errlen, "no key file given");
+        dom__token_err(err, errlen, "no key file given");
         return DOM_EINVAL;
     }
     if ((fp = fopen(path, "rb")) == NULL) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno));
         return DOM_EIO;
     }
     /* One buffer of the largest allowed size: growing it would leave secrets in freed memory. */
     if ((buf = malloc(KEYFILE_MAX + 1)) == NULL) {
         ret = DOM_ENOMEM;
-        set_err(err, errlen, "%s: out of memory", path);
+        dom__token_err(err, errlen, "%s: out of memory", path);
         goto cleanup;
     }
     len = fread(buf, 1, KEYFILE_MAX + 1, fp);
     if (ferror(fp)) {
         ret = DOM_EIO;
-        set_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
         goto cleanup;
     }
     if (len > KEYFILE_MAX) {
         ret = DOM_EINVAL;
-        set_err(err, errlen, "%s: the key file is larger than %d KiB", path, KEYFILE_MAX / 1024);
+        dom__token_err(err, errlen, "%s: the key file is larger than %d KiB", path, KEYFILE_MAX / 1024);
         goto cleanup;
     }
 
@@ -409,7 +400,7 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
                 unsigned *lines = realloc(key_lines, ncap * sizeof(*lines));
                 if (lines == NULL) {
                     ret = DOM_ENOMEM;
-                    set_err(err, errlen, "%s: out of memory", path);
+                    dom__token_err(err, errlen, "%s: out of memory", path);
                     goto cleanup;
                 }
                 key_lines = lines;
@@ -417,7 +408,7 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
             }
             key_lines[ring.count] = lineno;
             if ((ret = push_key(&ring, &cap, &key)) != DOM_OK) {
-                set_err(err, errlen, "%s: out of memory", path);
+                dom__token_err(err, errlen, "%s: out of memory", path);
                 goto cleanup;
             }
         }
@@ -425,7 +416,7 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
     }
     if (ring.count == 0) {
         ret = DOM_EINVAL;
-        set_err(err, errlen, "%s: no keys (expected lines \"<kid> <secret>\")", path);
+        dom__token_err(err, errlen, "%s: no keys (expected lines \"<kid> <secret>\")", path);
         goto cleanup;
     }
     *out = ring;

@@ -2,6 +2,7 @@
  * The signed-token mechanics residency pins and consent tokens share (internal/token.h):
  * base64url, strict decimals, key lookup, HMAC-SHA256 signing and constant-time checking.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -182,4 +183,14 @@ int dom__token_check(const dom_pin_keyring_t *ring, const char *kid, size_t kid_
         ret = DOM_EPIN_BAD_SIGNATURE;
     OPENSSL_cleanse(mac, sizeof(mac));
     return ret;
+}
+
+void dom__token_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

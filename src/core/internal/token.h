@@ -62,4 +62,7 @@ int dom__token_sign(const dom_pin_key_t *key, char *buf, size_t n);
 int dom__token_check(const dom_pin_keyring_t *ring, const char *kid, size_t kid_len, const char *signed_part,
                      size_t signed_len, const unsigned char signature[DOM__TOKEN_MAC_LEN]);
 
+/** Writes a message into err (errlen bytes; nothing when err is NULL): the key and revocation file loaders'. */
+__attribute__((format(printf, 3, 4))) void dom__token_err(char *err, size_t errlen, const char *fmt, ...);
+
 #endif
