@@ -216,13 +216,14 @@ static int request_id_ok(dom_strref_t v)
 /* For anonymized classes: nothing that identifies the client reaches the upstream. */
 static void strip_identity(h2o_req_t *req, const dom_config_t *cfg)
 {
-    size_t out = 0, pin_len = strlen(cfg->pins.header);
+    size_t out = 0, pin_len = strlen(cfg->pins.header), consent_len = strlen(cfg->consent_header);
     for (size_t i = 0; i < req->headers.size; ++i) {
         h2o_header_t *h = &req->headers.entries[i];
         const h2o_iovec_t *name = h->name;
         int drop = name == &H2O_TOKEN_COOKIE->buf || name == &H2O_TOKEN_AUTHORIZATION->buf ||
                    is_name(name, H2O_STRLIT("cookie")) || is_name(name, H2O_STRLIT("authorization")) ||
-                   is_name(name, H2O_STRLIT("proxy-authorization")) || is_name(name, cfg->pins.header, pin_len);
+                   is_name(name, H2O_STRLIT("proxy-authorization")) || is_name(name, cfg->pins.header, pin_len) ||
+                   is_name(name, cfg->consent_header, consent_len); /* a consent token names its subject */
         for (size_t k = 0; !drop && k < cfg->n_anonymize_strip_headers; ++k)
             drop = is_name(name, cfg->anonymize_strip_headers[k], strlen(cfg->anonymize_strip_headers[k]));
         if (drop)

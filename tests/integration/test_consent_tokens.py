@@ -107,6 +107,13 @@ def main(t):
     t.ok(r.status == 200 and len(recs) == 1 and recs[0]["region"] == "r-alpha", "valid consent token routed to r-alpha",
          (r, recs))
 
+    # an anonymized class never forwards the token (it names its subject); other classes keep it
+    path = "/v1/crash/%s" % H.uid()
+    r = send("POST", path, valid)
+    recs = recorded(path)
+    t.ok(r.status == 200 and len(recs) == 1 and "domicile-consent" not in recs[0]["headers"],
+         "telemetry (anonymized): the consent token is stripped before forwarding", recs)
+
     # ---- withdrawal never blocked ----
     for method, p, token, want, label in [
             ("DELETE", "/v1/notifications/sub", None, 200, "DELETE of a consent-gated class without consent"),
