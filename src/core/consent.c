@@ -429,8 +429,11 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
             goto cleanup;
         }
     }
-    qsort(r->ids, r->n_ids, sizeof(*r->ids), by_id);
-    qsort(r->subjects, r->n_subjects, sizeof(*r->subjects), by_subject);
+    /* (qsort and bsearch want a non-NULL base even for no elements) */
+    if (r->n_ids > 1)
+        qsort(r->ids, r->n_ids, sizeof(*r->ids), by_id);
+    if (r->n_subjects > 1)
+        qsort(r->subjects, r->n_subjects, sizeof(*r->subjects), by_subject);
     /* a subject listed twice: the latest "before" wins (it revokes everything the earlier one did) */
     size_t k = 0;
     for (size_t j = 0; j < r->n_subjects; ++j) {
@@ -443,7 +446,7 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
     }
     r->n_subjects = k;
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)buf, len, md);
+    SHA256(len != 0 ? (const unsigned char *)buf : (const unsigned char *)"", len, md);
     for (size_t j = 0; j < sizeof(md); ++j)
         snprintf(r->sha256 + 2 * j, 3, "%02x", md[j]);
     *out = r;
@@ -504,13 +507,13 @@ int dom_consent_revoked(const dom_consent_revocations_t *r, const dom_consent_t 
     if (r == NULL || c == NULL)
         return 0;
     revoked_id_t key;
-    if (strlen(c->id) < sizeof(key.id)) {
+    if (r->n_ids != 0 && strlen(c->id) < sizeof(key.id)) {
         strcpy(key.id, c->id);
         if (bsearch(&key, r->ids, r->n_ids, sizeof(*r->ids), by_id) != NULL)
             return 1;
     }
     revoked_subject_t skey;
-    if (strlen(c->subject) < sizeof(skey.subject)) {
+    if (r->n_subjects != 0 && strlen(c->subject) < sizeof(skey.subject)) {
         strcpy(skey.subject, c->subject);
         const revoked_subject_t *s = bsearch(&skey, r->subjects, r->n_subjects, sizeof(*r->subjects), by_subject);
         if (s != NULL && c->issued_at < s->before)
