@@ -20,10 +20,15 @@ enum {
     DOM_EPIN_UNKNOWN_KEY = -11, /* pin names a key id we do not hold */
     DOM_EPIN_BAD_SIGNATURE = -12,
     DOM_EPIN_EXPIRED = -13,
-    DOM_ERULES = -20,  /* rule files have errors (printed as file:line:col: message) */
-    DOM_ELMDB = -21,   /* LMDB call failed */
-    DOM_EGEO = -30,    /* geo database cannot be opened or fails its checks */
-    DOM_ECONFIG = -40, /* gateway configuration has errors */
+    DOM_ECONSENT_MALFORMED = -15,   /* consent token does not parse */
+    DOM_ECONSENT_UNKNOWN_KEY = -16, /* consent token names a key id we do not hold */
+    DOM_ECONSENT_BAD_SIGNATURE = -17,
+    DOM_ECONSENT_EXPIRED = -18,
+    DOM_ECONSENT_REVOKED = -19, /* genuine and unexpired, but on the revocation list */
+    DOM_ERULES = -20,           /* rule files have errors (printed as file:line:col: message) */
+    DOM_ELMDB = -21,            /* LMDB call failed */
+    DOM_EGEO = -30,             /* geo database cannot be opened or fails its checks */
+    DOM_ECONFIG = -40,          /* gateway configuration has errors */
 };
 
 /** Returns a short constant description of an error code (never NULL). */

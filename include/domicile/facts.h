@@ -32,14 +32,17 @@
 
 /** What the builder needs besides the request. Borrowed; must outlive the builder. */
 typedef struct dom_facts_config {
-    const dom_cidr_list_t *trusted;    /* proxies whose forwarding headers count; NULL = none */
-    const char *pin_header;            /* header carrying a residency pin, e.g. "domicile-pin" */
-    const char *consent_header;        /* header carrying consent, e.g. "domicile-consent" */
-    const dom_pin_keyring_t *keyring;  /* NULL = no keys: every pin is refused as unknown_key */
-    dom_geo_t *geo;                    /* NULL = no database: every location is unknown */
-    dom_path_mode_t paths;             /* how encoded dots and slashes are treated */
-    size_t max_headers;                /* header fields a request may carry; 0 = DOM_DEFAULT_MAX_HEADERS */
-    size_t max_header_bytes;           /* bytes of names and values; 0 = DOM_DEFAULT_MAX_HEADER_BYTES */
+    const dom_cidr_list_t *trusted;               /* proxies whose forwarding headers count; NULL = none */
+    const char *pin_header;                       /* header carrying a residency pin, e.g. "domicile-pin" */
+    const char *consent_header;                   /* header carrying consent, e.g. "domicile-consent" */
+    const dom_pin_keyring_t *keyring;             /* NULL = no keys: every pin is refused as unknown_key */
+    dom_consent_mode_t consent_mode;              /* token (default) or header (unsigned class names, opt-in) */
+    const dom_pin_keyring_t *consent_keyring;     /* NULL = no keys: every consent token is unknown_key */
+    const dom_consent_revocations_t *revocations; /* NULL = none revoked */
+    dom_geo_t *geo;                               /* NULL = no database: every location is unknown */
+    dom_path_mode_t paths;                        /* how encoded dots and slashes are treated */
+    size_t max_headers;                           /* header fields a request may carry; 0 = DOM_DEFAULT_MAX_HEADERS */
+    size_t max_header_bytes;                      /* bytes of names and values; 0 = DOM_DEFAULT_MAX_HEADER_BYTES */
     const char *const *refuse_methods; /* methods refused with 405 (NULL-terminated); NULL = CONNECT, TRACE, TRACK */
 } dom_facts_config_t;
 
@@ -93,8 +96,8 @@ dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, siz
  * client address from `peer` (NULL = unknown) and the forwarding headers, step 2 geolocates it
  * unless the location is unknown (no peer, a hidden client, or a malformed or over-long
  * forwarding header from a trusted proxy: never the proxy's own location), step 3 verifies
- * the pin at `now`. out borrows from the header values, path_buf, method and the config.
- * Errors: DOM_ERANGE (path_buf too small); out is complete otherwise.
+ * the pin at `now` and, in token mode, the consent token (revocations included). out borrows from the header values,
+ * path_buf, method and the config. Errors: DOM_ERANGE (path_buf too small); out is complete otherwise.
  */
 /** Bytes path_buf must hold for dom_facts_finish(): the canonical target and Destination are never longer. */
 size_t dom_facts_path_bufsize(const dom_facts_builder_t *b, size_t target_len);

@@ -6,9 +6,16 @@
 #define DOMICILE_POLICY_H
 
 #include "domicile/clientip.h"
+#include "domicile/consent.h"
 #include "domicile/geo.h"
 #include "domicile/pin.h"
 #include "domicile/rules.h"
+
+/** How the consent header is read. */
+typedef enum dom_consent_mode {
+    DOM_CONSENT_MODE_TOKEN = 0, /* a signed consent token (consent.h): the default */
+    DOM_CONSENT_MODE_HEADER,    /* unsigned class names ("marketing, content", "*"): explicit, warned opt-in */
+} dom_consent_mode_t;
 
 /** How the jurisdiction was chosen. Order of precedence: pin → override → subdivision → country → group → default. */
 typedef enum dom_jurisdiction_source {
@@ -61,10 +68,13 @@ typedef struct dom_request_facts {
     dom_pin_t pin;         /* as far as it parsed; valid when pin_status == DOM_OK */
     const char *pin_token; /* the token as sent (for messages) */
     size_t pin_token_len;
-    const char *consent; /* consent header value: comma-separated class names, or "*"; NULL = none */
+    const char *consent; /* consent header value as sent (a token, or in header mode class names); NULL = none */
     size_t consent_len;
-    dom_strref_t request_id; /* the client's X-Request-Id, if any (not a decision input) */
-    int64_t now;             /* unix seconds, for effective dates and pin expiry */
+    dom_consent_mode_t consent_mode; /* how the consent header is read (token unless the config opts in) */
+    int consent_status;              /* token mode, consent != NULL: the dom_consent_verify result */
+    dom_consent_t consent_token;     /* as far as it parsed; genuine when consent_status == DOM_OK */
+    dom_strref_t request_id;         /* the client's X-Request-Id, if any (not a decision input) */
+    int64_t now;                     /* unix seconds, for effective dates and pin expiry */
 } dom_request_facts_t;
 
 /** The other outcome, from a newer rule in report mode (never applied, only recorded). */
@@ -94,6 +104,8 @@ typedef struct dom_decision {
     dom_action_t action;
     int status;                        /* 0 for route; else 400, 401, 403, 451, 503 */
     const char *reason;                /* machine-readable reason code: "routed", "class_denied", "consent_required",
+                                          "consent_malformed", "consent_unknown_key", "consent_bad_signature",
+                                          "consent_expired", "consent_revoked", "consent_wrong_scope",
                                           "pin_malformed", "pin_unknown_key", "pin_bad_signature", "pin_expired",
                                           "pin_unknown_jurisdiction", "override_unknown_jurisdiction",
                                           "no_allowed_region", "no_rules", "no_rule_for_location",
@@ -103,6 +115,8 @@ typedef struct dom_decision {
     int anonymize;
     dom_on_unavailable_t on_unavailable;
     const char *destination_class; /* MOVE and COPY: the class of the Destination (NULL otherwise) */
+    int consent_gated;             /* the enforced rule asks consent for some access of the class */
+    int consent_checked;           /* ... and for this request (DELETE and ungated accesses are not checked) */
     dom_report_t report;
 } dom_decision_t;
 

@@ -27,6 +27,10 @@ typedef enum dom_on_unavailable {
 /** Which list of a class rule a request uses: GET, HEAD and OPTIONS read, every other method writes. */
 typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
 
+/** Which accesses of a class need consent (dom_class_rule_t.consent_required); erasure (DELETE) never does. */
+#define DOM_CONSENT_FOR_WRITE 1
+#define DOM_CONSENT_FOR_READ 2
+
 /** What one jurisdiction version says about one data class. */
 typedef struct dom_class_rule {
     int deny;                /* refuse with 451 */
@@ -37,8 +41,8 @@ typedef struct dom_class_rule {
     size_t n_write;
     uint16_t read_regions[DOM_MAX_REGIONS]; /* defaults to the write list when not given */
     size_t n_read;
-    int consent_required;
-    int anonymize; /* strip identity (client address, cookies, auth) before forwarding */
+    int consent_required; /* DOM_CONSENT_FOR_* mask: which access needs consent (DELETE never does) */
+    int anonymize;        /* strip identity (client address, cookies, auth) before forwarding */
 } dom_class_rule_t;
 
 /** One version of one jurisdiction. */

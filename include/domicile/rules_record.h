@@ -28,9 +28,10 @@ const char *dom_on_unavailable_name(dom_on_unavailable_t v);
 /** Parses "reject" or "next_region". Errors: DOM_EINVAL. */
 int dom_on_unavailable_parse(const char *s, size_t len, dom_on_unavailable_t *out);
 
-/** A class rule's consent: "required" (required != 0) or "none". */
+/** A class rule's consent mask (DOM_CONSENT_FOR_*): "none", "required" (writes), "read", "read_write"; "?" otherwise.
+ */
 const char *dom_consent_name(int required);
-/** Parses "required" (*required = 1) or "none" (0). Errors: DOM_EINVAL. */
+/** Parses the names dom_consent_name gives into the mask. Errors: DOM_EINVAL. */
 int dom_consent_parse(const char *s, size_t len, int *required);
 
 /** A class's body format: "any" or "json". */

@@ -41,6 +41,10 @@ typedef struct options {
     const char *path;
     const char *pin;
     const char *pin_keys;
+    const char *consent;      /* --consent TOKEN: as a consent header */
+    const char *consent_keys; /* --consent-keys FILE */
+    const char *revocations;  /* --revocations FILE */
+    const char *consent_mode; /* --consent-mode token|header */
     const char *now;
     const char *trusted[MAX_TRUSTED];
     size_t n_trusted;
@@ -62,6 +66,8 @@ typedef struct explanation {
     dom_ruleset_t *rules;
     int pin_from_header;
     size_t n_pin_keys;
+    dom_pin_keyring_t consent_ring;
+    dom_consent_revocations_t *revocations;
     dom_facts_config_t fc;     /* what the builder reads: as the gateway sets it from the config */
     char *path_buf;            /* the canonical path (facts.path points here) */
     dom_request_facts_t facts; /* steps 0-3, from the same builder the gateway uses */
@@ -85,6 +91,10 @@ static void usage(FILE *fp)
           "  --path P               request path (default /); a query string is ignored\n"
           "  --pin TOKEN            residency pin (same as a domicile-pin header)\n"
           "  --pin-keys FILE        pin key file (without keys every pin is refused as unknown_key)\n"
+          "  --consent TOKEN        consent token (same as a domicile-consent header)\n"
+          "  --consent-keys FILE    consent key file (default: the config's consent.keys)\n"
+          "  --revocations FILE     consent revocation list (default: the config's consent.revocations)\n"
+          "  --consent-mode MODE    token (default) or header (unsigned class names; the config's consent.mode)\n"
           "  --header 'Name: value' a request header (repeatable): X-Forwarded-For, Forwarded,\n"
           "                         domicile-pin, domicile-consent\n"
           "  --trusted CIDR         a trusted proxy network (repeatable)\n"
@@ -180,10 +190,20 @@ static int parse_args(int argc, char **argv, options_t *o)
         const struct {
             const char *name;
             const char **field;
-        } single[] = {{"-c", &o->config},     {"--config", &o->config}, {"--geo-db", &o->geo_db},
-                      {"--rules", &o->rules}, {"--ip", &o->ip},         {"--method", &o->method},
-                      {"--path", &o->path},   {"--pin", &o->pin},       {"--pin-keys", &o->pin_keys},
-                      {"--now", &o->now}};
+        } single[] = {{"-c", &o->config},
+                      {"--config", &o->config},
+                      {"--geo-db", &o->geo_db},
+                      {"--rules", &o->rules},
+                      {"--ip", &o->ip},
+                      {"--method", &o->method},
+                      {"--path", &o->path},
+                      {"--pin", &o->pin},
+                      {"--pin-keys", &o->pin_keys},
+                      {"--now", &o->now},
+                      {"--consent", &o->consent},
+                      {"--consent-keys", &o->consent_keys},
+                      {"--revocations", &o->revocations},
+                      {"--consent-mode", &o->consent_mode}};
         size_t k;
         for (k = 0; k < sizeof(single) / sizeof(single[0]); ++k)
             if (strcmp(arg, single[k].name) == 0)
@@ -333,6 +353,20 @@ static int prepare(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t
     e->fc.trusted = trusted;
     e->fc.keyring = ring;
     e->fc.geo = e->geo;
+    /* consent: the config's mode, keys and revocation list, each replaceable by an option */
+    if (o->consent_mode != NULL) {
+        if (strcmp(o->consent_mode, "token") != 0 && strcmp(o->consent_mode, "header") != 0)
+            return usage_error("--consent-mode wants token or header, got \"%s\"", o->consent_mode);
+        e->fc.consent_mode = strcmp(o->consent_mode, "header") == 0 ? DOM_CONSENT_MODE_HEADER : DOM_CONSENT_MODE_TOKEN;
+    }
+    const char *ckeys = o->consent_keys != NULL ? o->consent_keys : cfg != NULL ? cfg->consent.keys : NULL;
+    if (ckeys != NULL && (ret = dom_pin_keyring_load(ckeys, &e->consent_ring, err, sizeof(err))) != 0)
+        return input_error("cannot use consent keys %s", err[0] ? err : dom_strerror(ret));
+    const char *rev = o->revocations != NULL ? o->revocations : cfg != NULL ? cfg->consent.revocations : NULL;
+    if (rev != NULL && (ret = dom_consent_revocations_load(rev, &e->revocations, err, sizeof(err))) != 0)
+        return input_error("cannot use consent revocations %s", err[0] ? err : dom_strerror(ret));
+    e->fc.consent_keyring = &e->consent_ring;
+    e->fc.revocations = e->revocations;
 
     e->rules_path = o->rules != NULL ? o->rules : cfg->rules;
     if (e->rules_path == NULL)
@@ -359,6 +393,11 @@ static int explain_request(explanation_t *e)
         if (b.has_pin)
             return usage_error("give the pin with --pin or a %s header, not both", e->fc.pin_header);
         dom_facts_header(&b, e->fc.pin_header, strlen(e->fc.pin_header), o->pin, strlen(o->pin));
+    }
+    if (o->consent != NULL) {
+        if (b.has_consent)
+            return usage_error("give consent with --consent or a %s header, not both", e->fc.consent_header);
+        dom_facts_header(&b, e->fc.consent_header, strlen(e->fc.consent_header), o->consent, strlen(o->consent));
     }
     size_t cap = dom_facts_path_bufsize(&b, strlen(o->path));
     free(e->path_buf);
@@ -520,6 +559,27 @@ static void print_json(FILE *fp, const explanation_t *e)
         fputs("  \"pin\": null,\n", fp);
     }
 
+    {
+        const dom_request_facts_t *f = &e->facts;
+        int genuine = f->consent != NULL && f->consent_mode == DOM_CONSENT_MODE_TOKEN &&
+                      (f->consent_status == DOM_OK || f->consent_status == DOM_ECONSENT_EXPIRED ||
+                       f->consent_status == DOM_ECONSENT_REVOKED);
+        fprintf(fp, "  \"consent\": {\"gated\": %s, \"needed\": %s, \"mode\": \"%s\", \"status\": ",
+                d->consent_gated ? "true" : "false", d->consent_checked ? "true" : "false",
+                f->consent_mode == DOM_CONSENT_MODE_HEADER ? "header" : "token");
+        dom__cli_json_str(fp, f->consent == NULL                           ? NULL
+                              : f->consent_mode == DOM_CONSENT_MODE_HEADER ? "consent_claimed"
+                                                                           : dom_consent_reason(f->consent_status));
+        fputs(", \"id\": ", fp);
+        dom__cli_json_str(fp, genuine ? f->consent_token.id : NULL);
+        fputs(", \"scopes\": ", fp);
+        dom__cli_json_str(fp, genuine ? f->consent_token.scopes : NULL);
+        if (genuine)
+            fprintf(fp, ", \"issued_at\": %" PRId64 ", \"expiry\": %" PRId64 "},\n", f->consent_token.issued_at,
+                    f->consent_token.expiry);
+        else
+            fputs(", \"issued_at\": null, \"expiry\": null},\n", fp);
+    }
     fputs("  \"jurisdiction\": ", fp);
     dom__cli_json_str(fp, j != NULL ? j->name : NULL);
     fputs(",\n  \"jurisdiction_source\": ", fp);
@@ -628,7 +688,13 @@ static const char *why_reason(const char *reason)
     } words[] = {
         {"routed", "the class may be stored in the regions below"},
         {"class_denied", "the jurisdiction forbids this class of data"},
-        {"consent_required", "the class needs the user's consent, and the consent header does not name it"},
+        {"consent_required", "the class needs the user's consent for this access, and none was sent"},
+        {"consent_malformed", "the consent token does not parse"},
+        {"consent_unknown_key", "the consent token is signed with a key this gateway does not hold"},
+        {"consent_bad_signature", "the consent token's signature does not verify: altered or forged"},
+        {"consent_expired", "the consent token has expired"},
+        {"consent_revoked", "the consent was withdrawn: the token is on the revocation list"},
+        {"consent_wrong_scope", "the consent token is genuine but does not cover this class"},
         {"no_allowed_region", "the rule allows no region for this access"},
         {"no_rules", "no rule set is loaded (fail closed)"},
         {"no_rule_for_location", "no rule applies to this location and there is no default"},
@@ -777,10 +843,27 @@ static void print_words(FILE *fp, const explanation_t *e)
     }
     fprintf(fp, "access        %s (%s)\n", dom_access_name(d->access),
             d->access == DOM_ACCESS_READ ? "GET, HEAD and OPTIONS read" : "every method but GET, HEAD, OPTIONS writes");
-    if (e->facts.consent != NULL) {
+    if (d->consent_gated || e->facts.consent != NULL) {
+        const dom_request_facts_t *f = &e->facts;
         fputs("consent       ", fp);
-        print_text(fp, e->facts.consent, e->facts.consent_len);
+        if (!d->consent_gated)
+            fputs("not asked: the class needs no consent", fp);
+        else if (!d->consent_checked)
+            fputs("not needed for this access (DELETE and reads of one's own data are never gated)", fp);
+        else if (f->consent == NULL)
+            fputs("required, none sent", fp);
+        else if (f->consent_mode == DOM_CONSENT_MODE_HEADER) {
+            fputs("claimed by an unsigned header (consent.mode: header): ", fp);
+            print_text(fp, f->consent, f->consent_len);
+        } else {
+            fputs(dom_consent_reason(f->consent_status), fp);
+        }
         fputc('\n', fp);
+        if (f->consent != NULL && f->consent_mode == DOM_CONSENT_MODE_TOKEN &&
+            (f->consent_status == DOM_OK || f->consent_status == DOM_ECONSENT_EXPIRED ||
+             f->consent_status == DOM_ECONSENT_REVOKED))
+            fprintf(fp, "  token       id %s, scopes %s, issued at %" PRId64 ", expires %" PRId64 "\n",
+                    f->consent_token.id, f->consent_token.scopes, f->consent_token.issued_at, f->consent_token.expiry);
     }
 
     if (d->action == DOM_ACTION_ROUTE) {
@@ -887,6 +970,8 @@ out:
     dom_ruleset_release(e.rules);
     dom_geo_release(e.geo);
     dom_pin_keyring_free(&ring);
+    dom_pin_keyring_free(&e.consent_ring);
+    dom_consent_revocations_free(e.revocations);
     dom_cidr_list_free(&trusted);
     dom_config_free(cfg);
     free(e.path_buf);

@@ -16,6 +16,7 @@ static void usage(FILE *fp)
           "  rules plan --from LIVE --to DIR    what a rule change decides differently (exit 0/2/1)\n"
           "  explain [options]                  print the whole decision for one request\n"
           "  pin issue|verify [options]         mint or check residency pins\n"
+          "  consent issue|verify|revoke        mint, check or revoke consent tokens\n"
           "  fleet status URL...                every replica's rule set, geo database, readiness\n"
           "  audit verify FILE... [--rules DB]  check the audit log's hash chain, signatures and rules\n"
           "\n"
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
         return dom_cli_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "pin") == 0)
         return dom_cli_pin(argc - 1, argv + 1);
+    if (strcmp(cmd, "consent") == 0)
+        return dom_cli_consent(argc - 1, argv + 1);
     if (strcmp(cmd, "fleet") == 0)
         return dom_cli_fleet(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)

@@ -67,163 +67,16 @@ static const char keygen_usage[] =
 static const char pin_usage[] = "usage: domicile pin issue|verify|keygen [options]\n"
                                 "Run `domicile pin <command> --help` for the options of a command.\n";
 
-/* Options shared by the subcommands; which are allowed is up to each. */
-typedef struct pin_options {
-    const char *keys;
-    const char *kid;
-    const char *jurisdiction;
-    const char *ttl;
-    const char *expires;
-    const char *now;
-    int json;
-    int help;
-    const char *token;
-} pin_options_t;
-
-/*
- * Parses "--name VALUE", "--name=VALUE" and flags. allowed lists the options the subcommand
- * takes; takes_token says whether one positional argument is expected. Returns 0 or 2.
- */
-static int parse_options(const char *cmd, int argc, char **argv, const char *allowed, int takes_token,
-                         pin_options_t *opt)
-{
-    static const struct {
-        const char *name;
-        size_t offset;
-    } valued[] = {
-        {"keys", offsetof(pin_options_t, keys)},
-        {"kid", offsetof(pin_options_t, kid)},
-        {"jurisdiction", offsetof(pin_options_t, jurisdiction)},
-        {"ttl", offsetof(pin_options_t, ttl)},
-        {"expires", offsetof(pin_options_t, expires)},
-        {"now", offsetof(pin_options_t, now)},
-    };
-    int options_done = 0;
-
-    memset(opt, 0, sizeof(*opt));
-    for (int i = 1; i < argc; ++i) {
-        const char *arg = argv[i];
-        if (!options_done && strcmp(arg, "--") == 0) {
-            options_done = 1;
-            continue;
-        }
-        if (options_done || strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            if (strcmp(arg, "-h") == 0 && !options_done) {
-                opt->help = 1;
-                continue;
-            }
-            if (!takes_token || opt->token != NULL) {
-                fprintf(stderr, "domicile pin %s: unexpected argument \"%s\"\n", cmd, arg);
-                return 2;
-            }
-            opt->token = arg;
-            continue;
-        }
-        const char *name = arg + 2;
-        const char *eq = strchr(name, '=');
-        size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        char wanted[32];
-        snprintf(wanted, sizeof(wanted), " %.*s ", (int)(name_len < 20 ? name_len : 20), name);
-        if (name_len >= 20 || strstr(allowed, wanted) == NULL) {
-            fprintf(stderr, "domicile pin %s: unknown option \"--%.*s\"\n", cmd, (int)name_len, name);
-            return 2;
-        }
-        if (name_len == 4 && strncmp(name, "help", 4) == 0) {
-            opt->help = 1;
-            continue;
-        }
-        if (name_len == 4 && strncmp(name, "json", 4) == 0) {
-            if (eq != NULL) {
-                fprintf(stderr, "domicile pin %s: --json takes no value\n", cmd);
-                return 2;
-            }
-            opt->json = 1;
-            continue;
-        }
-        for (size_t v = 0; v < sizeof(valued) / sizeof(valued[0]); ++v) {
-            if (strlen(valued[v].name) != name_len || strncmp(valued[v].name, name, name_len) != 0)
-                continue;
-            const char *value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (value == NULL) {
-                fprintf(stderr, "domicile pin %s: --%s needs a value\n", cmd, valued[v].name);
-                return 2;
-            }
-            *(const char **)((char *)opt + valued[v].offset) = value;
-        }
-    }
-    return 0;
-}
-
-/* Parses a decimal integer in [min, max]. Returns 0, or -1 after printing why. */
-static int parse_int64(const char *cmd, const char *what, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (s[0] == '\0' || end == NULL || *end != '\0' || errno != 0 || v < min || v > max) {
-        fprintf(stderr, "domicile pin %s: %s \"%s\" is not an integer from %" PRId64 " to %" PRId64 "\n", cmd, what, s,
-                min, max);
-        return -1;
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
-/* A time option: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (util/time.h). Returns 0, or -1 after printing why.
- */
-static int parse_time(const char *cmd, const char *what, const char *s, int64_t *out)
-{
-    if (dom__time_parse(s, strlen(s), DOM__TIME_ANY, out) == 0)
-        return 0;
-    fprintf(stderr, "domicile pin %s: %s \"%s\" is not a time (" DOM__TIME_ANY_WORDS ", a real date in UTC)\n", cmd,
-            what, s);
-    return -1;
-}
-
-static int get_now(const char *cmd, const pin_options_t *opt, int64_t *now)
-{
-    if (opt->now == NULL) {
-        *now = (int64_t)time(NULL);
-        return 0;
-    }
-    return parse_time(cmd, "--now", opt->now, now);
-}
-
-/*
- * Loads the key file, as the gateway does: refused when other users can write it (they could
- * replace the keys), a warning when every user can read it. Returns 0 or 2.
- */
-static int load_keys(const char *cmd, const char *path, dom_pin_keyring_t *ring)
-{
-    char err[512];
-    if (path == NULL) {
-        fprintf(stderr, "domicile pin %s: --keys FILE is required\n", cmd);
-        return 2;
-    }
-    /* a file that cannot be stat'ed is reported by the loader */
-    int mode = dom_keyfile_check("pin keys", path, err, sizeof(err));
-    if (mode == DOM_EINVAL) {
-        fprintf(stderr, "domicile pin %s: %s\n", cmd, err);
-        return 2;
-    }
-    if (mode == DOM_KEYFILE_WARNING)
-        fprintf(stderr, "domicile pin %s: warning: %s\n", cmd, err);
-    if (dom_pin_keyring_load(path, ring, err, sizeof(err)) != DOM_OK) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
-    return 0;
-}
-
 static int cmd_issue(int argc, char **argv)
 {
-    pin_options_t opt;
+    dom__cli_token_opts_t opt;
     dom_pin_keyring_t ring = {NULL, 0};
     char token[DOM_PIN_TOKEN_MAX + 1];
     int64_t now, expiry, ttl;
     int ret;
 
-    if ((ret = parse_options("issue", argc, argv, " keys kid jurisdiction ttl expires now help ", 0, &opt)) != 0)
+    if ((ret = dom__cli_token_options("pin", "issue", argc, argv, " keys kid jurisdiction ttl expires now help ", 0,
+                                      &opt)) != 0)
         goto usage;
     if (opt.help) {
         fputs(issue_usage, stdout);
@@ -239,16 +92,16 @@ static int cmd_issue(int argc, char **argv)
         ret = 2;
         goto usage;
     }
-    if (get_now("issue", &opt, &now) != 0)
+    if (dom__cli_now("pin", "issue", &opt, &now) != 0)
         return 2;
     if (opt.ttl != NULL) {
-        if (parse_int64("issue", "--ttl", opt.ttl, 1, EXPIRY_MAX, &ttl) != 0)
+        if (dom__cli_int64("pin", "issue", "--ttl", opt.ttl, 1, EXPIRY_MAX, &ttl) != 0)
             return 2;
         expiry = now + ttl;
-    } else if (parse_time("issue", "--expires", opt.expires, &expiry) != 0) {
+    } else if (dom__cli_time("pin", "issue", "--expires", opt.expires, &expiry) != 0) {
         return 2;
     }
-    if ((ret = load_keys("issue", opt.keys, &ring)) != 0)
+    if ((ret = dom__cli_load_keys("pin", "issue", "pin keys", opt.keys, &ring)) != 0)
         return ret;
 
     int err = dom_pin_issue(&ring, opt.kid, opt.jurisdiction, expiry, token, sizeof(token));
@@ -287,29 +140,9 @@ usage:
     return ret;
 }
 
-/*
- * Reads a token from standard input: one line, one trailing newline (LF or CRLF) dropped.
- * Anything longer than a token can be is kept long enough to be refused as malformed.
- */
-static int read_stdin_token(char *buf, size_t cap, size_t *len)
-{
-    size_t n = fread(buf, 1, cap, stdin);
-    if (ferror(stdin)) {
-        fprintf(stderr, "domicile pin verify: cannot read standard input: %s\n", strerror(errno));
-        return -1;
-    }
-    if (n > 0 && buf[n - 1] == '\n') {
-        --n;
-        if (n > 0 && buf[n - 1] == '\r')
-            --n;
-    }
-    *len = n;
-    return 0;
-}
-
 static int cmd_verify(int argc, char **argv)
 {
-    pin_options_t opt;
+    dom__cli_token_opts_t opt;
     dom_pin_keyring_t ring = {NULL, 0};
     char input[DOM_PIN_TOKEN_MAX + 2]; /* one more than a token may be: enough to say "too long" */
     const char *token;
@@ -319,7 +152,7 @@ static int cmd_verify(int argc, char **argv)
     char message[512], when[64];
     int ret;
 
-    if ((ret = parse_options("verify", argc, argv, " keys now json help ", 1, &opt)) != 0)
+    if ((ret = dom__cli_token_options("pin", "verify", argc, argv, " keys now json help ", 1, &opt)) != 0)
         goto usage;
     if (opt.help) {
         fputs(verify_usage, stdout);
@@ -330,12 +163,12 @@ static int cmd_verify(int argc, char **argv)
         ret = 2;
         goto usage;
     }
-    if (get_now("verify", &opt, &now) != 0)
+    if (dom__cli_now("pin", "verify", &opt, &now) != 0)
         return 2;
-    if ((ret = load_keys("verify", opt.keys, &ring)) != 0)
+    if ((ret = dom__cli_load_keys("pin", "verify", "pin keys", opt.keys, &ring)) != 0)
         return ret;
     if (strcmp(opt.token, "-") == 0) {
-        if (read_stdin_token(input, sizeof(input), &len) != 0) {
+        if (dom__cli_read_stdin_token("pin", input, sizeof(input), &len) != 0) {
             dom_pin_keyring_free(&ring);
             return 2;
         }
@@ -414,12 +247,12 @@ usage:
 
 static int cmd_keygen(int argc, char **argv)
 {
-    pin_options_t opt;
+    dom__cli_token_opts_t opt;
     unsigned char secret[32];
     char kid[DOM_PIN_KID_MAX + 1], hex[sizeof(secret) * 2 + 1];
     int ret;
 
-    if ((ret = parse_options("keygen", argc, argv, " kid help ", 0, &opt)) != 0) {
+    if ((ret = dom__cli_token_options("pin", "keygen", argc, argv, " kid help ", 0, &opt)) != 0) {
         fputs(keygen_usage, stderr);
         return ret;
     }

@@ -25,6 +25,16 @@ const char *dom_strerror(int err)
         return "pin signature does not verify";
     case DOM_EPIN_EXPIRED:
         return "pin has expired";
+    case DOM_ECONSENT_MALFORMED:
+        return "consent token is malformed";
+    case DOM_ECONSENT_UNKNOWN_KEY:
+        return "consent token is signed with an unknown key";
+    case DOM_ECONSENT_BAD_SIGNATURE:
+        return "consent token signature does not verify";
+    case DOM_ECONSENT_EXPIRED:
+        return "consent token has expired";
+    case DOM_ECONSENT_REVOKED:
+        return "consent token has been revoked";
     case DOM_ERULES:
         return "rule files have errors";
     case DOM_ELMDB:

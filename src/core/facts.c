@@ -285,9 +285,15 @@ int dom_facts_finish(dom_facts_builder_t *b, const dom_addr_t *peer, const char 
         out->pin_status =
             dom_pin_verify(cfg->keyring != NULL ? cfg->keyring : &no_keys, b->pin.base, b->pin.len, now, &out->pin);
     }
+    out->consent_mode = cfg->consent_mode;
     if (b->has_consent) {
+        static const dom_pin_keyring_t no_keys = {0};
         out->consent = b->consent.base;
         out->consent_len = b->consent.len;
+        if (cfg->consent_mode == DOM_CONSENT_MODE_TOKEN)
+            out->consent_status =
+                dom_consent_verify(cfg->consent_keyring != NULL ? cfg->consent_keyring : &no_keys, cfg->revocations,
+                                   b->consent.base, b->consent.len, now, &out->consent_token);
     }
     return 0;
 }

@@ -12,88 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include "domicile/pin.h"
+#include "token.h"
 #include "util/validate.h"
 
 #define PIN_VERSION "v1"
 #define PIN_JURISDICTION_MAX DOM_NAME_MAX
-#define PIN_EXPIRY_DIGITS_MAX 12
 #define PIN_EXPIRY_MAX INT64_C(999999999999)
-#define PIN_MAC_LEN 32
-#define PIN_SIG_CHARS 43 /* base64url of 32 bytes, no padding */
+#define PIN_MAC_LEN DOM__TOKEN_MAC_LEN
+#define PIN_SIG_CHARS DOM__TOKEN_SIG_CHARS
 #define PIN_KEY_MIN 16
 #define KEYFILE_MAX (64 * 1024)
-
-/* ---- encodings ---------------------------------------------------------------------------- */
-
-static const char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Value of a base64 digit in the url-safe (url=1) or standard alphabet, or -1. */
-static int b64_value(unsigned char c, int url)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == (url ? '-' : '+'))
-        return 62;
-    if (c == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
-
-/* 32 bytes → 43 base64url characters, no padding, NUL-terminated. */
-static void encode_signature(const unsigned char mac[PIN_MAC_LEN], char out[PIN_SIG_CHARS + 1])
-{
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < PIN_MAC_LEN; ++i) {
-        acc = (acc << 8) | mac[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = b64url_alphabet[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        out[o++] = b64url_alphabet[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
-}
-
-/*
- * Decodes base64 of n characters (no padding) into out (at most outmax bytes). Trailing bits
- * must be zero, so each byte string has exactly one encoding: a pin cannot be re-spelled into
- * a second "different" token that still verifies. Returns the byte count or -1.
- */
-static long decode_base64(const char *s, size_t n, int url, unsigned char *out, size_t outmax)
-{
-    if (n % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; ++i) {
-        int v = b64_value((unsigned char)s[i], url);
-        if (v < 0)
-            return -1;
-        acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == outmax)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if ((acc & ((1u << bits) - 1)) != 0)
-        return -1;
-    return (long)o;
-}
 
 /* ---- tokens ------------------------------------------------------------------------------- */
 
@@ -121,20 +50,9 @@ static const char *parse_pin(const char *token, size_t len, parsed_pin_t *p, dom
 
     const char *part[5];
     size_t part_len[5];
-    size_t n = 0;
-    const char *start = token, *end = token + len;
-    for (const char *c = token;; ++c) {
-        if (c == end || *c == '.') {
-            if (n == 5)
-                return "the pin has more than 5 dot-separated parts";
-            part[n] = start;
-            part_len[n] = (size_t)(c - start);
-            ++n;
-            if (c == end)
-                break;
-            start = c + 1;
-        }
-    }
+    size_t n = dom__token_split(token, len, part, part_len, 5);
+    if (n > 5)
+        return "the pin has more than 5 dot-separated parts";
     if (n != 5)
         return "the pin does not have 5 dot-separated parts (v1.<kid>.<jurisdiction>.<expiry>.<signature>)";
 
@@ -157,24 +75,17 @@ static const char *parse_pin(const char *token, size_t len, parsed_pin_t *p, dom
         out->jurisdiction[part_len[2]] = '\0';
     }
 
-    if (part_len[3] == 0 || part_len[3] > PIN_EXPIRY_DIGITS_MAX)
-        return "the expiry is not 1-12 decimal digits";
     int64_t expiry = 0;
-    for (size_t i = 0; i < part_len[3]; ++i) {
-        unsigned char c = (unsigned char)part[3][i];
-        if (c < '0' || c > '9')
-            return "the expiry is not 1-12 decimal digits";
-        expiry = expiry * 10 + (c - '0');
-    }
-    if (part[3][0] == '0' && part_len[3] > 1)
-        return "the expiry has a leading zero";
+    int t = dom__token_time(part[3], part_len[3], &expiry);
+    if (t != 0)
+        return t == -2 ? "the expiry has a leading zero" : "the expiry is not 1-12 decimal digits";
     p->expiry = expiry;
     if (out != NULL)
         out->expiry = expiry;
 
     if (part_len[4] != PIN_SIG_CHARS)
         return "the signature is not 43 base64url characters";
-    if (decode_base64(part[4], PIN_SIG_CHARS, 1, p->signature, sizeof(p->signature)) != PIN_MAC_LEN)
+    if (dom__token_signature(part[4], part_len[4], p->signature) != 0)
         return "the signature is not canonical base64url";
 
     p->signed_part = token;
@@ -182,48 +93,17 @@ static const char *parse_pin(const char *token, size_t len, parsed_pin_t *p, dom
     return NULL;
 }
 
-static const dom_pin_key_t *find_key(const dom_pin_keyring_t *ring, const char *kid, size_t kid_len)
-{
-    if (ring == NULL || ring->keys == NULL)
-        return NULL;
-    for (size_t i = 0; i < ring->count; ++i) {
-        const dom_pin_key_t *key = &ring->keys[i];
-        if (strnlen(key->kid, sizeof(key->kid)) == kid_len && memcmp(key->kid, kid, kid_len) == 0)
-            return key;
-    }
-    return NULL;
-}
-
-static int compute_mac(const dom_pin_key_t *key, const char *msg, size_t len, unsigned char mac[PIN_MAC_LEN])
-{
-    unsigned int mac_len = 0;
-    if (key->secret_len < PIN_KEY_MIN || key->secret_len > DOM_PIN_KEY_MAX)
-        return DOM_EINVAL;
-    if (HMAC(EVP_sha256(), key->secret, (int)key->secret_len, (const unsigned char *)msg, len, mac, &mac_len) == NULL ||
-        mac_len != PIN_MAC_LEN)
-        return DOM_ENOMEM;
-    return DOM_OK;
-}
-
 int dom_pin_issue(const dom_pin_keyring_t *ring, const char *kid, const char *jurisdiction, int64_t expiry, char *out,
                   size_t outlen)
 {
     char token[DOM_PIN_TOKEN_MAX + 1];
-    unsigned char mac[PIN_MAC_LEN];
+    const dom_pin_key_t *key;
     int ret;
 
     if (out != NULL && outlen > 0)
         out[0] = '\0';
-    const dom_pin_key_t *key = NULL;
-    if (kid == NULL)
-        key = ring != NULL && ring->keys != NULL && ring->count > 0 ? &ring->keys[0] : NULL;
-    else
-        key = find_key(ring, kid, strlen(kid));
-    if (key == NULL)
-        return DOM_EPIN_UNKNOWN_KEY;
-    /* A hand-built ring could hold a kid that no verifier would accept: refuse to mint with it. */
-    if (!dom__valid_name(key->kid, strnlen(key->kid, sizeof(key->kid)), DOM_PIN_KID_MAX))
-        return DOM_EINVAL;
+    if ((ret = dom__token_signing_key(ring, kid, &key)) != DOM_OK)
+        return ret;
     if (jurisdiction == NULL || !dom__valid_jurisdiction(jurisdiction, strnlen(jurisdiction, PIN_JURISDICTION_MAX + 1)))
         return DOM_EINVAL;
     if (expiry < 0 || expiry > PIN_EXPIRY_MAX)
@@ -231,49 +111,28 @@ int dom_pin_issue(const dom_pin_keyring_t *ring, const char *kid, const char *ju
 
     int n = snprintf(token, sizeof(token), PIN_VERSION ".%s.%s.%lld", key->kid, jurisdiction, (long long)expiry);
     /* 2 + 1 + 32 + 1 + 63 + 1 + 12 + 1 + 43 = 156: always fits DOM_PIN_TOKEN_MAX. */
-    if ((ret = compute_mac(key, token, (size_t)n, mac)) != DOM_OK)
-        goto cleanup;
-    token[n] = '.';
-    encode_signature(mac, token + n + 1);
+    if ((ret = dom__token_sign(key, token, (size_t)n)) != DOM_OK)
+        return ret;
     size_t len = (size_t)n + 1 + PIN_SIG_CHARS;
-    if (out == NULL || outlen < len + 1) {
-        ret = DOM_ERANGE;
-        goto cleanup;
-    }
+    if (out == NULL || outlen < len + 1)
+        return DOM_ERANGE;
     memcpy(out, token, len + 1);
-    ret = DOM_OK;
-cleanup:
-    OPENSSL_cleanse(mac, sizeof(mac));
-    return ret;
+    return DOM_OK;
 }
 
 int dom_pin_verify(const dom_pin_keyring_t *ring, const char *token, size_t len, int64_t now, dom_pin_t *out)
 {
     parsed_pin_t p;
-    unsigned char mac[PIN_MAC_LEN];
-    int ret;
 
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     if (parse_pin(token, len, &p, out) != NULL)
         return DOM_EPIN_MALFORMED;
-    const dom_pin_key_t *key = find_key(ring, p.kid, p.kid_len);
-    if (key == NULL)
-        return DOM_EPIN_UNKNOWN_KEY;
-    if ((ret = compute_mac(key, p.signed_part, p.signed_len, mac)) != DOM_OK) {
-        /* A ring key that cannot sign cannot vouch for anything: fail closed. */
-        ret = ret == DOM_EINVAL ? DOM_EPIN_BAD_SIGNATURE : ret;
-        goto cleanup;
-    }
-    if (CRYPTO_memcmp(mac, p.signature, PIN_MAC_LEN) != 0) {
-        ret = DOM_EPIN_BAD_SIGNATURE;
-        goto cleanup;
-    }
+    int ret = dom__token_check(ring, p.kid, p.kid_len, p.signed_part, p.signed_len, p.signature);
+    if (ret != DOM_OK)
+        return ret;
     /* Only now is the expiry a fact; "expired" therefore always describes a genuine pin. */
-    ret = now >= p.expiry ? DOM_EPIN_EXPIRED : DOM_OK;
-cleanup:
-    OPENSSL_cleanse(mac, sizeof(mac));
-    return ret;
+    return now >= p.expiry ? DOM_EPIN_EXPIRED : DOM_OK;
 }
 
 const char *dom_pin_reason(int verify_result)
@@ -303,16 +162,6 @@ const char *dom_pin_malformed_why(const char *token, size_t len)
 }
 
 /* ---- key files ---------------------------------------------------------------------------- */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int all_hex(const char *s, size_t n)
 {
@@ -375,7 +224,7 @@ static long decode_secret(const char *s, size_t n, unsigned char *out, size_t ou
     for (size_t i = 0; i < digits; ++i) {
         has_std |= s[i] == '+' || s[i] == '/';
         has_url |= s[i] == '-' || s[i] == '_';
-        if (b64_value((unsigned char)s[i], 0) < 0 && b64_value((unsigned char)s[i], 1) < 0) {
+        if (dom__b64_value((unsigned char)s[i], 0) < 0 && dom__b64_value((unsigned char)s[i], 1) < 0) {
             /* Hex digits are base64 digits too, so this secret is not hex either. */
             *why = "the secret is neither hex nor base64 (a character outside both alphabets)";
             return -1;
@@ -387,7 +236,7 @@ static long decode_secret(const char *s, size_t n, unsigned char *out, size_t ou
     }
     if (digits / 4 * 3 + (digits % 4 ? digits % 4 - 1 : 0) > outmax)
         return (long)(digits / 4 * 3 + (digits % 4 ? digits % 4 - 1 : 0));
-    long got = decode_base64(s, digits, has_url, out, outmax);
+    long got = dom__b64_decode(s, digits, has_url, out, outmax);
     if (got < 0) {
         *why = "the secret is not valid base64 (bad length or stray trailing bits)";
         return -1;
@@ -427,7 +276,7 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
     if (n > 0 && line[n - 1] == '\r')
         --n;
     if (memchr(line, '\0', n) != NULL) {
-        set_err(err, errlen, "%s:%u: the line contains a NUL byte", path, lineno);
+        dom__token_err(err, errlen, "%s:%u: the line contains a NUL byte", path, lineno);
         return DOM_EINVAL;
     }
     while (i < n && (line[i] == ' ' || line[i] == '\t'))
@@ -440,14 +289,14 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
         ++i;
     size_t kid_len = i - kid_at;
     if (!dom__valid_name(line + kid_at, kid_len, DOM_PIN_KID_MAX)) {
-        set_err(err, errlen, "%s:%u: key id \"%.*s\" is not 1-32 characters of A-Z a-z 0-9 _ -", path, lineno,
-                (int)(kid_len > 40 ? 40 : kid_len), line + kid_at);
+        dom__token_err(err, errlen, "%s:%u: key id \"%.*s\" is not 1-32 characters of A-Z a-z 0-9 _ -", path, lineno,
+                       (int)(kid_len > 40 ? 40 : kid_len), line + kid_at);
         return DOM_EINVAL;
     }
     for (size_t k = 0; k < ring->count; ++k) {
         if (strlen(ring->keys[k].kid) == kid_len && memcmp(ring->keys[k].kid, line + kid_at, kid_len) == 0) {
-            set_err(err, errlen, "%s:%u: duplicate key id \"%.*s\" (first on line %u)", path, lineno, (int)kid_len,
-                    line + kid_at, key_lines[k]);
+            dom__token_err(err, errlen, "%s:%u: duplicate key id \"%.*s\" (first on line %u)", path, lineno,
+                           (int)kid_len, line + kid_at, key_lines[k]);
             return DOM_EINVAL;
         }
     }
@@ -459,28 +308,29 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
         ++i;
     size_t secret_chars = i - secret_at;
     if (secret_chars == 0 || line[secret_at] == '#') {
-        set_err(err, errlen, "%s:%u: key \"%.*s\" has no secret (expected \"<kid> <secret>\")", path, lineno,
-                (int)kid_len, line + kid_at);
+        dom__token_err(err, errlen, "%s:%u: key \"%.*s\" has no secret (expected \"<kid> <secret>\")", path, lineno,
+                       (int)kid_len, line + kid_at);
         return DOM_EINVAL;
     }
     while (i < n && (line[i] == ' ' || line[i] == '\t'))
         ++i;
     if (i < n && line[i] != '#') {
-        set_err(err, errlen, "%s:%u: unexpected text after the secret (one key per line: \"<kid> <secret>\")", path,
-                lineno);
+        dom__token_err(err, errlen, "%s:%u: unexpected text after the secret (one key per line: \"<kid> <secret>\")",
+                       path, lineno);
         return DOM_EINVAL;
     }
 
     const char *why = NULL;
     long got = decode_secret(line + secret_at, secret_chars, secret, sizeof(secret), &why);
     if (got < 0) {
-        set_err(err, errlen, "%s:%u: key \"%.*s\": %s", path, lineno, (int)kid_len, line + kid_at, why);
+        dom__token_err(err, errlen, "%s:%u: key \"%.*s\": %s", path, lineno, (int)kid_len, line + kid_at, why);
         goto cleanup;
     }
     if (got < PIN_KEY_MIN || got > DOM_PIN_KEY_MAX) {
-        set_err(err, errlen,
-                "%s:%u: key \"%.*s\": the secret is %ld bytes; it must be %d to %d (`domicile pin keygen` makes 32)",
-                path, lineno, (int)kid_len, line + kid_at, got, PIN_KEY_MIN, DOM_PIN_KEY_MAX);
+        dom__token_err(
+            err, errlen,
+            "%s:%u: key \"%.*s\": the secret is %ld bytes; it must be %d to %d (`domicile pin keygen` makes 32)", path,
+            lineno, (int)kid_len, line + kid_at, got, PIN_KEY_MIN, DOM_PIN_KEY_MAX);
         goto cleanup;
     }
     memset(key, 0, sizeof(*key));
@@ -511,28 +361,28 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     if (path == NULL || out == NULL) {
-        set_err(err, errlen, "no key file given");
+        dom__token_err(err, errlen, "no key file given");
         return DOM_EINVAL;
     }
     if ((fp = fopen(path, "rb")) == NULL) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno));
         return DOM_EIO;
     }
     /* One buffer of the largest allowed size: growing it would leave secrets in freed memory. */
     if ((buf = malloc(KEYFILE_MAX + 1)) == NULL) {
         ret = DOM_ENOMEM;
-        set_err(err, errlen, "%s: out of memory", path);
+        dom__token_err(err, errlen, "%s: out of memory", path);
         goto cleanup;
     }
     len = fread(buf, 1, KEYFILE_MAX + 1, fp);
     if (ferror(fp)) {
         ret = DOM_EIO;
-        set_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
         goto cleanup;
     }
     if (len > KEYFILE_MAX) {
         ret = DOM_EINVAL;
-        set_err(err, errlen, "%s: the key file is larger than %d KiB", path, KEYFILE_MAX / 1024);
+        dom__token_err(err, errlen, "%s: the key file is larger than %d KiB", path, KEYFILE_MAX / 1024);
         goto cleanup;
     }
 
@@ -550,7 +400,7 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
                 unsigned *lines = realloc(key_lines, ncap * sizeof(*lines));
                 if (lines == NULL) {
                     ret = DOM_ENOMEM;
-                    set_err(err, errlen, "%s: out of memory", path);
+                    dom__token_err(err, errlen, "%s: out of memory", path);
                     goto cleanup;
                 }
                 key_lines = lines;
@@ -558,7 +408,7 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
             }
             key_lines[ring.count] = lineno;
             if ((ret = push_key(&ring, &cap, &key)) != DOM_OK) {
-                set_err(err, errlen, "%s: out of memory", path);
+                dom__token_err(err, errlen, "%s: out of memory", path);
                 goto cleanup;
             }
         }
@@ -566,7 +416,7 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
     }
     if (ring.count == 0) {
         ret = DOM_EINVAL;
-        set_err(err, errlen, "%s: no keys (expected lines \"<kid> <secret>\")", path);
+        dom__token_err(err, errlen, "%s: no keys (expected lines \"<kid> <secret>\")", path);
         goto cleanup;
     }
     *out = ring;

@@ -95,6 +95,33 @@ static void reject(outcome_t *o, int status, const char *reason)
     o->anonymize = 0;
 }
 
+static int is_method(const dom_request_facts_t *f, const char *name);
+
+/*
+ * Whether this request needs consent: the rule's mask names its access, and it is not a DELETE (erasure and
+ * withdrawal are never blocked: GDPR art. 7(3), 17; rule files cannot say otherwise).
+ */
+static int consent_needed(const dom_class_rule_t *rule, dom_access_t access, const dom_request_facts_t *facts)
+{
+    int bit = access == DOM_ACCESS_READ ? DOM_CONSENT_FOR_READ : DOM_CONSENT_FOR_WRITE;
+    return (rule->consent_required & bit) != 0 && !is_method(facts, "DELETE");
+}
+
+/* NULL when the request may go on, else the reason it is refused for want of consent. */
+static const char *consent_refusal(const dom_class_rule_t *rule, const char *class_name, dom_access_t access,
+                                   const dom_request_facts_t *facts)
+{
+    if (!consent_needed(rule, access, facts))
+        return NULL;
+    if (facts->consent_mode == DOM_CONSENT_MODE_HEADER)
+        return dom_consent_allows(facts->consent, facts->consent_len, class_name) ? NULL : "consent_required";
+    if (facts->consent == NULL)
+        return "consent_required";
+    if (facts->consent_status != DOM_OK)
+        return dom_consent_reason(facts->consent_status);
+    return dom_consent_covers(&facts->consent_token, class_name, strlen(class_name)) ? NULL : "consent_wrong_scope";
+}
+
 /* Applies one jurisdiction version's rule for the class: deny, then consent, then regions. */
 static void apply(const dom_jurisdiction_t *jur, size_t class_index, const char *class_name, dom_access_t access,
                   const dom_request_facts_t *facts, outcome_t *o)
@@ -109,8 +136,9 @@ static void apply(const dom_jurisdiction_t *jur, size_t class_index, const char 
         reject(o, 451, rule->deny_reason != NULL && rule->deny_reason[0] != '\0' ? rule->deny_reason : "class_denied");
         return;
     }
-    if (rule->consent_required && !dom_consent_allows(facts->consent, facts->consent_len, class_name)) {
-        reject(o, 403, "consent_required");
+    const char *why = consent_refusal(rule, class_name, access, facts);
+    if (why != NULL) {
+        reject(o, facts->consent_status == DOM_ECONSENT_MALFORMED ? 400 : 403, why);
         return;
     }
     const uint16_t *regions = access == DOM_ACCESS_WRITE ? rule->write_regions : rule->read_regions;
@@ -275,6 +303,8 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
     out->report.action = DOM_ACTION_REJECT;
     out->report.status = 0;
     out->destination_class = NULL;
+    out->consent_gated = 0;
+    out->consent_checked = 0;
 
     const char *method = facts->method != NULL ? facts->method : "";
     size_t method_len = facts->method != NULL ? facts->method_len : 0;
@@ -341,6 +371,11 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
         out->on_unavailable = c.enforce->on_unavailable;
         apply(c.enforce, out->class_index, out->class_name, out->access, facts, &o);
         set_outcome(out, &o);
+        if (c.enforce->classes != NULL) {
+            const dom_class_rule_t *rule = &c.enforce->classes[out->class_index];
+            out->consent_gated = rule->consent_required != 0 && !rule->deny;
+            out->consent_checked = out->consent_gated && consent_needed(rule, out->access, facts);
+        }
         if (out->action == DOM_ACTION_ROUTE && (is_method(facts, "MOVE") || is_method(facts, "COPY")))
             apply_destination(rules, facts, out);
     }

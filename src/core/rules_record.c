@@ -28,7 +28,8 @@ typedef struct text {
 static const text_t mode_names[] = {[DOM_MODE_ENFORCE] = T("enforce"), [DOM_MODE_REPORT] = T("report")};
 static const text_t on_unavailable_names[] = {
     [DOM_ON_UNAVAILABLE_REJECT] = T("reject"), [DOM_ON_UNAVAILABLE_NEXT_REGION] = T("next_region")};
-static const text_t consent_names[] = {T("none"), T("required")};
+/* Indexed by the DOM_CONSENT_FOR_* mask: "required" is writes (the first meaning, kept for stable records). */
+static const text_t consent_names[] = {T("none"), T("required"), T("read"), T("read_write")};
 static const text_t body_format_names[] = {[DOM_BODY_ANY] = T("any"), [DOM_BODY_JSON] = T("json")};
 static const text_t identity_action_names[] = {[DOM_IDENTITY_REFUSE] = T("refuse"), [DOM_IDENTITY_SCRUB] = T("scrub")};
 static const text_t access_names[] = {[DOM_ACCESS_READ] = T("read"), [DOM_ACCESS_WRITE] = T("write")};
@@ -82,10 +83,9 @@ ENUM_TEXT(dom_identity_action_name, dom_identity_action_parse, dom_identity_acti
 ENUM_TEXT(dom_access_name, dom_access_parse, dom_access_t, access_names)
 ENUM_TEXT(dom_rules_level_name, dom_rules_level_parse, dom_rules_level_t, level_names)
 
-/* Consent is an int flag: any non-zero value is "required". */
 const char *dom_consent_name(int required)
 {
-    return consent_names[required != 0].s;
+    return name_of(consent_names, COUNT(consent_names), (unsigned)required);
 }
 
 int dom_consent_parse(const char *s, size_t len, int *required)

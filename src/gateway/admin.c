@@ -117,6 +117,19 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
         g->geo_loaded_at = md->opened_at;
         g->geo_lookup_errors = dom_geo_error_count(s->geo);
     }
+    if (s->live != NULL) {
+        g->consent_mode = s->live->settings->config->consent.mode == DOM_CONSENT_MODE_HEADER ? "header" : "token";
+        const dom__revocations_t *rev = s->live->revocations;
+        if (rev != NULL) {
+            g->revocations_loaded = 1;
+            g->revocations_path = rev->path;
+            g->revocations_sha256 = dom_consent_revocations_sha256(rev->list);
+            g->revocations_entries = dom_consent_revocations_count(rev->list);
+            g->revocations_generation = rev->generation;
+            g->revocations_loaded_at = rev->loaded_at;
+        }
+    }
+    dom__consentreload_stats(srv->consentload, &g->revocations_reloads, &g->revocations_reload_failures);
     g->audit_enabled = srv->audit != NULL;
     dom__audit_stats(srv->audit, &g->audit_lines, &g->audit_dropped, &g->audit_reopens, &g->audit_ok);
     size_t n = 0;
@@ -281,6 +294,23 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
                    (long long)(g->geo_loaded ? g->geo_loaded_at : 0), (unsigned long long)g->geo_build_epoch,
                    (unsigned long long)g->geo_reloads, (unsigned long long)g->geo_reload_failures,
                    (unsigned long long)g->geo_lookup_errors);
+    dom__json_lit(&j, ",\"consent\":{\"mode\":");
+    dom__json_str(&j, g->consent_mode);
+    dom__json_lit(&j, ",\"revocations\":");
+    if (g->revocations_loaded) {
+        dom__json_lit(&j, "{\"path\":");
+        dom__json_str(&j, g->revocations_path);
+        dom__json_lit(&j, ",\"sha256\":");
+        dom__json_str(&j, g->revocations_sha256);
+        dom__json_rawf(&j,
+                       ",\"entries\":%llu,\"generation\":%llu,\"loaded_at\":%lld,\"reloads\":%llu,"
+                       "\"reload_failures\":%llu}}",
+                       (unsigned long long)g->revocations_entries, (unsigned long long)g->revocations_generation,
+                       (long long)g->revocations_loaded_at, (unsigned long long)g->revocations_reloads,
+                       (unsigned long long)g->revocations_reload_failures);
+    } else {
+        dom__json_lit(&j, "null}");
+    }
     dom__json_rawf(&j,
                    ",\"audit\":{\"enabled\":%s,\"required\":%s,\"ok\":%s,\"lines\":%llu,\"dropped\":%llu,"
                    "\"reopens\":%llu}",

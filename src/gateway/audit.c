@@ -155,8 +155,6 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     put_str(&o, "jurisdiction_source", r->jurisdiction_source);
     put_str(&o, "rule_version", r->rule_version);
     put_str(&o, "pin", r->pin);
-    dom__json_lit(&o, ",\"consent\":");
-    dom__json_bool(&o, r->consent);
     dom__json_lit(&o, ",\"rules_generation\":");
     dom__json_u64(&o, r->rules_generation);
     put_str(&o, "rules_hash", r->rules_hash);
@@ -187,6 +185,18 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     if (r->identity_removed != 0) {
         dom__json_lit(&o, ",\"identity_removed\":");
         dom__json_u64(&o, r->identity_removed);
+    }
+    if (r->consent != NULL) {
+        const dom__audit_consent_t *c = r->consent;
+        dom__json_lit(&o, ",\"consent\":{\"needed\":");
+        dom__json_bool(&o, c->needed);
+        put_str(&o, "mode", c->mode);
+        put_str(&o, "status", c->status);
+        put_str(&o, "token", c->token_hash[0] != '\0' ? c->token_hash : NULL);
+        put_str(&o, "scopes", c->scopes);
+        dom__json_rawf(&o, ",\"issued_at\":%lld}", (long long)c->issued_at);
+    } else {
+        dom__json_lit(&o, ",\"consent\":null");
     }
     if (r->report) {
         dom__json_lit(&o, ",\"report\":{\"differs\":");

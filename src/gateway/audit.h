@@ -41,6 +41,16 @@ typedef struct dom__audit_options {
     const char *state_path; /* where the chain's position is kept: NULL beside the log (path.chain), "" nowhere */
 } dom__audit_options_t;
 
+/** The consent basis of a request of a consent-gated class (audit line "consent"). */
+typedef struct dom__audit_consent {
+    int needed;                /* this request needed consent (DELETE and ungated reads do not) */
+    const char *mode;          /* "token" or "header" */
+    const char *status;        /* "consent_valid", "consent_revoked", ..., "consent_required" (none sent) */
+    char token_hash[17];       /* first 8 bytes of SHA-256(token id), hex; "" when no genuine token */
+    const char *scopes;        /* the token's scopes ('+'-joined), or the header's claim; NULL: none */
+    int64_t issued_at, expiry; /* of a genuine token; 0 otherwise */
+} dom__audit_consent_t;
+
 /** Everything one audit line says. NULL strings are written as null. */
 typedef struct dom__audit_record {
     int64_t time_us; /* unix microseconds of the request's start */
@@ -51,7 +61,6 @@ typedef struct dom__audit_record {
     const char *country, *subdivision;
     const char *jurisdiction, *jurisdiction_source, *rule_version;
     const char *pin; /* the jurisdiction a valid pin names (NULL: no valid pin): `rules plan --replay` re-decides it */
-    int consent;     /* the consent header names the request's class (`rules plan --replay`) */
     uint64_t rules_generation;
     const char *rules_hash; /* sha256 of the rule set's sources: which rule text decided */
     const char *ruleset;    /* the rule set's content hash (domicile/ledger.h) */
@@ -70,8 +79,9 @@ typedef struct dom__audit_record {
     int report; /* a report-mode rule was evaluated */
     const char *report_jurisdiction, *report_version, *report_action;
     int report_status, report_differs;
-    int retried;               /* sent to another node after a connect failure */
-    uint64_t identity_removed; /* identity fields scrubbed from the body (written only when not 0) */
+    int retried;                         /* sent to another node after a connect failure */
+    uint64_t identity_removed;           /* identity fields scrubbed from the body (written only when not 0) */
+    const dom__audit_consent_t *consent; /* NULL: the class is not consent-gated (written as null) */
 } dom__audit_record_t;
 
 typedef struct dom__audit dom__audit_t;

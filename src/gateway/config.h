@@ -96,6 +96,13 @@ typedef struct dom_config {
 
     char *consent_header; /* lower-case; default "domicile-consent" */
 
+    struct {
+        int mode;          /* dom_consent_mode_t: token (default) or header (unsigned, warned) */
+        char *keys;        /* consent key file (pins' format); NULL = no keys (every token is unknown_key) */
+        char *revocations; /* revocation list, reloaded when it changes; NULL = none */
+        dom_mark_t mode_mark, keys_mark, revocations_mark;
+    } consent;
+
     dom_path_mode_t paths; /* strict (default) or canonicalize: encoded dots and slashes */
     char **refuse_methods; /* NULL-terminated; 405 for these; NULL = CONNECT, TRACE, TRACK */
 
@@ -213,6 +220,9 @@ static inline void dom_config_facts(const dom_config_t *cfg, const dom_pin_keyri
     out->trusted = &cfg->trusted_proxies;
     out->pin_header = cfg->pins.header;
     out->consent_header = cfg->consent_header;
+    out->consent_mode = (dom_consent_mode_t)cfg->consent.mode;
+    out->consent_keyring = NULL; /* the caller's: consent keys and revocations are loaded beside the config */
+    out->revocations = NULL;
     out->keyring = keyring;
     out->geo = geo;
     out->paths = cfg->paths;
@@ -225,7 +235,7 @@ static inline void dom_config_facts(const dom_config_t *cfg, const dom_pin_keyri
 int dom_config_addr_is_loopback(const struct sockaddr_storage *addr);
 
 /**
- * Checks the permissions of every secret file the config names (pins.keys, audit.hash_key_file,
+ * Checks the permissions of every secret file the config names (pins.keys, consent.keys, audit.hash_key_file,
  * admin.token_file) with dom_keyfile_check: a file the group or every user can write is an error
  * (reported at its config position), one every user can read a warning; a file that cannot be
  * stat'ed is left to its loader. Returns the number of errors. At start and at every SIGHUP.

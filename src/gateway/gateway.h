@@ -144,8 +144,11 @@ struct dom__server {
     dom__rules_file_t *rules;             /* as opened at start; the one in use is in live (rulesreload.h) */
     struct dom__rulesreload *rulesreload; /* rules delivered by rename or symlink swap */
     dom_geo_t *geo;
-    dom_pin_keyring_t keyring; /* as loaded at start; moved into the first live settings */
-    int has_admin_token;       /* admin.token_file as read at start (its SHA-256), copied into the first settings */
+    dom_pin_keyring_t keyring;              /* as loaded at start; moved into the first live settings */
+    dom_pin_keyring_t consent_keyring;      /* consent.keys as loaded at start; likewise */
+    dom__revocations_t *revocations;        /* consent.revocations as read at start; NULL: none */
+    struct dom__consentreload *consentload; /* its watcher */
+    int has_admin_token; /* admin.token_file as read at start (its SHA-256), copied into the first settings */
     unsigned char admin_token_sha256[32];
     dom__livepub_t live;       /* what SIGHUP and the geo watcher publish to the workers */
     dom__settings_t *settings; /* main thread only: the settings last published */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,14 +51,14 @@ struct request_state {
     size_t n_tried;
     dom__refusal_t refusal; /* what the client gets if no node can be reached (strings in req->pool) */
     int forwarded;
-    int expose_decision_headers; /* of the live settings on_req saw (the worker may swap them before forward) */
-    int protocol;                /* DOM__PROTO_*: the client's protocol, for step 7 */
-    h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
-    const char *method;          /* NUL-terminated, for step 7 */
-    char geo_sha256[65];         /* the geo database that located the client (audit: which file decided) */
-    size_t body_removed;         /* identity fields scrubbed from the body (step 5b) */
-    char pin[DOM_NAME_MAX + 1];  /* the jurisdiction of a valid pin (audit: for `rules plan --replay`) */
-    int consent;                 /* the consent header names the request's class (audit) */
+    int expose_decision_headers;  /* of the live settings on_req saw (the worker may swap them before forward) */
+    int protocol;                 /* DOM__PROTO_*: the client's protocol, for step 7 */
+    h2o_iovec_t destination;      /* MOVE, COPY: the canonical Destination path (in req->pool) */
+    const char *method;           /* NUL-terminated, for step 7 */
+    char geo_sha256[65];          /* the geo database that located the client (audit: which file decided) */
+    size_t body_removed;          /* identity fields scrubbed from the body (step 5b) */
+    char pin[DOM_NAME_MAX + 1];   /* the jurisdiction of a valid pin (audit: for `rules plan --replay`) */
+    dom__audit_consent_t consent; /* a consent-gated class: the basis the decision had (audit) */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -113,7 +114,6 @@ static void record(struct request_state *st)
         .jurisdiction_source = st->decided ? dom_jurisdiction_source_name(d->source) : NULL,
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
         .pin = st->pin[0] != '\0' ? st->pin : NULL,
-        .consent = st->consent,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
         .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
         .ruleset = st->rules != NULL ? st->rules->hash : NULL,
@@ -135,6 +135,8 @@ static void record(struct request_state *st)
         .bytes_out = req->bytes_sent,
         .identity_removed = st->body_removed,
     };
+    if (st->decided && d->consent_gated)
+        r.consent = &st->consent;
     if (st->decided && d->report.present) {
         r.report = 1;
         r.report_jurisdiction = d->report.jurisdiction != NULL ? d->report.jurisdiction->name : NULL;
@@ -220,13 +222,14 @@ static int request_id_ok(dom_strref_t v)
 /* For anonymized classes: nothing that identifies the client reaches the upstream. */
 static void strip_identity(h2o_req_t *req, const dom_config_t *cfg)
 {
-    size_t out = 0, pin_len = strlen(cfg->pins.header);
+    size_t out = 0, pin_len = strlen(cfg->pins.header), consent_len = strlen(cfg->consent_header);
     for (size_t i = 0; i < req->headers.size; ++i) {
         h2o_header_t *h = &req->headers.entries[i];
         const h2o_iovec_t *name = h->name;
         int drop = name == &H2O_TOKEN_COOKIE->buf || name == &H2O_TOKEN_AUTHORIZATION->buf ||
                    is_name(name, H2O_STRLIT("cookie")) || is_name(name, H2O_STRLIT("authorization")) ||
-                   is_name(name, H2O_STRLIT("proxy-authorization")) || is_name(name, cfg->pins.header, pin_len);
+                   is_name(name, H2O_STRLIT("proxy-authorization")) || is_name(name, cfg->pins.header, pin_len) ||
+                   is_name(name, cfg->consent_header, consent_len); /* a consent token names its subject */
         for (size_t k = 0; !drop && k < cfg->n_anonymize_strip_headers; ++k)
             drop = is_name(name, cfg->anonymize_strip_headers[k], strlen(cfg->anonymize_strip_headers[k]));
         if (drop)
@@ -476,6 +479,39 @@ static void note_facts(struct request_state *st, const dom_request_facts_t *fact
     }
 }
 
+/*
+ * The consent basis of a request of a consent-gated class, for its audit line: what was presented and what it
+ * was worth. A token's fields are recorded only when its signature matched (expired and revoked tokens are
+ * genuine); the token id only as a hash, so the audit log does not hand out revocation handles.
+ */
+static void note_consent(struct request_state *st, const dom_request_facts_t *facts)
+{
+    dom__audit_consent_t *c = &st->consent;
+    c->needed = st->d.consent_checked;
+    c->mode = facts->consent_mode == DOM_CONSENT_MODE_HEADER ? "header" : "token";
+    if (facts->consent == NULL) {
+        c->status = "consent_required";
+        return;
+    }
+    if (facts->consent_mode == DOM_CONSENT_MODE_HEADER) {
+        c->status = "consent_claimed"; /* unsigned: nothing to verify */
+        c->scopes = h2o_strdup(&st->req->pool, facts->consent, facts->consent_len).base;
+        return;
+    }
+    c->status = dom_consent_reason(facts->consent_status);
+    if (facts->consent_status != DOM_OK && facts->consent_status != DOM_ECONSENT_EXPIRED &&
+        facts->consent_status != DOM_ECONSENT_REVOKED)
+        return;
+    const dom_consent_t *t = &facts->consent_token;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)t->id, strlen(t->id), md);
+    for (size_t i = 0; i < 8; ++i)
+        snprintf(c->token_hash + 2 * i, 3, "%02x", md[i]);
+    c->scopes = h2o_strdup(&st->req->pool, t->scopes, SIZE_MAX).base;
+    c->issued_at = t->issued_at;
+    c->expiry = t->expiry;
+}
+
 /* The one JSON refusal, filled from the decision (strings copied into the request's pool). */
 static void refusal_init(struct request_state *st, dom__refusal_t *r)
 {
@@ -595,6 +631,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     /* steps 0-3: canonical path, client address, location, pin and consent; header hygiene on the way */
     dom_facts_config_t fc;
     dom_config_facts(cfg, &w->live->settings->keyring, w->live->geo, &fc);
+    fc.consent_keyring = &w->live->settings->consent_keyring;
+    fc.revocations = w->live->revocations != NULL ? w->live->revocations->list : NULL;
     dom_addr_t peer;
     int have_peer = dom__peer_of(req, &peer);
     dom_request_facts_t facts;
@@ -608,8 +646,9 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->rules = dom_rules_store_current(w->live->rules->store);
     dom_decide(st->rules, &facts, &st->d);
     st->decided = 1;
-    st->consent = dom_consent_allows(facts.consent, facts.consent_len, st->d.class_name);
     st->reason = st->d.reason;
+    if (st->d.consent_gated)
+        note_consent(st, &facts);
     st->decision_ns = mono_ns() - t0;
     dom__histogram_observe(&w->metrics.decision, st->decision_ns);
     dom__refusal_t refusal;

@@ -28,6 +28,7 @@ void dom__settings_release(dom__settings_t *s)
     if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     dom_pin_keyring_free(&s->keyring);
+    dom_pin_keyring_free(&s->consent_keyring);
     OPENSSL_cleanse(s->admin_token_sha256, sizeof(s->admin_token_sha256));
     if (s->owns_config)
         dom_config_free(s->config);
@@ -56,6 +57,7 @@ void dom__live_release(dom__live_t *l)
     dom__settings_release(l->settings);
     dom_geo_release(l->geo);
     dom__rules_file_release(l->rules);
+    dom__revocations_release(l->revocations);
     free(l);
 }
 
@@ -78,10 +80,30 @@ int dom__live_publish(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t 
         pthread_mutex_unlock(&pub->mutex);
         return DOM_ENOMEM;
     }
+    dom__revocations_retain(old->revocations);
+    l->revocations = old->revocations;
     pub->current = l;
     __atomic_store_n(&pub->generation, pub->generation + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&pub->mutex);
     /* workers holding the old state drop it at their next request */
+    dom__live_release(old);
+    return 0;
+}
+
+int dom__live_publish_revocations(dom__livepub_t *pub, dom__revocations_t *revocations)
+{
+    pthread_mutex_lock(&pub->mutex);
+    dom__live_t *old = pub->current;
+    dom__live_t *l = live_new(old->settings, old->geo, old->rules);
+    if (l == NULL) {
+        pthread_mutex_unlock(&pub->mutex);
+        return DOM_ENOMEM;
+    }
+    dom__revocations_retain(revocations);
+    l->revocations = revocations;
+    pub->current = l;
+    __atomic_store_n(&pub->generation, pub->generation + 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&pub->mutex);
     dom__live_release(old);
     return 0;
 }

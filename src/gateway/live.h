@@ -12,6 +12,7 @@
 #include "domicile/geo.h"
 #include "domicile/pin.h"
 #include "gateway/config.h"
+#include "gateway/consentreload.h"
 #include "gateway/rulesreload.h"
 
 /**
@@ -25,6 +26,7 @@ typedef struct dom__settings {
     dom_config_t *config; /* freed with the settings when owns_config */
     int owns_config;      /* 0 for the start-up config, which the server keeps */
     dom_pin_keyring_t keyring;
+    dom_pin_keyring_t consent_keyring;    /* consent.keys (read again at every SIGHUP) */
     int has_admin_token;                  /* admin.token_file: the admin listener asks for this bearer token */
     unsigned char admin_token_sha256[32]; /* its SHA-256 (read again at every SIGHUP) */
 } dom__settings_t;
@@ -35,6 +37,7 @@ typedef struct dom__live {
     dom__settings_t *settings;
     dom_geo_t *geo;
     dom__rules_file_t *rules;
+    dom__revocations_t *revocations; /* consent.revocations; NULL: none configured */
 } dom__live_t;
 
 /** The publication point: a mutex for swaps and acquires, a generation for the request path. */
@@ -57,6 +60,9 @@ int dom__live_init(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *ge
  * Errors: DOM_ENOMEM (nothing changed).
  */
 int dom__live_publish(dom__livepub_t *pub, dom__settings_t *settings, dom_geo_t *geo, dom__rules_file_t *rules);
+
+/** Publishes a new consent revocation list with the rest of the current state (a reference is taken). DOM_ENOMEM. */
+int dom__live_publish_revocations(dom__livepub_t *pub, dom__revocations_t *revocations);
 
 /** The rule set in use (a reference for the caller), and optionally the file it comes from (a reference too). */
 dom_ruleset_t *dom__live_rules(dom__livepub_t *pub, dom__rules_file_t **file);

@@ -341,6 +341,20 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             "Rules database files delivered by rename or symlink swap and refused (the rules in use stay).",
             g->rules_file_refusals);
 
+    gauge(out, "domicile_consent_revocations", "Entries of the consent revocation list in use (ids and subjects).",
+          (double)g->revocations_entries);
+    gauge(out, "domicile_consent_revocations_generation",
+          "Generation of the consent revocation list in use: 1 at start, +1 per reload (0: none).",
+          (double)g->revocations_generation);
+    gauge(out, "domicile_consent_revocations_loaded_timestamp_seconds",
+          "When the consent revocation list in use was loaded (unix seconds; 0: none).",
+          g->revocations_loaded ? (double)g->revocations_loaded_at : 0);
+    counter(out, "domicile_consent_revocation_reloads_total", "Changed consent revocation lists loaded and in use.",
+            g->revocations_reloads);
+    counter(out, "domicile_consent_revocation_reload_failures_total",
+            "Changed consent revocation lists that could not be read or parsed (the list in use stays).",
+            g->revocations_reload_failures);
+
     dom__text_printf(out, "# HELP domicile_geo_database_info The geo database in use.\n"
                           "# TYPE domicile_geo_database_info gauge\n");
     if (g->geo_loaded) {

@@ -130,6 +130,11 @@ typedef struct dom__metrics_globals {
     const char *geo_sha256; /* of the file's bytes: replicas with the same database show the same */
     int64_t geo_loaded_at;  /* when the handle in use was opened and checked */
     uint64_t geo_reloads, geo_reload_failures, geo_lookup_errors;
+    const char *consent_mode; /* "token" or "header" */
+    int revocations_loaded;   /* consent.revocations is configured and loaded */
+    const char *revocations_path, *revocations_sha256;
+    uint64_t revocations_entries, revocations_generation, revocations_reloads, revocations_reload_failures;
+    int64_t revocations_loaded_at;
     int audit_enabled;
     uint64_t audit_lines, audit_dropped, audit_reopens;
     int audit_ok;

@@ -33,7 +33,8 @@ struct changes {
 static void on_change(void *ctx, const char *key, int live, const char *note)
 {
     struct changes *c = ctx;
-    if (live && (strcmp(key, "pins.keys") == 0 || strcmp(key, "admin.token_file") == 0))
+    if (live &&
+        (strcmp(key, "pins.keys") == 0 || strcmp(key, "consent.keys") == 0 || strcmp(key, "admin.token_file") == 0))
         return; /* listed first anyway: the key and token files are read again on every SIGHUP */
     add_key(live ? &c->applied : &c->restart, key, note);
 }
@@ -57,7 +58,7 @@ void dom__reload_config(dom__server_t *srv)
     const char *file = run->file;
     dom_diag_t diag = {0}; /* stderr, as file:line:col: message */
     dom_config_t *cfg = NULL;
-    dom_pin_keyring_t ring = {0};
+    dom_pin_keyring_t ring = {0}, consent_ring = {0};
     dom__settings_t *settings = NULL;
     dom_geo_t *none_geo = NULL;
     char err[512] = "";
@@ -79,6 +80,11 @@ void dom__reload_config(dom__server_t *srv)
         dom_diag_report(&diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
         goto fail;
     }
+    if (cfg->consent.keys != NULL && dom_pin_keyring_load(cfg->consent.keys, &consent_ring, err, sizeof(err)) != 0) {
+        dom_diag_report(&diag, cfg->file, &cfg->consent.keys_mark, 0, "consent keys: %s",
+                        err[0] ? err : cfg->consent.keys);
+        goto fail;
+    }
     size_t n_keys = ring.count;
     if (cfg->admin.token_file != NULL && dom__admin_token_load(cfg->admin.token_file, token, err, sizeof(err)) != 0) {
         dom_diag_report(&diag, cfg->file, &cfg->admin.token_mark, 0, "%s", err);
@@ -89,6 +95,8 @@ void dom__reload_config(dom__server_t *srv)
      * start-up maximum, adding or removing the geo database) is put back to the running one. */
     struct changes changes = {{.len = 0}, {.len = 0}};
     add_key(&changes.applied, cfg->pins.keys != NULL ? "pins.keys" : "pins.keys (none)", NULL); /* always re-read */
+    if (cfg->consent.keys != NULL || cur->consent.keys != NULL)
+        add_key(&changes.applied, cfg->consent.keys != NULL ? "consent.keys" : "consent.keys (none)", NULL);
     if (cfg->admin.token_file != NULL || cur->admin.token_file != NULL)
         add_key(&changes.applied, cfg->admin.token_file != NULL ? "admin.token_file" : "admin.token_file (none)", NULL);
     if (dom_config_compare(run, cur, cfg, on_change, &changes) != 0)
@@ -96,6 +104,8 @@ void dom__reload_config(dom__server_t *srv)
 
     if ((settings = dom__settings_new(cfg, 1, &ring)) == NULL)
         goto oom;
+    settings->consent_keyring = consent_ring;
+    consent_ring = (dom_pin_keyring_t){0};
     if (cfg->admin.token_file != NULL) {
         settings->has_admin_token = 1;
         memcpy(settings->admin_token_sha256, token, sizeof(token));
@@ -144,6 +154,7 @@ fail:
             diag.errors, diag.errors == 1 ? "" : "s");
     OPENSSL_cleanse(token, sizeof(token));
     dom_pin_keyring_free(&ring);
+    dom_pin_keyring_free(&consent_ring);
     dom__settings_release(settings); /* frees its config and keyring */
     dom_config_free(cfg);
 }

@@ -50,6 +50,12 @@ static const char *message_for(const char *reason, int status)
     } table[] = {
         {"class_denied", "The rules of your jurisdiction do not allow this service to store this kind of data."},
         {"consent_required", "Storing this kind of data needs your consent (send the consent header)."},
+        {"consent_malformed", "The consent token is malformed."},
+        {"consent_unknown_key", "The consent token is signed with a key this gateway does not know."},
+        {"consent_bad_signature", "The consent token's signature is not valid."},
+        {"consent_expired", "The consent token has expired: ask for consent again."},
+        {"consent_revoked", "This consent has been withdrawn: nothing is collected under it."},
+        {"consent_wrong_scope", "The consent token does not cover this kind of data."},
         {"pin_malformed", "The residency pin is malformed."},
         {"pin_unknown_key", "The residency pin is signed with a key this gateway does not know."},
         {"pin_bad_signature", "The residency pin's signature is not valid."},

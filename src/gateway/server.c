@@ -172,6 +172,19 @@ static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
         if (dom_pin_keyring_load(cfg->pins.keys, &srv->keyring, err, sizeof(err)) != 0)
             dom_diag_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
     }
+    if (cfg->consent.keys != NULL) {
+        err[0] = '\0';
+        if (dom_pin_keyring_load(cfg->consent.keys, &srv->consent_keyring, err, sizeof(err)) != 0)
+            dom_diag_report(diag, cfg->file, &cfg->consent.keys_mark, 0, "consent keys: %s",
+                            err[0] ? err : cfg->consent.keys);
+    }
+    /* without the list it was told to honour, the gateway cannot know what is revoked: it does not start */
+    if (cfg->consent.revocations != NULL) {
+        err[0] = '\0';
+        if (dom__revocations_open(cfg->consent.revocations, 1, &srv->revocations, err, sizeof(err)) != 0)
+            dom_diag_report(diag, cfg->file, &cfg->consent.revocations_mark, 0, "consent revocations: %s",
+                            err[0] ? err : cfg->consent.revocations);
+    }
     if (cfg->admin.token_file != NULL) {
         err[0] = '\0';
         if (dom__admin_token_load(cfg->admin.token_file, srv->admin_token_sha256, err, sizeof(err)) != 0)
@@ -457,6 +470,14 @@ static void publish_rules(void *ctx, dom__rules_file_t *file)
         fprintf(stderr, "domicile: out of memory publishing the new rules database\n");
 }
 
+/* The revocation watcher loaded a changed list: published with the rest. */
+static void publish_revocations(void *ctx, dom__revocations_t *list)
+{
+    dom__server_t *srv = ctx;
+    if (dom__live_publish_revocations(&srv->live, list) != 0)
+        fprintf(stderr, "domicile: out of memory publishing the new consent revocations\n");
+}
+
 /* Audit log, live settings, geo watcher and health checks: before the workers exist (the admin listener comes after).
  */
 static int start_ops(dom__server_t *srv, size_t n_nodes)
@@ -465,12 +486,20 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
     char err[512] = "";
     /* the start-up config stays the server's; the settings only borrow it */
     if ((srv->settings = dom__settings_new(cfg, 0, &srv->keyring)) != NULL) {
+        srv->settings->consent_keyring = srv->consent_keyring;
+        srv->consent_keyring = (dom_pin_keyring_t){0};
         srv->settings->has_admin_token = srv->has_admin_token;
         memcpy(srv->settings->admin_token_sha256, srv->admin_token_sha256, sizeof(srv->admin_token_sha256));
     }
     if (srv->settings == NULL || dom__live_init(&srv->live, srv->settings, srv->geo, srv->rules) != 0 ||
         dom__rulesreload_start(srv->rules, (unsigned)cfg->geo_reload_poll_ms, publish_rules, srv, &srv->rulesreload) !=
             0) {
+        fprintf(stderr, "domicile: out of memory\n");
+        return -1;
+    }
+    if (srv->revocations != NULL && (dom__live_publish_revocations(&srv->live, srv->revocations) != 0 ||
+                                     dom__consentreload_start(srv->revocations, (unsigned)cfg->geo_reload_poll_ms,
+                                                              publish_revocations, srv, &srv->consentload) != 0)) {
         fprintf(stderr, "domicile: out of memory\n");
         return -1;
     }
@@ -599,6 +628,7 @@ static int serve(dom__server_t *srv)
             dom__reload_config(srv);
             dom__georeload_poke(srv->georeload);
             dom__rulesreload_poke(srv->rulesreload);
+            dom__consentreload_poke(srv->consentload);
             dom__audit_reopen(srv->audit);
         } else {
             break;
@@ -651,6 +681,8 @@ static int serve(dom__server_t *srv)
     dom__georeload_stop(srv->georeload);
     dom__rulesreload_stop(srv->rulesreload);
     srv->rulesreload = NULL;
+    dom__consentreload_stop(srv->consentload);
+    srv->consentload = NULL;
     srv->admin = NULL;
     srv->healthmon = NULL;
     srv->georeload = NULL;
@@ -689,6 +721,8 @@ cleanup:
     dom__rules_file_release(srv->rules);
     dom_geo_release(srv->geo);
     dom_pin_keyring_free(&srv->keyring);
+    dom_pin_keyring_free(&srv->consent_keyring);
+    dom__revocations_release(srv->revocations);
     if (srv->listener_ssl != NULL && srv->config != NULL)
         for (size_t i = 0; i < srv->config->n_listeners; ++i)
             SSL_CTX_free(srv->listener_ssl[i]);

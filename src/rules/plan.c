@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "domicile/consent.h"
 #include "domicile/plan.h"
 #include "domicile/rules_record.h"
 #include "util/json.h"
@@ -80,7 +81,8 @@ static void facts_for(dom_request_facts_t *f, const probe_t *p, const char *coun
     f->path = p->path;
     f->path_len = strlen(p->path);
     f->now = now;
-    if (consent != NULL) {
+    if (consent != NULL) { /* consent given for the class: as an unsigned claim, which needs no key to decide */
+        f->consent_mode = DOM_CONSENT_MODE_HEADER;
         f->consent = consent;
         f->consent_len = strlen(consent);
     }
@@ -536,6 +538,25 @@ static const char *jstr(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/*
+ * Whether an audit line's consent basis covered its class: a genuine, valid token whose scopes name it, or (in
+ * header mode) a claim naming it. Expired, revoked and forged tokens are no consent.
+ */
+static int line_consented(json_t *consent, const char *cls)
+{
+    const char *status = json_is_object(consent) ? jstr(consent, "status") : NULL;
+    const char *scopes = json_is_object(consent) ? jstr(consent, "scopes") : NULL;
+    if (status == NULL || scopes == NULL || cls == NULL)
+        return 0;
+    if (strcmp(status, "consent_claimed") == 0)
+        return dom_consent_allows(scopes, strlen(scopes), cls);
+    dom_consent_t token = {.n_scopes = 0};
+    if (strcmp(status, "consent_valid") != 0 || strlen(scopes) >= sizeof(token.scopes))
+        return 0;
+    memcpy(token.scopes, scopes, strlen(scopes) + 1);
+    return dom_consent_covers(&token, cls, strlen(cls));
+}
+
 /* Reasons decided before any rule: the request, its path or its pin. The rules cannot change them. */
 static int decided_before_rules(const char *reason)
 {
@@ -641,7 +662,7 @@ int dom_plan_replay_line(dom_plan_t *p, const char *line, size_t len)
     for (size_t t = 0; t < p->n_instants && ret == 0; ++t) {
         dom_request_facts_t f;
         dom_decision_t da, db;
-        facts_for(&f, &probe, country, sub, pin, override, json_is_true(consent) ? cls : NULL, p->instants[t]);
+        facts_for(&f, &probe, country, sub, pin, override, line_consented(consent, cls) ? cls : NULL, p->instants[t]);
         dom_decide(p->from, &f, &da);
         dom_decide(p->to, &f, &db);
         dom_plan_outcome_t a, b;

@@ -869,6 +869,62 @@ static int region_list(file_ctx_t *f, yaml_node_t *v, const char *what, uint16_t
     return bad ? -1 : n;
 }
 
+/*
+ * consent: required | none | { required_for: [write, read] }. "required" is required_for: [write].
+ * DELETE never needs consent, and nothing here can make it: erasure and withdrawal must stay as easy
+ * as giving consent (GDPR art. 7(3), 17), so naming it is an error rather than a silent no-op.
+ */
+static void consent_value(file_ctx_t *f, yaml_node_t *v, int *out)
+{
+    builder_t *b = f->b;
+    size_t n;
+    const char *s;
+    if (v->type != YAML_MAPPING_NODE) {
+        if ((s = scalar(f, v, "consent", &n)) == NULL)
+            return;
+        if (!is_eq(s, n, "required") && !is_eq(s, n, "none"))
+            error_at(b, node_mark(f->file, v),
+                     "consent must be required, none or { required_for: [write, read] }, not %s", show(v).s);
+        else
+            *out = is_eq(s, n, "required") ? DOM_CONSENT_FOR_WRITE : 0;
+        return;
+    }
+    static const char *const keys[] = {"required_for"};
+    key_table_t t = DOM__YAML_KEYS(keys);
+    int mask = 0;
+    FOR_PAIRS(f, v, p)
+    {
+        if (known_key(f, &t, get_node(f, p->key), "consent") != 0)
+            continue;
+        yaml_node_t *list = get_node(f, p->value);
+        if (expect_sequence(f, list, "required_for") != 0)
+            return;
+        FOR_ITEMS(f, list, it)
+        {
+            yaml_node_t *item = get_node(f, *it);
+            if ((s = scalar(f, item, "an access", &n)) == NULL)
+                return;
+            if (is_eq(s, n, "write"))
+                mask |= DOM_CONSENT_FOR_WRITE;
+            else if (is_eq(s, n, "read"))
+                mask |= DOM_CONSENT_FOR_READ;
+            else if (is_eq(s, n, "delete") || is_eq(s, n, "erase") || is_eq(s, n, "erasure") || is_eq(s, n, "DELETE") ||
+                     is_eq(s, n, "withdraw") || is_eq(s, n, "withdrawal"))
+                error_at(b, node_mark(f->file, item),
+                         "consent cannot be required for %s: erasing one's data and withdrawing consent are never "
+                         "blocked (GDPR art. 7(3), 17); DELETE is exempt from consent",
+                         show(item).s);
+            else
+                error_at(b, node_mark(f->file, item), "required_for takes write and read, not %s", show(item).s);
+        }
+        if (seq_len(list) == 0)
+            error_at(b, node_mark(f->file, list), "required_for is empty (say consent: none)");
+    }
+    if (!dom__yaml_has(&t, 0))
+        error_at(b, node_mark(f->file, v), "consent as a mapping needs required_for: [write] or [write, read]");
+    *out = mask;
+}
+
 static void parse_class_rule(file_ctx_t *f, yaml_node_t *k, yaml_node_t *v, dom_class_rule_t *rule)
 {
     builder_t *b = f->b;
@@ -900,10 +956,7 @@ static void parse_class_rule(file_ctx_t *f, yaml_node_t *k, yaml_node_t *v, dom_
                 rule->n_read = (size_t)r;
             break;
         case 2:
-            if ((s = scalar(f, qv, "consent", &n)) == NULL)
-                break;
-            if (dom_consent_parse(s, n, &rule->consent_required) != 0)
-                error_at(b, node_mark(f->file, qv), "consent must be required or none, not %s", show(qv).s);
+            consent_value(f, qv, &rule->consent_required);
             break;
         case 3:
             bool_value(f, qv, "anonymize", &rule->anonymize);

@@ -202,25 +202,60 @@ class ExplainTest(unittest.TestCase):
                 self.assertIsNone(d["class"])
                 self.assertTrue(d["request"]["path_refused"])
 
+    def consent_token(self, tid, scopes, *extra):
+        r = subprocess.run([BIN, "consent", "issue", "--keys", self.keys, "--id", tid, "--subject", "u-" + tid,
+                            "--scopes", scopes, "--now", str(NOW)] + list(extra or ["--ttl", "3600"]),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
     def test_consent(self):
-        d = self.explain("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications")
+        post = ("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications")
+        d = self.explain(*post)
         self.assertEqual((d["class"], d["status"], d["reason"]), ("marketing", 403, "consent_required"))
+        self.assertEqual((d["consent"]["gated"], d["consent"]["needed"], d["consent"]["status"]), (True, True, None))
+        # tokens (the default mode): the consent keys have the pin key format
+        keys = ("--consent-keys", self.keys)
+        d = self.explain(*post, *keys, "--consent", self.consent_token("t1", "marketing"))
+        self.assertEqual((d["action"], d["regions"]), ("route", ["eu-central"]))
+        self.assertEqual((d["consent"]["status"], d["consent"]["id"], d["consent"]["scopes"], d["consent"]["issued_at"]),
+                         ("consent_valid", "t1", "marketing", NOW))
+        d = self.explain(*post, *keys, "--consent", self.consent_token("t2", "content"))
+        self.assertEqual((d["status"], d["reason"]), (403, "consent_wrong_scope"))
+        d = self.explain(*post, *keys, "--consent", self.consent_token("t3", "marketing", "--issued-at", str(NOW - 10),
+                                                                       "--expires", str(NOW)))
+        self.assertEqual((d["status"], d["reason"]), (403, "consent_expired"))
+        rev = os.path.join(self.tmp, "revocations")
+        with open(rev, "w") as f:
+            f.write("id t4\n")
+        d = self.explain(*post, *keys, "--revocations", rev, "--consent", self.consent_token("t4", "marketing"))
+        self.assertEqual((d["status"], d["reason"]), (403, "consent_revoked"))
+        forged = self.consent_token("t5", "marketing")[:-2] + "AA"
+        d = self.explain(*post, *keys, "--consent", forged)
+        self.assertEqual((d["status"], d["reason"], d["consent"]["id"]), (403, "consent_bad_signature", None))
+        d = self.explain(*post, "--consent", self.consent_token("t6", "marketing"))  # no keys
+        self.assertEqual((d["status"], d["reason"]), (403, "consent_unknown_key"))
+        d = self.explain(*post, *keys, "--consent", "marketing")
+        self.assertEqual((d["status"], d["reason"]), (400, "consent_malformed"))
+        r = self.run_explain(*post, *keys, "--consent", self.consent_token("t7", "marketing"))
+        self.assertIn("consent       consent_valid", r.stdout.decode())
+        self.assertIn("  token       id t7, scopes marketing", r.stdout.decode())
+        # the unsigned header of class names, as an explicit opt-in
+        hdr = ("--consent-mode", "header")
         for value in ["marketing", " Marketing ", "account, MARKETING", "*"]:
             with self.subTest(value=value):
-                d = self.explain("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications",
-                                 "--header", "Domicile-Consent: " + value)
+                d = self.explain(*post, *hdr, "--header", "Domicile-Consent: " + value)
                 self.assertEqual(d["action"], "route")
                 self.assertEqual(d["regions"], ["eu-central"])
-        d = self.explain("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications",
-                         "--header", "domicile-consent: marketingx")
+        d = self.explain(*post, *hdr, "--header", "domicile-consent: marketingx")
         self.assertEqual(d["status"], 403)
         # like the gateway, only the first consent header counts
-        d = self.explain("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications",
-                         "--header", "domicile-consent: account", "--header", "domicile-consent: marketing")
+        d = self.explain(*post, *hdr, "--header", "domicile-consent: account", "--header", "domicile-consent: marketing")
         self.assertEqual(d["status"], 403)
-        d = self.explain("--ip", "5.21.0.1", "--method", "POST", "--path", "/v1/notifications",
-                         "--header", "domicile-consent: marketing", "--header", "domicile-consent: account")
+        d = self.explain(*post, *hdr, "--header", "domicile-consent: marketing", "--header", "domicile-consent: account")
         self.assertEqual(d["action"], "route")
+        r = self.run_explain(*post, "--consent-mode", "sometimes")
+        self.assertEqual(r.returncode, 2)
 
     def test_staged_versions_and_report_mode(self):
         args = ("--ip", "5.21.0.1", "--method", "PUT", "--path", "/v1/sync/x")
@@ -345,13 +380,15 @@ class ExplainTest(unittest.TestCase):
                 "  header: x-my-pin\n"
                 "  keys: %s\n"
                 "consent_header: x-my-consent\n"
+                "consent:\n"
+                "  keys: %s\n"
                 "clusters:\n"
                 "  - name: west-1\n"
                 "    region: eu-west\n"
                 "    nodes: [\"http://127.0.0.1:9102\"]\n"
                 "  - name: central-1\n"
                 "    region: eu-central\n"
-                "    nodes: [\"http://127.0.0.1:9101\"]\n" % (GEO_DB, self.rules, self.keys) + extra
+                "    nodes: [\"http://127.0.0.1:9101\"]\n" % (GEO_DB, self.rules, self.keys, self.keys) + extra
             )
         return path
 
@@ -381,7 +418,8 @@ class ExplainTest(unittest.TestCase):
         self.assertEqual((d["jurisdiction"], d["jurisdiction_source"]), ("US-FED", "pin"))
         d = json.loads(subprocess.run([BIN, "explain", "-c", cfg, "--now", str(NOW), "--json", "--ip", "5.21.0.1",
                                        "--method", "POST", "--path", "/v1/notifications",
-                                       "--header", "x-my-consent: marketing"], capture_output=True, check=True).stdout)
+                                       "--header", "x-my-consent: " + self.consent_token("c1", "marketing")],
+                                      capture_output=True, check=True).stdout)
         self.assertEqual(d["action"], "route")
         # command-line flags win over the config
         d = json.loads(subprocess.run(base + ["--ip", "5.1.2.3", "--geo-db", os.path.join(FIXTURES, "geo-flat.mmdb")],

@@ -28,8 +28,13 @@ def main(t):
     secret = os.urandom(32)
     keys = H.write_pin_keys(d, {"k1": secret})
     cfg = H.base_config(d, rules, backends, pin_keys=keys, clusters=H.small_clusters(backends),
-                        extra={"limits": {"max_body": "4k", "class_max_body": {"content": "64k"}}})
+                        extra={"limits": {"max_body": "4k", "class_max_body": {"content": "64k"}},
+                               # the unsigned class-name header, kept as an explicit opt-in (consent tokens:
+                               # test_consent_tokens.py)
+                               "consent": {"mode": "header"}})
     gw = H.Gateway(d, cfg).start()
+    t.ok("consent.mode: header: consent is whatever the client's header says" in gw.stderr(),
+         "the opt-in header mode is warned about at start", gw.stderr()[-1500:])
 
     de, cn, no, is_ = H.geo_addr("DE"), H.geo_addr("CN"), H.geo_addr("NO"), H.geo_addr("IS")
 

@@ -109,6 +109,7 @@ REQUESTS = [
     ("POST", "/v1/telemetry/events", "telemetry"),
     ("POST", "/v1/marketing/subscribe", "marketing"),
     ("PUT", "/v1/notifications/settings", "marketing"),
+    ("DELETE", "/v1/notifications/sub", "marketing"),  # unsubscribing never needs consent (GDPR art. 7(3))
     ("PUT", "/v1/unrouted/thing", "content"),
     ("GET", "/v1/account/me", "account"),
     ("GET", "/v1/files/photo.jpg", "content"),
@@ -297,6 +298,16 @@ class Decisions(unittest.TestCase):
                                  "in_eu": in_eu.strip().lower() in ("1", "true", "yes")})
         if not cls.rows:
             raise AssertionError("%s has no rows" % GEO_TSV)
+        # a consent token for marketing, as the account system mints it (consent keys have the pin key format)
+        cls.consent_keys = os.path.join(cls.tmp, "consent-keys")
+        with open(cls.consent_keys, "w") as f:
+            f.write("c1 %s\n" % ("42" * 32))
+        os.chmod(cls.consent_keys, 0o600)
+        r = run([BIN, "consent", "issue", "--keys", cls.consent_keys, "--id", "golden", "--subject", "u1",
+                 "--scopes", "marketing", "--issued-at", "2026-01-01", "--expires", "2099-01-01"])
+        if r.returncode != 0:
+            raise AssertionError("consent issue failed:\n" + r.stderr)
+        cls.consent_token = r.stdout.strip()
 
     @classmethod
     def tearDownClass(cls):
@@ -304,7 +315,7 @@ class Decisions(unittest.TestCase):
 
     def explain(self, ip, method, path, headers=(), now=None):
         args = [BIN, "explain", "--geo-db", GEO_DB, "--rules", self.rules, "--ip", ip, "--method", method,
-                "--path", path, "--json"]
+                "--path", path, "--json", "--consent-keys", self.consent_keys]
         if now is not None:
             args += ["--now", now]
         for h in headers:
@@ -337,7 +348,7 @@ class Decisions(unittest.TestCase):
                              where)
             self.assertEqual(d["_regions"], [], where)
             return
-        if cls == "marketing" and not consent:
+        if cls == "marketing" and not consent and method != "DELETE":
             self.assertEqual((d.get("action"), d.get("status"), d.get("reason")), ("reject", 403, "consent_required"),
                              where)
             return
@@ -355,7 +366,7 @@ class Decisions(unittest.TestCase):
             jur, source = self.expect_jurisdiction(row)
             for method, path, cls in REQUESTS:
                 for consent in ((False, True) if cls == "marketing" else (False,)):
-                    headers = ["%s: marketing" % CONSENT_HEADER] if consent else []
+                    headers = ["%s: %s" % (CONSENT_HEADER, self.consent_token)] if consent else []
                     where = "%s (%s %s) %s %s consent=%s" % (row["address"], row["country"], row["subdivision"],
                                                             method, path, consent)
                     with self.subTest(where=where):

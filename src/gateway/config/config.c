@@ -29,6 +29,7 @@ enum {
     K_RULES,
     K_PINS,
     K_CONSENT,
+    K_CONSENT_SECTION,
     K_LIMITS,
     K_EXPOSE,
     K_TRAILERS,
@@ -113,6 +114,7 @@ static const dom__config_key_t top_keys[] = {
                    .parse = dom__config_parse_header,
                    .reload = DOM__RELOAD_LIVE,
                    .def_str = DOM_DEFAULT_CONSENT_HEADER},
+    [K_CONSENT_SECTION] = {.name = "consent", .kind = DOM__CFG_SECTION, .section = &dom__config_consent},
     [K_LIMITS] = {.name = "limits", .kind = DOM__CFG_SECTION, .section = &dom__config_limits},
     [K_EXPOSE] = {.name = "expose_decision_headers",
                   .kind = DOM__CFG_INT,
@@ -534,6 +536,7 @@ size_t dom_config_check_secrets(const dom_config_t *cfg, dom_diag_t *diag)
         const dom_mark_t *mark;
     } files[] = {
         {"pin keys", cfg->pins.keys, &cfg->pins.mark},
+        {"consent keys", cfg->consent.keys, &cfg->consent.keys_mark},
         {"audit.hash_key_file", cfg->audit.hash_key_file, &cfg->audit.hash_key_mark},
         {"audit.key_file", cfg->audit.key_file, &cfg->audit.key_mark},
         {"admin.token_file", cfg->admin.token_file, &cfg->admin.token_mark},

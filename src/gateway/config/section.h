@@ -100,6 +100,7 @@ extern const dom__config_section_t dom__config_top;
 
 extern const dom__config_section_t dom__config_geo;      /* geo.c */
 extern const dom__config_section_t dom__config_pins;     /* pins.c */
+extern const dom__config_section_t dom__config_consent;  /* consent.c */
 extern const dom__config_section_t dom__config_limits;   /* limits.c */
 extern const dom__config_section_t dom__config_audit;    /* audit.c */
 extern const dom__config_section_t dom__config_admin;    /* admin.c */

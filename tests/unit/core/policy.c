@@ -4,6 +4,7 @@
  * (the struct is public) so the decision is tested on its own; a second part loads the
  * same rules from YAML (tests/fixtures/policy/) and checks the compiled path agrees.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "domicile/policy.h"
@@ -198,6 +199,7 @@ static void req_pin(req_t *r, int status, const char *jurisdiction)
 
 static void req_consent(req_t *r, const char *consent)
 {
+    r->facts.consent_mode = DOM_CONSENT_MODE_HEADER; /* unsigned class names: the opt-in mode */
     r->facts.consent = consent;
     r->facts.consent_len = consent != NULL ? strlen(consent) : 0;
 }
@@ -742,6 +744,7 @@ static void test_consent_parsing(void)
     req_t r;
     req_init(&r, "POST", "/v1/notifications");
     req_geo(&r, DOM_GEO_DATABASE, "AT", "");
+    r.facts.consent_mode = DOM_CONSENT_MODE_HEADER;
     r.facts.consent = buf;
     r.facts.consent_len = 9;
     dom_decision_t d = decide(&rules, &r);
@@ -990,6 +993,90 @@ static void test_from_yaml(void)
 }
 #endif
 
+/* Token mode: the facts carry a verify result and the parsed token; the decision maps each to its reason. */
+static void req_token(req_t *r, int status, const char *scopes)
+{
+    r->facts.consent_mode = DOM_CONSENT_MODE_TOKEN;
+    r->facts.consent = "c1.token";
+    r->facts.consent_len = 8;
+    r->facts.consent_status = status;
+    memset(&r->facts.consent_token, 0, sizeof(r->facts.consent_token));
+    snprintf(r->facts.consent_token.scopes, sizeof(r->facts.consent_token.scopes), "%s", scopes);
+}
+
+static void test_consent_tokens(void)
+{
+    static const struct {
+        int status;
+        const char *scopes;
+        int want_status;
+        const char *want_reason;
+    } cases[] = {
+        {DOM_OK, "marketing", 0, "routed"},
+        {DOM_OK, "content+marketing+zz", 0, "routed"},
+        {DOM_OK, "account+content", 403, "consent_wrong_scope"},
+        {DOM_OK, "marketin", 403, "consent_wrong_scope"},
+        {DOM_ECONSENT_MALFORMED, "marketing", 400, "consent_malformed"},
+        {DOM_ECONSENT_UNKNOWN_KEY, "marketing", 403, "consent_unknown_key"},
+        {DOM_ECONSENT_BAD_SIGNATURE, "marketing", 403, "consent_bad_signature"},
+        {DOM_ECONSENT_EXPIRED, "marketing", 403, "consent_expired"},
+        {DOM_ECONSENT_REVOKED, "marketing", 403, "consent_revoked"},
+    };
+    req_t r;
+    dom_decision_t d;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        printf("# token case %zu\n", i);
+        req_init(&r, "POST", "/v1/notifications");
+        req_geo(&r, DOM_GEO_DATABASE, "IE", "");
+        req_token(&r, cases[i].status, cases[i].scopes);
+        d = decide(&rules, &r);
+        is_int(d.status, cases[i].want_status);
+        is_str(d.reason, cases[i].want_reason);
+        ok(d.consent_gated && d.consent_checked);
+    }
+    /* no token at all */
+    req_init(&r, "POST", "/v1/notifications");
+    req_geo(&r, DOM_GEO_DATABASE, "IE", "");
+    d = decide(&rules, &r);
+    is_str(d.reason, "consent_required");
+    /* in token mode, class names are no consent */
+    req_init(&r, "POST", "/v1/notifications");
+    req_geo(&r, DOM_GEO_DATABASE, "IE", "");
+    r.facts.consent = "marketing";
+    r.facts.consent_len = 9;
+    r.facts.consent_status = DOM_ECONSENT_MALFORMED;
+    d = decide(&rules, &r);
+    is_str(d.reason, "consent_malformed");
+
+    /* withdrawal is never blocked: DELETE needs no consent; reads only when the rule says so */
+    dom_class_rule_t *acc = &class_rules[J_EU0][C_ACCOUNT];
+    acc->consent_required = DOM_CONSENT_FOR_WRITE;
+    static const char *const methods[] = {"DELETE", "GET", "PUT"};
+    static const int want_write_only[] = {0, 0, 403}, want_read_write[] = {0, 403, 403};
+    for (int pass = 0; pass < 2; ++pass) {
+        acc->consent_required = pass == 0 ? DOM_CONSENT_FOR_WRITE : DOM_CONSENT_FOR_WRITE | DOM_CONSENT_FOR_READ;
+        for (size_t m = 0; m < 3; ++m) {
+            printf("# pass %d %s\n", pass, methods[m]);
+            req_init(&r, methods[m], "/v1/account/me");
+            req_geo(&r, DOM_GEO_DATABASE, "IE", "");
+            d = decide(&rules, &r);
+            is_int(d.status, pass == 0 ? want_write_only[m] : want_read_write[m]);
+            ok(d.consent_gated);
+            is_int(d.consent_checked, d.status == 403);
+            /* a revoked token does not stand in the way of a DELETE either */
+            req_token(&r, DOM_ECONSENT_REVOKED, "account");
+            d = decide(&rules, &r);
+            is_int(d.status, pass == 0 ? want_write_only[m] : want_read_write[m]);
+        }
+    }
+    acc->consent_required = 0;
+    req_init(&r, "PUT", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "IE", "");
+    d = decide(&rules, &r);
+    ok(!d.consent_gated && !d.consent_checked);
+    is_int(d.action, DOM_ACTION_ROUTE);
+}
+
 int main(void)
 {
     build_rules();
@@ -1002,6 +1089,7 @@ int main(void)
     subtest("pins", test_pins);
     subtest("class rules", test_class_rules);
     subtest("consent parsing", test_consent_parsing);
+    subtest("consent tokens", test_consent_tokens);
     subtest("staged effective dates", test_staged);
     subtest("report-only level", test_report_only_level);
     subtest("no default", test_no_default);

@@ -40,7 +40,9 @@ static void test_enum_texts(void)
     is_str(dom_on_unavailable_name(DOM_ON_UNAVAILABLE_NEXT_REGION), "next_region");
     is_str(dom_consent_name(0), "none");
     is_str(dom_consent_name(1), "required");
-    is_str(dom_consent_name(5), "required");
+    is_str(dom_consent_name(2), "read");
+    is_str(dom_consent_name(3), "read_write");
+    is_str(dom_consent_name(5), "?");
     is_str(dom_access_name(DOM_ACCESS_READ), "read");
     is_str(dom_access_name(DOM_ACCESS_WRITE), "write");
     is_str(dom_rules_level_name(DOM_LEVEL_SUBDIVISION), "subdivision");

@@ -91,16 +91,16 @@ static void test_one_class(void)
     /* replay: lines as src/gateway/audit.c writes them */
     static const char *const lines[] = {
         "{\"method\":\"PUT\",\"country\":\"DE\",\"subdivision\":null,\"jurisdiction\":\"EU-GDPR\","
-        "\"jurisdiction_source\":\"group\",\"pin\":null,\"consent\":false,\"class\":\"content\",\"reason\":\"routed\"}"
+        "\"jurisdiction_source\":\"group\",\"pin\":null,\"consent\":null,\"class\":\"content\",\"reason\":\"routed\"}"
         "\n",
         "{\"method\":\"GET\",\"country\":\"DE\",\"subdivision\":null,\"jurisdiction\":\"EU-GDPR\","
-        "\"jurisdiction_source\":\"group\",\"pin\":null,\"consent\":false,\"class\":\"content\",\"reason\":\"routed\"}"
+        "\"jurisdiction_source\":\"group\",\"pin\":null,\"consent\":null,\"class\":\"content\",\"reason\":\"routed\"}"
         "\n",
         "{\"method\":\"PUT\",\"country\":null,\"subdivision\":null,\"jurisdiction\":\"EU-GDPR\","
-        "\"jurisdiction_source\":\"pin\",\"pin\":\"EU-GDPR\",\"consent\":false,\"class\":\"content\","
+        "\"jurisdiction_source\":\"pin\",\"pin\":\"EU-GDPR\",\"consent\":null,\"class\":\"content\","
         "\"reason\":\"routed\"}\n",
         "{\"method\":\"PUT\",\"country\":\"US\",\"subdivision\":\"US-CA\",\"jurisdiction\":\"US-CA\","
-        "\"jurisdiction_source\":\"subdivision\",\"pin\":null,\"consent\":false,\"class\":\"content\","
+        "\"jurisdiction_source\":\"subdivision\",\"pin\":null,\"consent\":null,\"class\":\"content\","
         "\"reason\":\"routed\"}\n",
         "{\"method\":\"PUT\",\"country\":\"DE\",\"class\":null,\"reason\":\"pin_malformed\"}\n",
         "{\"method\":\"MOVE\",\"country\":\"DE\",\"class\":\"content\",\"reason\":\"routed\"}\n",

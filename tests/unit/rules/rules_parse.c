@@ -110,6 +110,11 @@ static void test_good(void)
     dom_ruleset_find(rs, "NOPE", day(2025, 1, 1), &j, &rep);
     ok(j == NULL && rep == NULL);
 
+    /* consent: { required_for: [write] } is consent: required */
+    dom_ruleset_find(rs, "IN-DPDP", day(2025, 6, 1), &j, &rep);
+    if (ok(j != NULL))
+        is_int(j->classes[3].consent_required, DOM_CONSENT_FOR_WRITE);
+
     /* class rules: write any in _regions.yaml order, read defaults to write */
     dom_ruleset_find(rs, "EU-GDPR", day(2025, 1, 1), &j, &rep);
     if (ok(j != NULL)) {
@@ -118,7 +123,7 @@ static void test_good(void)
         is_int(j->classes[tel].n_write, 5);
         is_str(rs->regions[j->classes[tel].write_regions[4]].name, "ap-south");
         ok(j->classes[tel].anonymize);
-        ok(j->classes[mkt].consent_required);
+        is_int(j->classes[mkt].consent_required, DOM_CONSENT_FOR_WRITE);
         is_int(j->classes[content].n_read, 2);
         is_str(rs->regions[j->classes[content].read_regions[0]].name, "eu-central");
         is_str(j->law, "Regulation (EU) 2016/679 (GDPR)");
