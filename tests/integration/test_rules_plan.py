@@ -127,7 +127,8 @@ def replay(t, d, live, to):
                                            "consent": {"mode": "header"}})).start()
     port = gw.listener("clear")[1]
     # the gateway's readiness probe is a request too: count only the lines of the requests below
-    H.wait_until(lambda: os.path.exists(audit) and os.path.getsize(audit) > 0, 10, what="the readiness probe's line")
+    H.wait_until(lambda: os.path.exists(audit) and any("type" not in json.loads(x) for x in open(audit)), 10,
+                 what="the readiness probe's line")
     before = len(open(audit).read().splitlines())
     no, de, ca = H.geo_addr("NO"), H.geo_addr("DE"), H.geo_addr("US", "US-CA")
     sends = [  # (client address, method, path, extra headers, differs under the change: counted by hand)
