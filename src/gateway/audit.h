@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "domicile/clientip.h"
+#include "domicile/policy.h"
 
 /** How client addresses appear in audit lines. */
 typedef enum dom__audit_addr_mode {
@@ -56,6 +57,10 @@ typedef struct dom__audit_record {
     const char *report_jurisdiction, *report_version, *report_action;
     int report_status, report_differs;
     int retried; /* sent to another node after a connect failure */
+    /* conflicts of law, unknown subdivision: the jurisdictions intersected with `jurisdiction` ("joined") */
+    const dom_jurisdiction_t *const *joined;
+    const dom_jurisdiction_source_t *joined_source;
+    size_t n_joined;
 } dom__audit_record_t;
 
 typedef struct dom__audit dom__audit_t;
