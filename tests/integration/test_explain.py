@@ -264,9 +264,10 @@ class ExplainTest(unittest.TestCase):
         # in words too
         r = self.run_explain("--ip", "5.1.2.3", "--method", "PUT", "--path", "/v1/account/me", "--pin-keys",
                              self.keys, "--pin", pin)
-        self.assertIn("REJECT 451 conflict_of_laws", r.stdout)
-        self.assertRegex(r.stdout, r"and +CORP-OFFICE, version 1 \(named by the pin\)")
-        self.assertRegex(r.stdout, r"conflict +the pin names CORP-OFFICE, but the client's location is under DE-BDSG")
+        out = r.stdout.decode() if isinstance(r.stdout, bytes) else r.stdout
+        self.assertIn("REJECT 451 conflict_of_laws", out)
+        self.assertRegex(out, r"and +CORP-OFFICE, version 1 \(named by the pin\)")
+        self.assertRegex(out, r"conflict +the pin names CORP-OFFICE, but the client's location is under DE-BDSG")
         # a pin also works from an unknown location
         d = self.explain("--ip", "10.1.2.3", "--pin-keys", self.keys, "--pin", make_pin("US-FED", kid="k2", key=OTHER_KEY))
         self.assertEqual((d["jurisdiction"], d["jurisdiction_source"]), ("US-FED", "pin"))
