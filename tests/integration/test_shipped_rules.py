@@ -208,6 +208,23 @@ class RuleText(unittest.TestCase):
         self.assertTrue([d for _, d in docs if scalar(d, "mode") == "report"], "no version in report mode")
         self.assertEqual(sum(1 for _, d in docs if scalar(d, "default") == "true"), 1, "exactly one default")
 
+    def test_every_claimed_country_is_covered_today(self):
+        # A country taken out of REST-OF-WORLD for a file of its own must not fall to DEFAULT (fail closed for
+        # personal data) until that file's first enforced version takes effect: it must be in effect already.
+        import datetime
+        today = datetime.date.today().isoformat()
+        names = set(groups())
+        first = {}
+        for name, doc in jurisdiction_documents():
+            if (scalar(doc, "mode") or "enforce") != "enforce":
+                continue
+            v = scalar(doc, "applies_to") or ""
+            for c in (x.strip() for x in v.strip("[]").split(",")):
+                if c and c not in names:
+                    first[c] = min(first.get(c, "9999"), scalar(doc, "effective") or "9999")
+        for c, eff in sorted(first.items()):
+            self.assertLessEqual(eff, today, "%s has no enforced rule before %s: it would get DEFAULT" % (c, eff))
+
     def test_groups_do_not_overlap(self):
         g = groups()
         self.assertEqual(g["EU27"], EU27)
