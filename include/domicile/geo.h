@@ -103,6 +103,13 @@ void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *ou
 /** Metadata of the database (zeroed for dom_geo_open_none). */
 const dom_geo_metadata_t *dom_geo_metadata(const dom_geo_t *geo);
 
+/**
+ * Returns 1 if some record of the database gives a subdivision in `country` (ISO 3166-1 alpha-2), so that
+ * subdivision rules can apply there; 0 if none does (a country-only database, or the subdivision path turned
+ * off), or without a database. When open could not check every record it answers 1 for every country.
+ */
+int dom_geo_has_subdivisions(const dom_geo_t *geo, const char *country);
+
 /** Number of lookup/decode errors seen on this handle. */
 uint64_t dom_geo_error_count(const dom_geo_t *geo);
 

@@ -30,6 +30,13 @@ typedef enum dom_jurisdiction_source {
 
 typedef enum dom_action { DOM_ACTION_ROUTE = 0, DOM_ACTION_REJECT } dom_action_t;
 
+/* Why a decision intersected the rules of more than one jurisdiction (bits of dom_decision_t.joint). */
+#define DOM_JOINT_PIN 0x1          /* a valid pin named another jurisdiction than the location's: conflict of laws */
+#define DOM_JOINT_SUBDIVISIONS 0x2 /* the country has subdivision rules and the subdivision is unknown */
+
+/** At most this many jurisdictions are intersected with the one that decides (more: refused, never guessed). */
+#define DOM_MAX_JOINED 32
+
 /**
  * Everything the decision depends on, as facts.h's builder gathers them (the unit tests and
  * benchmarks may fill it by hand). Strings are borrowed and need not be NUL-terminated.
@@ -86,7 +93,8 @@ typedef struct dom_report {
     const char *reason;
     uint16_t regions[DOM_MAX_REGIONS];
     size_t n_regions;
-    int differs;                      /* 1 if it would decide differently from the enforced rule */
+    int differs;                      /* 1 if it would decide differently from the enforced rule (or the
+                                         enforced rules, intersected, with report versions in their place) */
     int anonymize;                    /* what the report version says about anonymizing (route only) */
     dom_jurisdiction_source_t source; /* the level the report version was found at */
 } dom_report_t;
@@ -109,6 +117,7 @@ typedef struct dom_decision {
                                           "pin_malformed", "pin_unknown_key", "pin_bad_signature", "pin_expired",
                                           "pin_unknown_jurisdiction", "override_unknown_jurisdiction",
                                           "no_allowed_region", "no_rules", "no_rule_for_location",
+                                          "conflict_of_laws", "subdivision_unknown",
                                           "non_canonical_path", or a rule's own deny reason */
     uint16_t regions[DOM_MAX_REGIONS]; /* ordered allowed regions for a route (indices into ruleset regions) */
     size_t n_regions;
@@ -118,6 +127,15 @@ typedef struct dom_decision {
     int consent_gated;             /* the enforced rule asks consent for some access of the class */
     int consent_checked;           /* ... and for this request (DELETE and ungated accesses are not checked) */
     dom_report_t report;
+    /* Conflicts of law and unknown subdivisions (docs/internals/policy.md): the route is the intersection of
+     * `jurisdiction`'s regions (in its order) with those of every joined jurisdiction; a deny or a consent any of
+     * them requires applies; on_unavailable is reject if any says so; anonymize if any says so. */
+    unsigned joint;                                          /* DOM_JOINT_* bits; 0: `jurisdiction` decided alone */
+    const dom_jurisdiction_t *joined[DOM_MAX_JOINED];        /* the others, in order: subdivisions, then the pin's */
+    dom_jurisdiction_source_t joined_source[DOM_MAX_JOINED]; /* DOM_JSRC_SUBDIVISION or DOM_JSRC_PIN */
+    size_t n_joined;
+    const dom_jurisdiction_t *pin_jurisdiction; /* a valid pin's jurisdiction (enforced version), joined or not */
+    int pin_overridden; /* the location's jurisdictions say `pins: override`: the pin's applies alone */
 } dom_decision_t;
 
 /**
@@ -127,7 +145,11 @@ typedef struct dom_decision {
  * rejected with 503 "no_rules" (fail closed). An invalid pin is refused (400 malformed, 401
  * otherwise), never replaced by geolocation. An unknown location (!location_known, or a geo
  * source other than database/override) gets the default jurisdiction, overrides included:
- * a hidden client's remaining address is its proxy's. Pure: no I/O, no allocation, no clock.
+ * a hidden client's remaining address is its proxy's. A valid pin naming another jurisdiction than the
+ * location's is intersected with it ("conflict_of_laws" when nothing is left) unless the location's rules say
+ * `pins: override`; with an unknown location the pin's jurisdiction applies alone. A country with subdivision
+ * rules and no known subdivision gets the intersection of the country's rule and every subdivision rule of that
+ * country ("subdivision_unknown" when nothing is left). Pure: no I/O, no allocation, no clock.
  * See docs/internals/policy.md. Returns 0.
  */
 int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom_decision_t *out);
@@ -139,6 +161,19 @@ int dom_decide(const dom_ruleset_t *rules, const dom_request_facts_t *facts, dom
  * value may be NULL (no header: 0).
  */
 int dom_consent_allows(const char *value, size_t len, const char *class_name);
+
+/**
+ * Writes, into buf (always NUL-terminated when len > 0), one warning about the countries of `rules` that have
+ * subdivision rules (in effect at `now`) where a geo database cannot say which subdivision a client is in:
+ * has_subdivisions(ctx, country) returns 1 when the database gives subdivisions for that country (NULL: it never
+ * does). The words say what the gateway then does (the intersection of the country's rule and every subdivision
+ * rule, never the laxest), naming each country and its jurisdictions. `serve --check` and `rules check --geo-db`
+ * print it as is. Returns the number of countries concerned (0: nothing written), or DOM_ERANGE if buf was too
+ * small (the text is cut).
+ */
+int dom_policy_subdivision_warning(const dom_ruleset_t *rules, int64_t now,
+                                   int (*has_subdivisions)(void *ctx, const char *country), void *ctx, char *buf,
+                                   size_t len);
 
 /** "route" or "reject". */
 const char *dom_action_name(dom_action_t action);

@@ -24,6 +24,16 @@ typedef enum dom_on_unavailable {
     DOM_ON_UNAVAILABLE_NEXT_REGION, /* try the next region of the ordered list (still only listed ones) */
 } dom_on_unavailable_t;
 
+/**
+ * What a valid residency pin naming another jurisdiction does where this jurisdiction applies by location
+ * (conflicts of law, docs/internals/policy.md): both apply (the intersection of their regions, in this
+ * jurisdiction's order), or the pin's alone, where the operator has a documented basis.
+ */
+typedef enum dom_pins_mode {
+    DOM_PINS_INTERSECT = 0, /* the default: never the laxest */
+    DOM_PINS_OVERRIDE,
+} dom_pins_mode_t;
+
 /** Which list of a class rule a request uses: GET, HEAD and OPTIONS read, every other method writes. */
 typedef enum dom_access { DOM_ACCESS_READ = 0, DOM_ACCESS_WRITE } dom_access_t;
 
@@ -54,6 +64,7 @@ typedef struct dom_jurisdiction {
     const char *policy_url;
     const char *law; /* free text citation, optional ("Regulation (EU) 2016/679") */
     dom_on_unavailable_t on_unavailable;
+    dom_pins_mode_t pins;      /* a pin naming another jurisdiction: intersect (default) or override */
     int is_default;            /* applies to unknown locations */
     const char *source_file;   /* "regions/eu-gdpr.yaml" (for explain) */
     dom_class_rule_t *classes; /* indexed like dom_ruleset_t.classes */

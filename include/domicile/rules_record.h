@@ -28,6 +28,11 @@ const char *dom_on_unavailable_name(dom_on_unavailable_t v);
 /** Parses "reject" or "next_region". Errors: DOM_EINVAL. */
 int dom_on_unavailable_parse(const char *s, size_t len, dom_on_unavailable_t *out);
 
+/** "intersect" or "override": what a pin naming another jurisdiction does (rule key `pins`). */
+const char *dom_pins_mode_name(dom_pins_mode_t v);
+/** Parses "intersect" or "override". Errors: DOM_EINVAL. */
+int dom_pins_mode_parse(const char *s, size_t len, dom_pins_mode_t *out);
+
 /** A class rule's consent mask (DOM_CONSENT_FOR_*): "none", "required" (writes), "read", "read_write"; "?" otherwise.
  */
 const char *dom_consent_name(int required);

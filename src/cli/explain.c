@@ -497,6 +497,34 @@ static int http_status(dom_action_t action, int status)
     return action == DOM_ACTION_ROUTE ? 200 : status;
 }
 
+/*
+ * Every jurisdiction that decided, the deciding one first ("jurisdictions"), why more than one did ("joint":
+ * "pin" for a conflict of laws, "subdivision_unknown"), and whether the location's rules let the pin override.
+ */
+static void json_joined(FILE *fp, const dom_decision_t *d)
+{
+    fputs(",\n  \"jurisdictions\": [", fp);
+    for (size_t i = 0; d->jurisdiction != NULL && i <= d->n_joined; ++i) {
+        const dom_jurisdiction_t *j = i == 0 ? d->jurisdiction : d->joined[i - 1];
+        fputs(i == 0 ? "{\"jurisdiction\": " : ", {\"jurisdiction\": ", fp);
+        dom__cli_json_str(fp, j->name);
+        fputs(", \"rule_version\": ", fp);
+        dom__cli_json_str(fp, j->version);
+        fputs(", \"jurisdiction_source\": ", fp);
+        dom__cli_json_str(fp, dom_jurisdiction_source_name(i == 0 ? d->source : d->joined_source[i - 1]));
+        fputs("}", fp);
+    }
+    fputs("],\n  \"joint\": [", fp);
+    const char *sep = "";
+    if (d->joint & DOM_JOINT_SUBDIVISIONS) {
+        fputs("\"subdivision_unknown\"", fp);
+        sep = ", ";
+    }
+    if (d->joint & DOM_JOINT_PIN)
+        fprintf(fp, "%s\"pin\"", sep);
+    fprintf(fp, "],\n  \"pin_overridden\": %s", d->pin_overridden ? "true" : "false");
+}
+
 static void print_json(FILE *fp, const explanation_t *e)
 {
     const dom_decision_t *d = &e->decision;
@@ -588,6 +616,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, j != NULL ? j->version : NULL);
     fputs(",\n  \"rule_hash\": ", fp);
     dom__cli_json_str(fp, j != NULL ? j->hash : NULL);
+    json_joined(fp, d);
     fputs(",\n  \"rule_effective\": ", fp);
     if (j != NULL) {
         dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
@@ -661,9 +690,18 @@ static void print_regions(FILE *fp, const dom_ruleset_t *rules, const uint16_t *
 
 static const char *why_jurisdiction(const explanation_t *e)
 {
+    int no_subdivision = e->facts.geo.subdivision[0] == '\0';
     switch (e->decision.source) {
     case DOM_JSRC_PIN:
-        return "the request carries a valid residency pin naming it (a pin beats any location)";
+        if (e->decision.pin_overridden)
+            return "the request carries a valid residency pin naming it, and the rules of the client's location say "
+                   "pins: override (the pin's jurisdiction applies alone)";
+        if (!e->facts.location_known ||
+            (e->facts.geo.source != DOM_GEO_DATABASE && e->facts.geo.source != DOM_GEO_OVERRIDE))
+            return "the request carries a valid residency pin naming it; the location is unknown, so no law of the "
+                   "place is known to intersect with (the pin's jurisdiction applies alone)";
+        return "the request carries a valid residency pin naming it (the same jurisdiction as the client's "
+               "location's, or the location has only the default, which names no law)";
     case DOM_JSRC_OVERRIDE:
         return e->facts.geo.jurisdiction[0] != '\0' ? "an operator override maps the client's network to it"
                                                     : "an operator override places the client's network in a "
@@ -671,14 +709,39 @@ static const char *why_jurisdiction(const explanation_t *e)
     case DOM_JSRC_SUBDIVISION:
         return "it applies to the client's subdivision";
     case DOM_JSRC_COUNTRY:
-        return "it applies to the client's country (no rule for the subdivision)";
+        return no_subdivision ? "it applies to the client's country (the geo database gives no subdivision)"
+                              : "it applies to the client's country (no rule for the subdivision)";
     case DOM_JSRC_GROUP:
-        return "it applies to a group containing the client's country (no rule for the subdivision or country)";
+        return no_subdivision ? "it applies to a group containing the client's country (no rule for the country; the "
+                                "geo database gives no subdivision)"
+                              : "it applies to a group containing the client's country (no rule for the subdivision "
+                                "or country)";
     case DOM_JSRC_DEFAULT:
         return "it is the default, for locations no other rule claims";
     default:
         return "";
     }
+}
+
+/* The jurisdictions intersected with the one that decides (conflicts of law, unknown subdivision), in words. */
+static void print_joined(FILE *fp, const explanation_t *e)
+{
+    const dom_decision_t *d = &e->decision;
+    for (size_t i = 0; i < d->n_joined; ++i)
+        fprintf(fp, "  and         %s, version %s (%s)\n", d->joined[i]->name, d->joined[i]->version,
+                d->joined_source[i] == DOM_JSRC_PIN ? "named by the pin" : "a subdivision rule of the country");
+    if (d->joint & DOM_JOINT_SUBDIVISIONS)
+        fprintf(fp,
+                "  unknown     the geo database does not say which subdivision of %s the client is in, and %s has "
+                "subdivision rules: the country's rule and every subdivision rule apply together (only regions "
+                "all of them allow; never the laxest)\n",
+                e->facts.geo.country, e->facts.geo.country);
+    if (d->joint & DOM_JOINT_PIN)
+        fprintf(fp,
+                "  conflict    the pin names %s, but the client's location is under %s: both laws apply (pins: "
+                "intersect), so only regions both allow, in %s's order\n",
+                d->pin_jurisdiction != NULL ? d->pin_jurisdiction->name : "?", d->jurisdiction->name,
+                d->jurisdiction->name);
 }
 
 static const char *why_reason(const char *reason)
@@ -712,6 +775,9 @@ static const char *why_reason(const char *reason)
         {"method_not_allowed", "the gateway refuses this method (CONNECT, TRACE, TRACK unless configured)"},
         {"invalid_destination", "MOVE and COPY need a Destination on this host that can be canonicalised"},
         {"destination_not_allowed", "the Destination's class may not be stored in any region the source may use"},
+        {"conflict_of_laws", "the law of the client's location and the law the pin names allow no region in common"},
+        {"subdivision_unknown",
+         "the subdivision is unknown and the rules of the country's subdivisions allow no region in common"},
     };
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); ++i)
         if (strcmp(reason, words[i].reason) == 0)
@@ -826,6 +892,7 @@ static void print_words(FILE *fp, const explanation_t *e)
                 j->source_file != NULL ? j->source_file : "?");
         fprintf(fp, "  rule hash   %s (domicile rules show --hash prints its text)\n", j->hash);
         fprintf(fp, "  why         %s: %s\n", dom_jurisdiction_source_name(d->source), why_jurisdiction(e));
+        print_joined(fp, e);
         if (j->applies_to != NULL && j->applies_to[0] != '\0')
             fprintf(fp, "  applies to  %s\n", j->applies_to);
         if (j->law != NULL && j->law[0] != '\0')

@@ -76,6 +76,10 @@ struct dom_geo {
      * left branches (v4_start_bit 96), or the record met earlier (v4_start_bit < 96). */
     uint32_t v4_start;
     unsigned v4_start_bit;
+    /* Countries (AA..ZZ, one bit each) for which some record gives a subdivision, known when open checked
+     * every record (else the database may give one anywhere). */
+    uint8_t subdivision_countries[(26 * 26 + 7) / 8];
+    int subdivisions_known;
 };
 
 /* ---- addresses ---- */
@@ -877,6 +881,11 @@ static int check_records(dom_geo_t *geo, const uint8_t *seen, uint32_t n_records
             return DOM_EGEO;
         }
         with_country += r.country[0] != '\0';
+        if (r.subdivision[0] != '\0' && r.country[0] >= 'A' && r.country[0] <= 'Z' && r.country[1] >= 'A' &&
+            r.country[1] <= 'Z') {
+            unsigned bit = (unsigned)(r.country[0] - 'A') * 26 + (unsigned)(r.country[1] - 'A');
+            geo->subdivision_countries[bit / 8] |= (uint8_t)(1u << (bit % 8));
+        }
         if (geo->records != NULL)
             put_record(geo, (uint32_t)off, &r);
     }
@@ -886,6 +895,7 @@ static int check_records(dom_geo_t *geo, const uint8_t *seen, uint32_t n_records
     } else if (with_eu == 0) {
         geo->eu_flagged = 0; /* every record checked, none with the flag: derive it (a flat country_code database) */
     }
+    geo->subdivisions_known = checked == n_records; /* else any country may have subdivisions */
     if (checked != 0 && with_country == 0) {
         snprintf(err, errlen,
                  "geo database \"%s\": no record has an ISO country code at \"%s\"; check the shape and data paths "
@@ -1187,4 +1197,15 @@ int dom_geo_resolves_subdivision(const dom_geo_t *geo, const char *code)
             return 1;
     }
     return 0;
+}
+
+int dom_geo_has_subdivisions(const dom_geo_t *geo, const char *country)
+{
+    if (geo == NULL || !geo->has_db || country == NULL || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
+        country[1] > 'Z')
+        return 0;
+    if (!geo->subdivisions_known)
+        return 1;
+    unsigned bit = (unsigned)(country[0] - 'A') * 26 + (unsigned)(country[1] - 'A');
+    return (geo->subdivision_countries[bit / 8] >> (bit % 8)) & 1;
 }

@@ -32,6 +32,7 @@ static const text_t on_unavailable_names[] = {
 static const text_t consent_names[] = {T("none"), T("required"), T("read"), T("read_write")};
 static const text_t body_format_names[] = {[DOM_BODY_ANY] = T("any"), [DOM_BODY_JSON] = T("json")};
 static const text_t identity_action_names[] = {[DOM_IDENTITY_REFUSE] = T("refuse"), [DOM_IDENTITY_SCRUB] = T("scrub")};
+static const text_t pins_names[] = {[DOM_PINS_INTERSECT] = T("intersect"), [DOM_PINS_OVERRIDE] = T("override")};
 static const text_t access_names[] = {[DOM_ACCESS_READ] = T("read"), [DOM_ACCESS_WRITE] = T("write")};
 static const text_t level_names[] = {
     [DOM_LEVEL_SUBDIVISION] = T("subdivision"), [DOM_LEVEL_COUNTRY] = T("country"), [DOM_LEVEL_GROUP] = T("group")};
@@ -80,6 +81,7 @@ ENUM_TEXT(dom_rule_mode_name, dom_rule_mode_parse, dom_rule_mode_t, mode_names)
 ENUM_TEXT(dom_on_unavailable_name, dom_on_unavailable_parse, dom_on_unavailable_t, on_unavailable_names)
 ENUM_TEXT(dom_body_format_name, dom_body_format_parse, dom_body_format_t, body_format_names)
 ENUM_TEXT(dom_identity_action_name, dom_identity_action_parse, dom_identity_action_t, identity_action_names)
+ENUM_TEXT(dom_pins_mode_name, dom_pins_mode_parse, dom_pins_mode_t, pins_names)
 ENUM_TEXT(dom_access_name, dom_access_parse, dom_access_t, access_names)
 ENUM_TEXT(dom_rules_level_name, dom_rules_level_parse, dom_rules_level_t, level_names)
 
@@ -221,6 +223,7 @@ typedef enum field_kind {
     F_MODE,           /* dom_rule_mode_t */
     F_ON_UNAVAILABLE, /* dom_on_unavailable_t */
     F_CONSENT,        /* int consent_required */
+    F_PINS,           /* dom_pins_mode_t */
     F_LEVEL,          /* dom_rules_level_t */
     F_METHODS,        /* unsigned DOM_METHOD_* mask */
     F_CLASS,          /* size_t index into rs->classes, by name */
@@ -285,6 +288,7 @@ static const field_t jurisdiction_fields[] = {
     FIELD(dom_jurisdiction_t, "default", F_BOOL, is_default, 0),
     FIELD(dom_jurisdiction_t, "applies_to", F_TEXT, applies_to, 1 << 16),
     FIELD(dom_jurisdiction_t, "on_unavailable", F_ON_UNAVAILABLE, on_unavailable, 0),
+    FIELD(dom_jurisdiction_t, "pins", F_PINS, pins, 0),
     FIELD(dom_jurisdiction_t, "policy_url", F_TEXT, policy_url, TEXT_MAX),
     FIELD(dom_jurisdiction_t, "law", F_TEXT, law, TEXT_MAX),
     FIELD(dom_jurisdiction_t, "source_file", F_TEXT, source_file, TEXT_MAX),
@@ -437,6 +441,9 @@ static void encode(dom__record_buf_t *b, dom__rules_table_t table, const dom_rul
             break;
         case F_ON_UNAVAILABLE:
             put_field(b, f->name, dom_on_unavailable_name(*CMEMBER(rec, f, dom_on_unavailable_t)));
+            break;
+        case F_PINS:
+            put_field(b, f->name, dom_pins_mode_name(*CMEMBER(rec, f, dom_pins_mode_t)));
             break;
         case F_LEVEL:
             put_field(b, f->name, dom_rules_level_name(*CMEMBER(rec, f, dom_rules_level_t)));
@@ -735,6 +742,9 @@ static int decode_field(dom__record_decoder_t *d, dom__rules_table_t table, cons
         break;
     case F_CONSENT:
         rc = dom_consent_parse(s, len, MEMBER(out, f, int));
+        break;
+    case F_PINS:
+        rc = dom_pins_mode_parse(s, len, MEMBER(out, f, dom_pins_mode_t));
         break;
     case F_LEVEL:
         rc = dom_rules_level_parse(s, len, MEMBER(out, f, dom_rules_level_t));

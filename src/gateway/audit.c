@@ -198,6 +198,18 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     } else {
         dom__json_lit(&o, ",\"consent\":null");
     }
+    if (r->n_joined != 0) {
+        dom__json_lit(&o, ",\"joined\":[");
+        for (size_t i = 0; i < r->n_joined; ++i) {
+            dom__json_lit(&o, i == 0 ? "{" : ",{");
+            dom__json_lit(&o, "\"jurisdiction\":");
+            dom__json_str(&o, r->joined[i]->name);
+            put_str(&o, "rule_version", r->joined[i]->version);
+            put_str(&o, "source", dom_jurisdiction_source_name(r->joined_source[i]));
+            dom__json_lit(&o, "}");
+        }
+        dom__json_lit(&o, "]");
+    }
     if (r->report) {
         dom__json_lit(&o, ",\"report\":{\"differs\":");
         dom__json_bool(&o, r->report_differs);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include "domicile/auditlog.h"
 #include "domicile/clientip.h"
+#include "domicile/policy.h"
 
 /** How client addresses appear in audit lines. */
 typedef enum dom__audit_addr_mode {
@@ -82,6 +83,10 @@ typedef struct dom__audit_record {
     int retried;                         /* sent to another node after a connect failure */
     uint64_t identity_removed;           /* identity fields scrubbed from the body (written only when not 0) */
     const dom__audit_consent_t *consent; /* NULL: the class is not consent-gated (written as null) */
+    /* conflicts of law, unknown subdivision: the jurisdictions intersected with `jurisdiction` ("joined") */
+    const dom_jurisdiction_t *const *joined;
+    const dom_jurisdiction_source_t *joined_source;
+    size_t n_joined;
 } dom__audit_record_t;
 
 typedef struct dom__audit dom__audit_t;

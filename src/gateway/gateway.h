@@ -230,7 +230,14 @@ typedef struct dom__refusal {
     const char *policy_url;
     unsigned retry_after; /* seconds; 0 = no Retry-After */
     const char *field;    /* 422 identity_in_anonymous_data: the identity field found (written only when not NULL) */
+    const char *jurisdictions_json; /* every jurisdiction that decided, a JSON array, when more than one did */
 } dom__refusal_t;
+
+/**
+ * The jurisdictions a decision intersected (conflicts of law, unknown subdivision), the deciding one first, as a
+ * JSON array in the request's pool: [{"jurisdiction":…,"rule_version":…,"source":…},…]. NULL when one decided.
+ */
+const char *dom__refusal_jurisdictions(h2o_mem_pool_t *pool, const dom_decision_t *d);
 
 /** Sends a refusal as JSON (RFC 7725 Link for 451, Retry-After for 503). */
 void dom__respond_refusal(h2o_req_t *req, const dom__refusal_t *r);

@@ -137,6 +137,11 @@ static void record(struct request_state *st)
     };
     if (st->decided && d->consent_gated)
         r.consent = &st->consent;
+    if (st->decided && d->n_joined != 0) {
+        r.joined = d->joined;
+        r.joined_source = d->joined_source;
+        r.n_joined = d->n_joined;
+    }
     if (st->decided && d->report.present) {
         r.report = 1;
         r.report_jurisdiction = d->report.jurisdiction != NULL ? d->report.jurisdiction->name : NULL;
@@ -525,6 +530,7 @@ static void refusal_init(struct request_state *st, dom__refusal_t *r)
         .class_name = pool_cstr(req, d->class_name),
         .request_id = st->request_id,
         .policy_url = d->jurisdiction != NULL ? pool_cstr(req, d->jurisdiction->policy_url) : NULL,
+        .jurisdictions_json = dom__refusal_jurisdictions(&req->pool, d),
     };
 }
 

@@ -89,6 +89,10 @@ static const char *message_for(const char *reason, int status)
         {"body_check_failed", "The gateway could not check the request body (out of memory). Try again later."},
         {"identity_in_anonymous_data", "This data is collected anonymously, and the request body carries a field "
                                        "that identifies a person (see \"field\"): remove it and send again."},
+        {"conflict_of_laws", "The law of your location and the law of your home jurisdiction (your residency pin) "
+                             "allow no storage region in common for this kind of data."},
+        {"subdivision_unknown", "Your region within your country is unknown, and the rules of its regions allow no "
+                                "storage region in common for this kind of data."},
         {"destination_not_allowed",
          "The rules do not allow the Destination's kind of data where the source is stored."},
     };
@@ -118,6 +122,43 @@ static void put_fields(dom__json_t *j, const dom__refusal_t *r, const char *mess
         dom__json_lit(j, ",\"field\":");
         dom__json_str(j, r->field);
     }
+    if (r->jurisdictions_json != NULL) {
+        dom__json_lit(j, ",\"jurisdictions\":");
+        dom__json_lit(j, r->jurisdictions_json);
+    }
+}
+
+static void put_jurisdiction(dom__json_t *j, const dom_jurisdiction_t *jur, dom_jurisdiction_source_t source)
+{
+    dom__json_lit(j, "{\"jurisdiction\":");
+    dom__json_str(j, jur->name);
+    dom__json_lit(j, ",\"rule_version\":");
+    dom__json_str(j, jur->version);
+    dom__json_lit(j, ",\"source\":");
+    dom__json_str(j, dom_jurisdiction_source_name(source));
+    dom__json_lit(j, "}");
+}
+
+const char *dom__refusal_jurisdictions(h2o_mem_pool_t *pool, const dom_decision_t *d)
+{
+    if (d->jurisdiction == NULL || d->n_joined == 0)
+        return NULL;
+    size_t cap = 256;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        char *buf = h2o_mem_alloc_pool(pool, cap);
+        dom__json_t j = dom__json_fixed(buf, cap);
+        dom__json_lit(&j, "[");
+        put_jurisdiction(&j, d->jurisdiction, d->source);
+        for (size_t i = 0; i < d->n_joined; ++i) {
+            dom__json_lit(&j, ",");
+            put_jurisdiction(&j, d->joined[i], d->joined_source[i]);
+        }
+        dom__json_raw(&j, "]", 2); /* with the NUL */
+        if (!dom__json_failed(&j))
+            return buf;
+        cap = j.len; /* names and versions are bounded: the second attempt fits */
+    }
+    return NULL;
 }
 
 /* The fields at top level, and the same under "error" for clients that expect an envelope. */

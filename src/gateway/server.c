@@ -130,6 +130,11 @@ static SSL_CTX *admin_ssl_ctx(const dom_config_t *cfg, dom_diag_t *diag)
     return ctx;
 }
 
+static int geo_has_subdivisions(void *geo, const char *country)
+{
+    return dom_geo_has_subdivisions(geo, country);
+}
+
 /* Opens and cross-checks everything the config names. Returns the number of errors. */
 static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
 {
@@ -163,6 +168,16 @@ static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
                             "no geo database: every location is unknown and gets the default rule (fail closed)");
         if (dom_geo_open_none(&opts, &srv->geo) != 0)
             dom_diag_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
+    }
+
+    if (cfg->geo.database != NULL && srv->geo != NULL && srv->rules != NULL) {
+        /* subdivision rules the database cannot apply: say what the gateway does instead (the one text, policy.h) */
+        char words[1024];
+        dom_ruleset_t *rs = dom_rules_store_current(srv->rules->store);
+        if (dom_policy_subdivision_warning(rs, (int64_t)time(NULL), geo_has_subdivisions, srv->geo, words,
+                                           sizeof(words)) != 0)
+            dom_diag_report(diag, cfg->file, &cfg->geo.mark, 1, "%s", words);
+        dom_ruleset_release(rs);
     }
 
     /* pin keys, audit hash key, admin token: refused when other users could replace them */

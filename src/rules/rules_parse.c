@@ -1079,12 +1079,35 @@ static void parse_applies(file_ctx_t *f, yaml_node_t *v, jur_src_t *js)
     js->j.applies_to = text;
 }
 
+/* `pins: intersect | override`: what a valid pin naming another jurisdiction does where this one applies by location.
+ */
+static void parse_pins(file_ctx_t *f, yaml_node_t *v, dom_pins_mode_t *out)
+{
+    size_t n;
+    const char *s = scalar(f, v, "pins", &n);
+    if (s != NULL && dom_pins_mode_parse(s, n, out) != 0)
+        error_at(f->b, node_mark(f->file, v), "pins must be intersect or override, not %s", show(v).s);
+}
+
 static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
 {
     builder_t *b = f->b;
-    static const char *const keys[] = {"jurisdiction", "version", "effective",  "mode",           "applies_to",
-                                       "default",      "law",     "policy_url", "on_unavailable", "classes"};
-    enum { K_NAME, K_VERSION, K_EFFECTIVE, K_MODE, K_APPLIES, K_DEFAULT, K_LAW, K_POLICY, K_UNAVAIL, K_CLASSES };
+    static const char *const keys[] = {"jurisdiction",   "version", "effective", "mode",
+                                       "applies_to",     "default", "law",       "policy_url",
+                                       "on_unavailable", "classes", "pins"};
+    enum {
+        K_NAME,
+        K_VERSION,
+        K_EFFECTIVE,
+        K_MODE,
+        K_APPLIES,
+        K_DEFAULT,
+        K_LAW,
+        K_POLICY,
+        K_UNAVAIL,
+        K_CLASSES,
+        K_PINS
+    };
     key_table_t t = DOM__YAML_KEYS(keys);
     if (expect_mapping(f, root, "a jurisdiction") != 0)
         return;
@@ -1166,6 +1189,9 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
                 break;
             if (dom_on_unavailable_parse(s, n, &js.j.on_unavailable) != 0)
                 error_at(b, node_mark(f->file, v), "on_unavailable must be reject or next_region, not %s", show(v).s);
+            break;
+        case K_PINS:
+            parse_pins(f, v, &js.j.pins);
             break;
         case K_CLASSES:
             if (expect_mapping(f, v, "classes") != 0)

@@ -119,8 +119,29 @@ static void check(const dom_ruleset_t *rs, const dom_decision_t *d)
         CHECK(d->status == 0 && d->n_regions > 0 && strcmp(d->reason, "routed") == 0);
         const dom_class_rule_t *r = &d->jurisdiction->classes[d->class_index];
         const uint16_t *allowed = d->access == DOM_ACCESS_WRITE ? r->write_regions : r->read_regions;
-        CHECK(d->n_regions == (d->access == DOM_ACCESS_WRITE ? r->n_write : r->n_read));
-        CHECK(memcmp(allowed, d->regions, d->n_regions * sizeof(allowed[0])) == 0);
+        size_t n_allowed = d->access == DOM_ACCESS_WRITE ? r->n_write : r->n_read;
+        if (d->n_joined == 0) {
+            CHECK(d->n_regions == n_allowed);
+            CHECK(memcmp(allowed, d->regions, d->n_regions * sizeof(allowed[0])) == 0);
+        }
+        /* joined (pin x location, unknown subdivision): in the deciding rule's order, and every one allows it */
+        for (size_t i = 0, k = 0; i < d->n_regions; ++i, ++k) {
+            while (k < n_allowed && allowed[k] != d->regions[i])
+                ++k;
+            CHECK(k < n_allowed);
+        }
+        CHECK(d->n_joined <= DOM_MAX_JOINED);
+        for (size_t j = 0; j < d->n_joined; ++j) {
+            const dom_class_rule_t *o = &d->joined[j]->classes[d->class_index];
+            CHECK(!o->deny && d->joined[j]->mode == DOM_MODE_ENFORCE);
+            for (size_t i = 0; i < d->n_regions; ++i) {
+                size_t n = d->access == DOM_ACCESS_WRITE ? o->n_write : o->n_read, k = 0;
+                const uint16_t *l = d->access == DOM_ACCESS_WRITE ? o->write_regions : o->read_regions;
+                while (k < n && l[k] != d->regions[i])
+                    ++k;
+                CHECK(k < n);
+            }
+        }
         CHECK(!r->deny);
         CHECK(d->jurisdiction->mode == DOM_MODE_ENFORCE);
     } else {

@@ -286,11 +286,23 @@ class ExplainTest(unittest.TestCase):
             with self.subTest(how=how[0]):
                 d = self.explain("--ip", "5.1.2.3", "--method", "PUT", "--path", "/v1/account/me",
                                  "--pin-keys", self.keys, *how)
-                self.assertEqual(d["geo"]["country"], "DE")  # located, but the pin wins
-                self.assertEqual(d["jurisdiction"], "CORP-OFFICE")
-                self.assertEqual(d["jurisdiction_source"], "pin")
-                self.assertEqual(d["regions"], ["us-west"])
+                # Located in DE: the law of the place (DE-BDSG, eu-central only) and the pin's (CORP-OFFICE,
+                # us-west only) both apply, and they share no region: 451 conflict_of_laws, both named.
+                self.assertEqual(d["geo"]["country"], "DE")
                 self.assertEqual(d["pin"]["status"], "valid")
+                self.assertEqual((d["jurisdiction"], d["jurisdiction_source"]), ("DE-BDSG", "country"))
+                self.assertEqual((d["action"], d["status"], d["reason"]), ("reject", 451, "conflict_of_laws"))
+                self.assertEqual(d["regions"], [])
+                self.assertEqual(d["joint"], ["pin"])
+                self.assertEqual([(j["jurisdiction"], j["jurisdiction_source"]) for j in d["jurisdictions"]],
+                                 [("DE-BDSG", "country"), ("CORP-OFFICE", "pin")])
+        # in words too
+        r = self.run_explain("--ip", "5.1.2.3", "--method", "PUT", "--path", "/v1/account/me", "--pin-keys",
+                             self.keys, "--pin", pin)
+        out = r.stdout.decode() if isinstance(r.stdout, bytes) else r.stdout
+        self.assertIn("REJECT 451 conflict_of_laws", out)
+        self.assertRegex(out, r"and +CORP-OFFICE, version 1 \(named by the pin\)")
+        self.assertRegex(out, r"conflict +the pin names CORP-OFFICE, but the client's location is under DE-BDSG")
         # a pin also works from an unknown location
         d = self.explain("--ip", "10.1.2.3", "--pin-keys", self.keys, "--pin", make_pin("US-FED", kid="k2", key=OTHER_KEY))
         self.assertEqual((d["jurisdiction"], d["jurisdiction_source"]), ("US-FED", "pin"))
@@ -415,7 +427,10 @@ class ExplainTest(unittest.TestCase):
         # the config's pin and consent header names
         d = json.loads(subprocess.run(base + ["--ip", "5.1.2.3", "--header", "X-My-Pin: " + make_pin("US-FED")],
                                       capture_output=True, check=True).stdout)
-        self.assertEqual((d["jurisdiction"], d["jurisdiction_source"]), ("US-FED", "pin"))
+        self.assertEqual(d["pin"]["status"], "valid")  # read from the config's header name
+        # located in DE under DE-BDSG: the pin's US-FED joins it (conflicts of law)
+        self.assertEqual([(j["jurisdiction"], j["jurisdiction_source"]) for j in d["jurisdictions"]],
+                         [("DE-BDSG", "country"), ("US-FED", "pin")])
         d = json.loads(subprocess.run([BIN, "explain", "-c", cfg, "--now", str(NOW), "--json", "--ip", "5.21.0.1",
                                        "--method", "POST", "--path", "/v1/notifications",
                                        "--header", "x-my-consent: " + self.consent_token("c1", "marketing")],

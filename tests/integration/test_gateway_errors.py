@@ -137,18 +137,22 @@ def main(t):
             path = "/v1/sync/pin-%s" % H.uid()
             r = send(gw, proto, "PUT", path, H.random_body(), {"X-Forwarded-For": de, "domicile-pin": pin})
             refused("%s %s" % (proto, label), r, path, status, reason)
-        # a genuine pin for T-EU from CN: routed by the pin, not by the address
+        # a genuine pin for T-EU from an unknown location (a private address): routed by the pin alone
         path = "/v1/account/pin-%s" % H.uid()
         body = H.random_body()
-        r = send(gw, proto, "PUT", path, body, {"X-Forwarded-For": cn, "domicile-pin": good})
+        r = send(gw, proto, "PUT", path, body, {"X-Forwarded-For": "10.9.8.7", "domicile-pin": good})
         recs = recorded(path)
         t.ok(r.status == 200 and len(recs) == 1 and recs[0]["region"] == "r-alpha"
              and recs[0]["headers"].get("x-domicile-jurisdiction") == "T-EU",
-             "%s valid T-EU pin from CN routes to r-alpha" % proto, (r, recs))
+             "%s valid T-EU pin from an unknown location routes to r-alpha" % proto, (r, recs))
+        # from CN, T-CN (the law of the place) applies too: no region in common, 451 conflict_of_laws
+        path = "/v1/account/pincn-%s" % H.uid()
+        r = send(gw, proto, "PUT", path, H.random_body(), {"X-Forwarded-For": cn, "domicile-pin": good})
+        refused("%s valid T-EU pin from CN" % proto, r, path, 451, "conflict_of_laws")
         # CLI-minted pin works the same
         path = "/v1/account/pincli-%s" % H.uid()
         r = send(gw, proto, "PUT", path, H.random_body(),
-                 {"X-Forwarded-For": cn, "domicile-pin": H.mint_pin(keys, "k1", "T-EU")})
+                 {"X-Forwarded-For": "10.9.8.7", "domicile-pin": H.mint_pin(keys, "k1", "T-EU")})
         t.ok(r.status == 200 and len(recorded(path)) == 1, "%s CLI-minted T-EU pin routes" % proto, r)
 
         # 413: over limits.max_body (4k) for account; content may send up to 64k.

@@ -89,7 +89,7 @@ def norway(t, d, live):
 def staged(t, d, live):
     to = copy_regions(d, "staged")
     with open(os.path.join(REGIONS, "eu-gdpr.yaml"), encoding="utf-8") as f:
-        text = f.read()
+        text = f.read().split("\n---\n")[0]  # the version in force (the file also holds a report-mode one)
     text = text.replace('version: "2026-01"', 'version: "2026-02"').replace("effective: 2026-01-01",
                                                                             "effective: 2027-06-01")
     text = re.sub(r"content:\s*\{[^}]*\}", "content:   { write: [eu-central, us-east] }", text, count=1)

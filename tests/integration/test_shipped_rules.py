@@ -65,7 +65,8 @@ EXPECT = {
     "EU-GDPR": same(["eu-central", "eu-west"], "eu-central", telemetry=(ALL_REGIONS, "eu-central")),
     "UK-GDPR": same(["uk-south", "eu-west"], "uk-south",
                     telemetry=({"uk-south", "eu-west", "eu-central"}, "uk-south")),
-    "CH-FADP": same(["ch-north", "eu-central", "eu-west"], "ch-north", marketing=["ch-north", "eu-central"]),
+    # 2026-12 (from 2026-12-01): the US for certified recipients (Swiss-US DPF, DPO Annex 1), last.
+    "CH-FADP": same(["ch-north", "eu-central", "eu-west", "us-east"], "ch-north", marketing=["ch-north", "eu-central"]),
     "US": same(["us-east", "us-west"], "us-east", telemetry=({"us-east", "us-west", "eu-central"}, "us-east")),
     # Staged: 2026-01 prefers us-east, 2027-01 (from 2027-01-01) prefers us-west; both stay in the US
     # for personal data. Telemetry may reach eu-central under 2026-01 only.
@@ -80,12 +81,21 @@ EXPECT = {
     "VN-Decree-53": same(["vn-south"], "vn-south"),
     "JP-APPI": same(["ap-northeast", "eu-central"], "ap-northeast"),
     "GLOBAL": same(["us-east", "eu-central"], "us-east"),
+    "TR-KVKK": same(["eu-central", "eu-west"], "eu-central", telemetry=({"eu-central", "eu-west", "us-east"}, "eu-central")),
+    "KR-PIPA": same(["ap-northeast", "us-east"], "ap-northeast",
+                    telemetry=({"ap-northeast", "us-east", "eu-central"}, "ap-northeast")),
+    "AU-APP": same(["us-east", "eu-central"], "us-east"),
+    "ID-PDP": same(["ap-northeast", "eu-central"], "ap-northeast",
+                   telemetry=({"ap-northeast", "eu-central", "us-east"}, "ap-northeast")),
+    "KZ-PDL": {"telemetry": ({"eu-central"}, "eu-central")},
     "DEFAULT": {"telemetry": ({"eu-central", "us-east"}, "eu-central")},
 }
 # Classes a jurisdiction refuses outright (451 with this reason), reads and writes alike.
 DENIED = {
     "DEFAULT": {"account": "location_unknown", "content": "location_unknown", "device": "location_unknown",
                 "marketing": "location_unknown"},
+    # art. 12(2): personal databases in Kazakhstan, and the service has no region there
+    "KZ-PDL": {c: "localisation_required" for c in ("account", "content", "device", "marketing")},
 }
 
 # Where each country of the test geo database must land: (jurisdiction, jurisdiction_source).
@@ -94,8 +104,11 @@ COUNTRY_JURISDICTION.update({
     "CH": ("CH-FADP", "country"), "GB": ("UK-GDPR", "country"), "US": ("US", "country"),
     "CA": ("CA-PIPEDA", "country"), "BR": ("BR-LGPD", "country"), "IN": ("IN-DPDP", "country"),
     "CN": ("CN-PIPL", "country"), "RU": ("RU-152FZ", "country"), "SA": ("SA-PDPL", "country"),
-    "VN": ("VN-Decree-53", "country"), "JP": ("JP-APPI", "country"), "AU": ("GLOBAL", "group"),
+    "VN": ("VN-Decree-53", "country"), "JP": ("JP-APPI", "country"), "AU": ("AU-APP", "country"),
 })
+# Countries with subdivision rules, for an address whose subdivision the database does not give: the
+# country's rule and every subdivision rule of the country decide together (never the laxest).
+JOINED_WITHOUT_SUBDIVISION = {"CA": ["CA-PIPEDA", "CA-QC"], "US": ["US", "US-CA"]}
 SUBDIVISION_JURISDICTION = {"US-CA": ("US-CA", "subdivision"), "CA-QC": ("CA-QC", "subdivision")}
 
 # One request per class (and one path no route names, which is content by default_class).
@@ -196,6 +209,23 @@ class RuleText(unittest.TestCase):
         self.assertTrue([d for _, d in docs if scalar(d, "mode") == "report"], "no version in report mode")
         self.assertEqual(sum(1 for _, d in docs if scalar(d, "default") == "true"), 1, "exactly one default")
 
+    def test_every_claimed_country_is_covered_today(self):
+        # A country taken out of REST-OF-WORLD for a file of its own must not fall to DEFAULT (fail closed for
+        # personal data) until that file's first enforced version takes effect: it must be in effect already.
+        import datetime
+        today = datetime.date.today().isoformat()
+        names = set(groups())
+        first = {}
+        for name, doc in jurisdiction_documents():
+            if (scalar(doc, "mode") or "enforce") != "enforce":
+                continue
+            v = scalar(doc, "applies_to") or ""
+            for c in (x.strip() for x in v.strip("[]").split(",")):
+                if c and c not in names:
+                    first[c] = min(first.get(c, "9999"), scalar(doc, "effective") or "9999")
+        for c, eff in sorted(first.items()):
+            self.assertLessEqual(eff, today, "%s has no enforced rule before %s: it would get DEFAULT" % (c, eff))
+
     def test_groups_do_not_overlap(self):
         g = groups()
         self.assertEqual(g["EU27"], EU27)
@@ -245,8 +275,8 @@ class CheckAndCompile(unittest.TestCase):
         return r.stdout + r.stderr
 
     def test_country_claimed_twice_at_group_level_is_refused(self):
-        # AU is in REST-OF-WORLD; putting it in the EEA too would give it two group-level jurisdictions.
-        self.broken_copy("_groups.yaml", 'IS, LI, "NO"]', 'IS, LI, "NO", AU]')
+        # NZ is in REST-OF-WORLD; putting it in the EEA too would give it two group-level jurisdictions.
+        self.broken_copy("_groups.yaml", 'IS, LI, "NO"]', 'IS, LI, "NO", NZ]')
 
     def test_uncovered_class_is_refused(self):
         out = self.broken_copy("cn-pipl.yaml", "  marketing: {", "  # marketing: {")
@@ -353,6 +383,8 @@ class Decisions(unittest.TestCase):
                              where)
             return
         allowed, first = EXPECT[jur][cls]
+        for j in (d.get("jurisdictions") or [])[1:]:  # intersected with every joined jurisdiction's set
+            allowed = allowed & EXPECT[j["jurisdiction"]][cls][0]
         self.assertEqual(d.get("action"), "route", "%s: %r" % (where, d))
         # Crash reports and system activity are anonymised in every jurisdiction, and only they are.
         self.assertEqual(d.get("anonymize"), cls == "telemetry", where + ": anonymize")
@@ -376,6 +408,9 @@ class Decisions(unittest.TestCase):
                         self.assertEqual(geo.get("subdivision") or "", row["subdivision"], where)
                         self.assertEqual(bool(geo.get("in_eu")), row["in_eu"], where)
                         self.assertEqual((d.get("jurisdiction"), d.get("jurisdiction_source")), (jur, source), where)
+                        joined = JOINED_WITHOUT_SUBDIVISION.get(row["country"]) if not row["subdivision"] else None
+                        self.assertEqual([j["jurisdiction"] for j in d.get("jurisdictions") or []],
+                                         joined or ([jur] if d.get("jurisdiction") else []), where)
                         self.assertRegex(d.get("rule_version") or "", r"^\d{4}-\d{2}$", where)
                         self.check_decision(where, d, jur, method, path, cls, consent)
 

@@ -472,7 +472,7 @@ static void test_precedence(void)
     req_t r;
     dom_decision_t d;
 
-    /* pin beats an override naming a jurisdiction */
+    /* an override naming a jurisdiction is the law of the place: a pin naming another joins it (both apply) */
     req_init(&r, "PUT", "/v1/account/me");
     req_geo(&r, DOM_GEO_OVERRIDE, "", "");
     strcpy(r.geo.jurisdiction, "CORP-OFFICE");
@@ -480,11 +480,17 @@ static void test_precedence(void)
     is_str(jname(&d), "CORP-OFFICE");
     is_int(d.source, DOM_JSRC_OVERRIDE);
     is_str(region_str(d.regions, d.n_regions), "3");
+    is_int(d.joint, 0);
     req_pin(&r, DOM_OK, "US-FED");
     d = decide(&rules, &r);
-    is_str(jname(&d), "US-FED");
-    is_int(d.source, DOM_JSRC_PIN);
-    is_str(region_str(d.regions, d.n_regions), "23");
+    is_str(jname(&d), "CORP-OFFICE");
+    is_int(d.source, DOM_JSRC_OVERRIDE);
+    is_str(region_str(d.regions, d.n_regions), "3"); /* CORP-OFFICE "3" and US-FED "23": in the place's order */
+    is_int(d.joint, DOM_JOINT_PIN);
+    is_int(d.n_joined, 1);
+    is_str(d.n_joined == 1 ? d.joined[0]->name : NULL, "US-FED");
+    is_int(d.joined_source[0], DOM_JSRC_PIN);
+    is_str(d.pin_jurisdiction != NULL ? d.pin_jurisdiction->name : NULL, "US-FED");
 
     /* an override naming a jurisdiction beats the database's subdivision */
     req_init(&r, "PUT", "/v1/account/me");
@@ -494,18 +500,32 @@ static void test_precedence(void)
     is_str(jname(&d), "CORP-OFFICE");
     is_int(d.source, DOM_JSRC_OVERRIDE);
 
-    /* pin beats subdivision, country, group and default */
-    static const char *where[][2] = {{"US", "US-CA"}, {"DE", ""}, {"AT", ""}, {"NO", ""}};
-    for (size_t i = 0; i < 4; ++i) {
+    /* a pin joins the subdivision, country and group rules; the default names no law: the pin alone */
+    static const struct {
+        const char *country, *subdivision, *jurisdiction;
+        dom_jurisdiction_source_t source;
+        const char *reason, *regions;
+    } where[] = {
+        {"US", "US-CA", "US-CCPA", DOM_JSRC_SUBDIVISION, "routed", "3"},
+        {"DE", "", "DE-BDSG", DOM_JSRC_COUNTRY, "conflict_of_laws", ""},
+        {"AT", "", "EU-GDPR", DOM_JSRC_GROUP, "conflict_of_laws", ""},
+        {"NO", "", "CORP-OFFICE", DOM_JSRC_PIN, "routed", "3"},
+    };
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); ++i) {
+        printf("# pin at %s %s\n", where[i].country, where[i].subdivision);
         req_init(&r, "PUT", "/v1/account/me");
-        req_geo(&r, DOM_GEO_DATABASE, where[i][0], where[i][1]);
+        req_geo(&r, DOM_GEO_DATABASE, where[i].country, where[i].subdivision);
         req_pin(&r, DOM_OK, "CORP-OFFICE");
         d = decide(&rules, &r);
-        is_str(jname(&d), "CORP-OFFICE");
-        is_int(d.source, DOM_JSRC_PIN);
-        is_int(d.action, DOM_ACTION_ROUTE);
+        is_str(jname(&d), where[i].jurisdiction);
+        is_int(d.source, where[i].source);
+        is_str(d.reason, where[i].reason);
+        is_int(d.status, strcmp(where[i].reason, "routed") == 0 ? 0 : 451);
+        is_str(region_str(d.regions, d.n_regions), where[i].regions);
+        is_int(d.joint, where[i].source == DOM_JSRC_PIN ? 0 : DOM_JOINT_PIN);
+        is_str(d.pin_jurisdiction != NULL ? d.pin_jurisdiction->name : NULL, "CORP-OFFICE");
     }
-    /* a pin works for an unknown location and a hidden client too: it is not about location */
+    /* a pin works for an unknown location and a hidden client too: no law of the place is known */
     req_init(&r, "PUT", "/v1/account/me");
     r.facts.location_known = 0; /* a hidden client */
     req_pin(&r, DOM_OK, "EU-GDPR");
@@ -513,6 +533,186 @@ static void test_precedence(void)
     is_str(jname(&d), "EU-GDPR");
     is_int(d.source, DOM_JSRC_PIN);
     is_str(region_str(d.regions, d.n_regions), "01");
+    is_int(d.joint, 0);
+}
+
+static void test_conflicts_of_law(void)
+{
+    req_t r;
+    dom_decision_t d;
+
+    /* the pin names the law of the place: the pin decides alone, as it always did */
+    req_init(&r, "PUT", "/v1/sync/x");
+    req_geo(&r, DOM_GEO_DATABASE, "AT", "");
+    req_pin(&r, DOM_OK, "EU-GDPR");
+    d = decide(&rules, &r);
+    is_str(jname(&d), "EU-GDPR");
+    is_int(d.source, DOM_JSRC_PIN);
+    is_int(d.joint, 0);
+    is_str(region_str(d.regions, d.n_regions), "01");
+
+    /* both route: the common regions in the place's order; a read uses both read lists */
+    req_init(&r, "PUT", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "US-CA");
+    req_pin(&r, DOM_OK, "US-FED");
+    d = decide(&rules, &r);
+    is_str(jname(&d), "US-CCPA");
+    is_str(region_str(d.regions, d.n_regions), "32"); /* US-CCPA "32" and US-FED "23": US-CCPA's order */
+    is_int(d.joint, DOM_JOINT_PIN);
+    req_init(&r, "GET", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "US-CA");
+    req_pin(&r, DOM_OK, "US-FED");
+    d = decide(&rules, &r);
+    is_str(region_str(d.regions, d.n_regions), "3");
+
+    /* a deny of either wins (the pin's deny reason too), and a 451 wins over a 403 */
+    req_init(&r, "PUT", "/v1/device/1");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "US-CA");
+    req_pin(&r, DOM_OK, "CORP-OFFICE");
+    d = decide(&rules, &r);
+    is_int(d.status, 451);
+    is_str(d.reason, "ccpa_device");
+    req_init(&r, "PUT", "/v1/device/1");
+    req_geo(&r, DOM_GEO_OVERRIDE, "", "");
+    strcpy(r.geo.jurisdiction, "CORP-OFFICE");
+    req_pin(&r, DOM_OK, "US-FED");
+    d = decide(&rules, &r);
+    is_int(d.status, 451);
+    is_str(d.reason, "embargo");
+    req_init(&r, "POST", "/v1/notifications");
+    req_geo(&r, DOM_GEO_OVERRIDE, "", "");
+    strcpy(r.geo.jurisdiction, "CORP-OFFICE");
+    req_pin(&r, DOM_OK, "US-FED"); /* US-FED wants consent for marketing ("0"), CORP-OFFICE allows only "3" */
+    d = decide(&rules, &r);
+    is_int(d.status, 451);
+    is_str(d.reason, "conflict_of_laws");
+
+    /* consent asked by the pin's rule is asked for */
+    req_init(&r, "POST", "/v1/notifications");
+    req_geo(&r, DOM_GEO_DATABASE, "AT", "");
+    req_pin(&r, DOM_OK, "DE-BDSG");
+    d = decide(&rules, &r);
+    is_int(d.status, 403);
+    is_str(d.reason, "consent_required");
+    req_consent(&r, "marketing");
+    d = decide(&rules, &r);
+    is_int(d.action, DOM_ACTION_ROUTE);
+    is_str(region_str(d.regions, d.n_regions), "0");
+
+    /* on_unavailable: reject when either says so; anonymize when either says so */
+    req_init(&r, "POST", "/v1/telemetry");
+    req_geo(&r, DOM_GEO_DATABASE, "AT", "");
+    req_pin(&r, DOM_OK, "CORP-OFFICE");
+    class_rules[J_CORP][C_TELEMETRY].anonymize = 0;
+    d = decide(&rules, &r);
+    is_str(jname(&d), "EU-GDPR");
+    is_str(region_str(d.regions, d.n_regions), "3");
+    is_int(d.anonymize, 1);
+    is_int(d.on_unavailable, DOM_ON_UNAVAILABLE_REJECT); /* EU-GDPR 2025-01 says next_region, CORP-OFFICE reject */
+
+    /* pins: override on the place's rule: the pin's alone, and the decision says so */
+    jurisdictions[J_DE].pins = DOM_PINS_OVERRIDE;
+    req_init(&r, "PUT", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "DE", "");
+    req_pin(&r, DOM_OK, "CORP-OFFICE");
+    d = decide(&rules, &r);
+    is_str(jname(&d), "CORP-OFFICE");
+    is_int(d.source, DOM_JSRC_PIN);
+    is_int(d.pin_overridden, 1);
+    is_int(d.joint, 0);
+    is_str(region_str(d.regions, d.n_regions), "3");
+    jurisdictions[J_DE].pins = DOM_PINS_INTERSECT;
+
+    /* MOVE: the Destination's class must be allowed by both too */
+    req_init(&r, "MOVE", "/v1/sync/x");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "US-CA");
+    req_pin(&r, DOM_OK, "US-FED");
+    r.facts.has_destination = 1;
+    r.facts.destination = "/v1/account/y";
+    r.facts.destination_len = strlen(r.facts.destination);
+    d = decide(&rules, &r);
+    is_int(d.action, DOM_ACTION_ROUTE);
+    is_str(region_str(d.regions, d.n_regions), "32");
+    r.facts.destination = "/v1/device/y";
+    r.facts.destination_len = strlen(r.facts.destination);
+    d = decide(&rules, &r);
+    is_str(d.reason, "destination_not_allowed");
+}
+
+static int us_has_subdivisions(void *ctx, const char *country)
+{
+    (void)ctx;
+    return strcmp(country, "US") == 0;
+}
+
+static void test_unknown_subdivision(void)
+{
+    req_t r;
+    dom_decision_t d;
+
+    /* US has a subdivision rule (US-CA): without a subdivision, US-FED and US-CCPA both apply */
+    req_init(&r, "PUT", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "");
+    d = decide(&rules, &r);
+    is_str(jname(&d), "US-FED");
+    is_int(d.source, DOM_JSRC_COUNTRY);
+    is_int(d.joint, DOM_JOINT_SUBDIVISIONS);
+    is_int(d.n_joined, 1);
+    is_str(d.n_joined == 1 ? d.joined[0]->name : NULL, "US-CCPA");
+    is_int(d.joined_source[0], DOM_JSRC_SUBDIVISION);
+    is_str(region_str(d.regions, d.n_regions), "23"); /* US-FED "23" and US-CCPA "32": the country's order */
+    req_init(&r, "GET", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "");
+    d = decide(&rules, &r);
+    is_str(region_str(d.regions, d.n_regions), "3"); /* US-CCPA reads only from "3" */
+
+    /* nothing in common: refused, never the laxest */
+    dom_class_rule_t saved = class_rules[J_USCA][C_CONTENT];
+    allow(&class_rules[J_USCA][C_CONTENT], "0", NULL);
+    req_init(&r, "PUT", "/v1/sync/x");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "");
+    d = decide(&rules, &r);
+    is_int(d.status, 451);
+    is_str(d.reason, "subdivision_unknown");
+    is_int(d.n_regions, 0);
+    /* with a pin as well, the location's own conflict is named */
+    req_pin(&r, DOM_OK, "CORP-OFFICE");
+    d = decide(&rules, &r);
+    is_str(d.reason, "subdivision_unknown");
+    class_rules[J_USCA][C_CONTENT] = saved;
+
+    /* a known subdivision without a rule of its own, and a known one with: no intersection */
+    req_init(&r, "PUT", "/v1/account/me");
+    req_geo(&r, DOM_GEO_DATABASE, "US", "US-NY");
+    d = decide(&rules, &r);
+    is_str(jname(&d), "US-FED");
+    is_int(d.joint, 0);
+    req_geo(&r, DOM_GEO_DATABASE, "US", "US-CA");
+    d = decide(&rules, &r);
+    is_str(jname(&d), "US-CCPA");
+    is_int(d.joint, 0);
+    /* a country without subdivision rules */
+    req_geo(&r, DOM_GEO_DATABASE, "DE", "");
+    d = decide(&rules, &r);
+    is_int(d.joint, 0);
+    /* an operator override naming a country without a subdivision is an unknown subdivision too */
+    req_geo(&r, DOM_GEO_OVERRIDE, "US", "");
+    d = decide(&rules, &r);
+    is_int(d.joint, DOM_JOINT_SUBDIVISIONS);
+    is_int(d.source, DOM_JSRC_OVERRIDE);
+
+    /* the one warning text `serve --check` and `rules check --geo-db` print */
+    char buf[512];
+    int n = dom_policy_subdivision_warning(&rules, NOW0, NULL, NULL, buf, sizeof(buf));
+    is_int(n, 1);
+    ok(strstr(buf, "US: US-FED and US-CCPA") != NULL);
+    ok(strstr(buf, "never the laxest") != NULL);
+    printf("# %s\n", buf);
+    is_int(dom_policy_subdivision_warning(&rules, NOW0, us_has_subdivisions, NULL, buf, sizeof(buf)), 0);
+    is_str(buf, "");
+    is_int(dom_policy_subdivision_warning(&rules, NOW0, NULL, NULL, buf, 20), DOM_ERANGE);
+    ok(strlen(buf) < 20);
+    is_int(dom_policy_subdivision_warning(NULL, NOW0, NULL, NULL, buf, sizeof(buf)), 0);
 }
 
 static void test_pins(void)
@@ -958,8 +1158,12 @@ static void test_from_yaml(void)
          DOM_ACTION_REJECT, 403, "consent_required", "", NULL},
         {"POST", "/v1/notifications", "AT", "", NULL, "Marketing", NOW0, "EU-GDPR", "2025-01", DOM_JSRC_GROUP,
          DOM_ACTION_ROUTE, 0, "routed", "eu-central", NULL},
-        {"PUT", "/v1/account/me", "AT", "", "CORP-OFFICE", NULL, NOW0, "CORP-OFFICE", "1", DOM_JSRC_PIN,
-         DOM_ACTION_ROUTE, 0, "routed", "us-west", NULL},
+        {"PUT", "/v1/account/me", "AT", "", "CORP-OFFICE", NULL, NOW0, "EU-GDPR", "2025-01", DOM_JSRC_GROUP,
+         DOM_ACTION_REJECT, 451, "conflict_of_laws", "", NULL},
+        {"PUT", "/v1/account/me", "AT", "", "EU-GDPR", NULL, NOW0, "EU-GDPR", "2025-01", DOM_JSRC_PIN, DOM_ACTION_ROUTE,
+         0, "routed", "eu-central,eu-west", NULL},
+        {"PUT", "/v1/account/me", "US", "", NULL, NULL, NOW0, "US-FED", "1", DOM_JSRC_COUNTRY, DOM_ACTION_ROUTE, 0,
+         "routed", "us-east,us-west", NULL},
         {"POST", "/v1/telemetry", "NO", "", NULL, NULL, NOW0, "DEFAULT", "1", DOM_JSRC_DEFAULT, DOM_ACTION_ROUTE, 0,
          "routed", "eu-central,eu-west,us-east,us-west", NULL},
     };
@@ -1087,6 +1291,8 @@ int main(void)
     subtest("levels", test_levels);
     subtest("precedence", test_precedence);
     subtest("pins", test_pins);
+    subtest("conflicts of law", test_conflicts_of_law);
+    subtest("unknown subdivision", test_unknown_subdivision);
     subtest("class rules", test_class_rules);
     subtest("consent parsing", test_consent_parsing);
     subtest("consent tokens", test_consent_tokens);

@@ -380,10 +380,10 @@ static void test_records(void)
     /* what a record looks like: one escaped field per line, enums and references as text */
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_JURISDICTIONS, rs, &rs->jurisdictions[0]);
-    is_str(b.base,
-           "name=EU-GDPR\nversion=2026-01\neffective=1768867200\neffective_date=2026-01-20\nmode=report\n"
-           "default=0\napplies_to=EEA, CH\non_unavailable=next_region\npolicy_url=https://example.com/privacy#eu\n"
-           "law=Regulation (EU) 2016/679\\nback\\\\slash\nsource_file=regions/eu.yaml\n");
+    is_str(b.base, "name=EU-GDPR\nversion=2026-01\neffective=1768867200\neffective_date=2026-01-20\nmode=report\n"
+                   "default=0\napplies_to=EEA, "
+                   "CH\non_unavailable=next_region\npins=intersect\npolicy_url=https://example.com/privacy#eu\n"
+                   "law=Regulation (EU) 2016/679\\nback\\\\slash\nsource_file=regions/eu.yaml\n");
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_CLASS_RULES, rs, &rs->jurisdictions[0].classes[0]);
     is_str(b.base, "deny=0\nreason=\nwrite=eu-central,eu-west\nread=eu-west,eu-central,us-east\nconsent=required\n"
@@ -502,7 +502,7 @@ static void test_every_field(void)
     for (int t = DOM__TABLE_META + 1; t < DOM__TABLE_COUNT; ++t)
         ok(tables_seen[t] > 0);
     printf("# %zu fields checked\n", fields);
-    is_int(fields, 3 + 6 + 3 + 11 + 6 + 3);
+    is_int(fields, 3 + 6 + 3 + 12 + 6 + 3);
     dom__record_buf_free(&b);
     dom_ruleset_release(rs);
 }

@@ -65,6 +65,20 @@ static void test_line(void)
     ok(strstr(buf, "\"subdivision\":null") != NULL);
     ok(strstr(buf, "\"access\":\"write\"") != NULL);
     is_int(dom__audit_format(&o, &r, buf, 40), 0); /* does not fit: nothing, never a cut line */
+    ok(strstr(buf, "\"joined\"") == NULL);         /* one jurisdiction decided: no joined field */
+
+    /* conflicts of law: the pin's jurisdiction joined the place's */
+    dom_jurisdiction_t ru = {.name = "RU-152FZ", .version = "2026-01"};
+    const dom_jurisdiction_t *joined[] = {&ru};
+    const dom_jurisdiction_source_t sources[] = {DOM_JSRC_PIN};
+    r.joined = joined;
+    r.joined_source = sources;
+    r.n_joined = 1;
+    n = dom__audit_format(&o, &r, buf, sizeof(buf));
+    ok(n > 0);
+    buf[n] = '\0';
+    ok(strstr(buf, "\"joined\":[{\"jurisdiction\":\"RU-152FZ\",\"rule_version\":\"2026-01\",\"source\":\"pin\"}]") !=
+       NULL);
 }
 
 static size_t lines_in(const char *path)
