@@ -21,6 +21,9 @@
 
 #define DEFAULT_MAX_BODY (1024 * 1024)
 #define DEFAULT_UPSTREAM_TIMEOUT_MS 30000
+#define DEFAULT_UPSTREAM_MAX_CONNECTIONS 256
+#define DEFAULT_UPSTREAM_KEEPALIVE_MS 2000
+#define DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS 5000
 #define DEFAULT_H2_MAX_RESETS 100
 #define DEFAULT_DRAIN_TIMEOUT_MS 10000
 #define DEFAULT_PROXY_HEADER_TIMEOUT_MS 5000
@@ -1095,6 +1098,63 @@ static int parse_node_url(const char *s, dom_config_node_t *node, const char **w
     return 0;
 }
 
+/* A cluster's or a node's `upstream` mapping (the upstream client, forward.c). */
+static int upstream_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    dom_config_upstream_t *u = arg;
+    char what[64];
+    snprintf(what, sizeof(what), "upstream.%s", key);
+    if (strcmp(key, "max_connections") == 0) {
+        count_value(ctx, v, what, 1, 65536, &u->max_connections);
+    } else if (strcmp(key, "connect_timeout") == 0) {
+        positive_duration(ctx, v, what, &u->connect_timeout_ms);
+    } else if (strcmp(key, "first_byte_timeout") == 0) {
+        positive_duration(ctx, v, what, &u->first_byte_timeout_ms);
+    } else if (strcmp(key, "idle_timeout") == 0) {
+        positive_duration(ctx, v, what, &u->idle_timeout_ms);
+    } else if (strcmp(key, "keepalive_timeout") == 0) {
+        positive_duration(ctx, v, what, &u->keepalive_timeout_ms);
+    } else if (strcmp(key, "queue_timeout") == 0) {
+        positive_duration(ctx, v, what, &u->queue_timeout_ms);
+    } else if (strcmp(key, "tls_ca") == 0) {
+        free(u->tls_ca);
+        u->tls_ca = path_value(ctx, v, what);
+        u->tls_ca_mark = mark_of(v);
+    } else {
+        unknown_key(ctx, k, key, "upstream",
+                    "max_connections, connect_timeout, first_byte_timeout, idle_timeout, keepalive_timeout, "
+                    "queue_timeout, tls_ca");
+    }
+    return 0;
+}
+
+static int parse_upstream(struct parse_ctx *ctx, yaml_node_t *v, dom_config_upstream_t *u)
+{
+    u->mark = mark_of(v);
+    return each_key(ctx, v, "upstream", upstream_key, u);
+}
+
+/* A node as a mapping: { url: ..., upstream: { ... } } */
+static int node_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    dom_config_node_t *node = arg;
+    if (strcmp(key, "url") == 0) {
+        const char *url = scalar(ctx, v, "a node URL"), *why = NULL;
+        if (url == NULL || node->url != NULL)
+            return 0;
+        if (parse_node_url(url, node, &why) != 0) {
+            error_at(ctx, v, "bad node URL \"%s\": %s", url, why);
+            return 0;
+        }
+        node->url = dup_str(ctx, url);
+    } else if (strcmp(key, "upstream") == 0) {
+        parse_upstream(ctx, v, &node->upstream);
+    } else {
+        unknown_key(ctx, k, key, "a node", "url, upstream");
+    }
+    return 0;
+}
+
 static int cluster_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     dom_config_cluster_t *c = arg;
@@ -1134,22 +1194,39 @@ static int cluster_key(struct parse_ctx *ctx, const char *key, yaml_node_t *k, y
         size_t n = SEQ_LEN(v);
         for (size_t i = 0; i < n; ++i) {
             yaml_node_t *item = node_at(ctx, v->data.sequence.items.start[i]);
-            const char *url = item != NULL ? scalar(ctx, item, "a node URL") : NULL, *why = NULL;
-            if (url == NULL)
+            if (item == NULL)
                 continue;
             dom_config_node_t *node = &c->nodes[c->n_nodes];
-            if (parse_node_url(url, node, &why) != 0) {
-                error_at(ctx, item, "bad node URL \"%s\": %s", url, why);
-                continue;
+            if (item->type == YAML_MAPPING_NODE) {
+                size_t errors = ctx->diag->errors;
+                each_key(ctx, item, "a node", node_key, node);
+                if (node->url == NULL) {
+                    if (ctx->diag->errors == errors)
+                        error_at(ctx, item, "a node needs a url");
+                    free(node->host);
+                    free(node->upstream.tls_ca);
+                    memset(node, 0, sizeof(*node));
+                    continue;
+                }
+            } else {
+                const char *url = scalar(ctx, item, "a node URL"), *why = NULL;
+                if (url == NULL)
+                    continue;
+                if (parse_node_url(url, node, &why) != 0) {
+                    error_at(ctx, item, "bad node URL \"%s\": %s", url, why);
+                    continue;
+                }
+                node->url = dup_str(ctx, url);
             }
-            node->url = dup_str(ctx, url);
             node->mark = mark_of(item);
             ++c->n_nodes;
         }
     } else if (strcmp(key, "health") == 0) {
         each_key(ctx, v, "health", health_key, &c->health);
+    } else if (strcmp(key, "upstream") == 0) {
+        parse_upstream(ctx, v, &c->upstream);
     } else {
-        unknown_key(ctx, k, key, "a cluster", "name, region, balance, nodes, health");
+        unknown_key(ctx, k, key, "a cluster", "name, region, balance, nodes, health, upstream");
     }
     return 0;
 }
@@ -1346,6 +1423,46 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/*
+ * Every node's upstream settings: its own keys, else its cluster's, else the defaults (the timeouts
+ * default to limits.upstream_timeout, known only once the whole file is read). Each worker thread
+ * holds its own share of max_connections, so there must be at least one per thread.
+ */
+static void resolve_upstream(dom_config_t *cfg, dom_config_diag_t *diag)
+{
+    for (size_t i = 0; i < cfg->n_clusters; ++i) {
+        const dom_config_upstream_t *c = &cfg->clusters[i].upstream;
+        for (size_t j = 0; j < cfg->clusters[i].n_nodes; ++j) {
+            dom_config_node_t *node = &cfg->clusters[i].nodes[j];
+            dom_config_upstream_t *u = &node->upstream;
+#define INHERIT(field, dflt) u->field = u->field ? u->field : c->field ? c->field : (dflt)
+            INHERIT(max_connections, DEFAULT_UPSTREAM_MAX_CONNECTIONS);
+            INHERIT(connect_timeout_ms, cfg->limits.upstream_timeout_ms);
+            INHERIT(first_byte_timeout_ms, cfg->limits.upstream_timeout_ms);
+            INHERIT(idle_timeout_ms, cfg->limits.upstream_timeout_ms);
+            INHERIT(keepalive_timeout_ms, DEFAULT_UPSTREAM_KEEPALIVE_MS);
+            INHERIT(queue_timeout_ms, DEFAULT_UPSTREAM_QUEUE_TIMEOUT_MS);
+#undef INHERIT
+            if (u->tls_ca == NULL && c->tls_ca != NULL) {
+                u->tls_ca = strdup(c->tls_ca);
+                u->tls_ca_mark = c->tls_ca_mark;
+            }
+            if (u->max_connections < cfg->threads)
+                dom_config_report(diag, cfg->file,
+                                  u->mark.line   ? &u->mark
+                                  : c->mark.line ? &c->mark
+                                                 : &node->mark,
+                                  0,
+                                  "node %s: upstream.max_connections (%u) must be at least threads (%u): every "
+                                  "worker thread holds its own share",
+                                  node->url, u->max_connections, cfg->threads);
+            if (u->tls_ca != NULL && !node->tls)
+                dom_config_report(diag, cfg->file, &u->tls_ca_mark, 1, "node %s: upstream.tls_ca is for https:// nodes",
+                                  node->url);
+        }
+    }
+}
+
 static int set_defaults(dom_config_t *cfg)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1439,6 +1556,7 @@ int dom_config_load_buffer(const char *name, const char *dir, const char *buf, s
                                   "connection will be refused; list the load balancers that send the PROXY header",
                                   cfg->listeners[i].address ? cfg->listeners[i].address : "");
         check_admin(cfg, diag);
+        resolve_upstream(cfg, diag);
         for (size_t i = 0; i < cfg->n_clusters; ++i)
             if (cfg->clusters[i].health.path != NULL &&
                 cfg->clusters[i].health.timeout_ms > cfg->clusters[i].health.interval_ms)
@@ -1565,9 +1683,11 @@ void dom_config_free(dom_config_t *cfg)
         for (size_t j = 0; j < c->n_nodes; ++j) {
             free(c->nodes[j].url);
             free(c->nodes[j].host);
+            free(c->nodes[j].upstream.tls_ca);
         }
         free(c->nodes);
         free(c->health.path);
+        free(c->upstream.tls_ca);
     }
     free(cfg->clusters);
     free(cfg->audit.path);

@@ -47,9 +47,15 @@ static int clusters_eq(const dom_config_t *a, const dom_config_t *b)
         if (!str_eq(x->name, y->name) || !str_eq(x->region, y->region) || x->balance != y->balance ||
             !health_eq(&x->health, &y->health) || x->n_nodes != y->n_nodes)
             return 0;
-        for (size_t j = 0; j < x->n_nodes; ++j)
-            if (!str_eq(x->nodes[j].url, y->nodes[j].url))
+        for (size_t j = 0; j < x->n_nodes; ++j) {
+            const dom_config_upstream_t *u = &x->nodes[j].upstream, *v = &y->nodes[j].upstream;
+            if (!str_eq(x->nodes[j].url, y->nodes[j].url) || u->max_connections != v->max_connections ||
+                u->connect_timeout_ms != v->connect_timeout_ms ||
+                u->first_byte_timeout_ms != v->first_byte_timeout_ms || u->idle_timeout_ms != v->idle_timeout_ms ||
+                u->keepalive_timeout_ms != v->keepalive_timeout_ms || u->queue_timeout_ms != v->queue_timeout_ms ||
+                !str_eq(u->tls_ca, v->tls_ca))
                 return 0;
+        }
     }
     return 1;
 }
