@@ -19,9 +19,13 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "gateway/gateway.h"
 
 /* Body bytes held for one client (unsent, in our buffers) before the node's socket is no longer read. */
@@ -208,13 +212,29 @@ static void on_connect(h2o_socket_t *sock, const char *err)
     conn_ready(c);
 }
 
+/*
+ * h2o_socket_connect, plus SO_RCVBUF before the connect: h2o reads a socket until EAGAIN, so the
+ * receive buffer bounds how much of a node's answer one read can take in (limits.receive_buffer, as
+ * for clients), which keeps a fast node from filling the gateway's memory faster than back-pressure acts.
+ */
 static void connect_to(dom__upconn_t *c, struct sockaddr *addr, socklen_t len)
 {
-    if ((c->sock = h2o_socket_connect(loop_of(c->node), addr, len, on_connect)) == NULL) {
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
+    int rcvbuf = (int)c->node->worker->server->config->limits.receive_buffer;
+    if (fd < 0) {
+        conn_unreachable(c, "cannot create a socket");
+        return;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    if (connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
+        close(fd);
         conn_unreachable(c, "connection refused");
         return;
     }
+    c->sock = h2o_evloop_socket_create(loop_of(c->node), fd, H2O_SOCKET_FLAG_IS_CONNECTING);
     c->sock->data = c;
+    h2o_socket_notify_write(c->sock, on_connect);
 }
 
 static void on_getaddr(h2o_hostinfo_getaddr_req_t *req, const char *errstr, struct addrinfo *res, void *data)
