@@ -406,7 +406,7 @@ int main(int argc, char **argv)
     struct stat st;
     if (stat(rules_path, &st) == 0 && S_ISDIR(st.st_mode)) {
         dom_ruleset_t *rs = NULL;
-        dom_rules_diag_t diag = {0};
+        dom_diag_t diag = {0};
         if (dom_rules_parse_dir(rules_path, &diag, &rs) != 0) {
             fprintf(stderr, "decide: the rules in %s have errors\n", rules_path);
             goto out;

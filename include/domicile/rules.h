@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "domicile/common.h"
+#include "domicile/diag.h"
 
 typedef enum dom_rule_mode {
     DOM_MODE_ENFORCE = 0,
@@ -165,27 +166,20 @@ int dom_ruleset_region_index(const dom_ruleset_t *rs, const char *name);
 
 /* ---- compiling (src/rules/) ---- */
 
-/** Where diagnostics go: each is "file:line:col: message". NULL prints to stderr. */
-typedef struct dom_rules_diag {
-    void (*report)(void *ctx, const char *file, size_t line, size_t col, const char *message);
-    void *ctx;
-    size_t errors;
-    size_t warnings;
-} dom_rules_diag_t;
-
 /**
  * Parses and checks every *.yaml file in `dir` (regions, groups, classes, jurisdictions).
- * Every problem is reported through diag with file:line:col (1-based). On success
+ * Every problem is reported through diag (NULL: stderr) as file:line:col (1-based); after
+ * 200 errors the check stops with a notice. On success
  * *out is a ruleset (generation 0, source_hash set, compiled_at = now).
  * Errors: DOM_ERULES (problems reported), DOM_EIO, DOM_ENOMEM.
  */
-int dom_rules_parse_dir(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t **out);
+int dom_rules_parse_dir(const char *dir, dom_diag_t *diag, dom_ruleset_t **out);
 
 /**
  * Parses one YAML buffer as if it were the file `name` in an otherwise-given directory
  * (used by the fuzzer). Same diagnostics. Errors: DOM_ERULES, DOM_ENOMEM.
  */
-int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_rules_diag_t *diag);
+int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_diag_t *diag);
 
 /**
  * Writes a ruleset into the LMDB file `path` (MDB_NOSUBDIR; created if missing) in one write

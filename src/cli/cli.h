@@ -11,7 +11,11 @@ int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */
 
-/** Writes s as a JSON string (NULL as null): quotes, backslashes and controls escaped, invalid UTF-8 as U+FFFD. */
+/**
+ * Writes s as a JSON string (NULL as null) with the one JSON writer (util/json.h): quotes,
+ * backslashes and controls escaped, invalid UTF-8 as U+FFFD. Kept for explain.c; new code uses
+ * dom__json_file() and the writer directly.
+ */
 void dom__cli_json_str(FILE *fp, const char *s); /* json.c */
 
 #endif

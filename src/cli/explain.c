@@ -4,18 +4,18 @@
  * as one JSON object for tools. It uses exactly the functions the gateway uses, so what
  * it says is what the gateway would do (short of cluster health, which it cannot know).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "cli/cli.h"
 #include "domicile/policy.h"
+#include "util/time.h"
+#include "util/validate.h"
 #include "domicile/rules_record.h"
 #include "gateway/config.h"
 
@@ -47,12 +47,14 @@ typedef struct options {
     header_t headers[MAX_HEADERS];
     size_t n_headers;
     int json;
+    int verbose; /* print the config's warnings (else one line counts them) */
 } options_t;
 
 /* Everything explain found out, for either output form. */
 typedef struct explanation {
     const options_t *opts;
     const dom_config_t *cfg;
+    dom_diag_t *diag; /* the config's diagnostics: errors printed, warnings as --verbose says */
     int64_t now;
     const char *geo_path; /* NULL: no database */
     dom_geo_t *geo;
@@ -88,48 +90,48 @@ static void usage(FILE *fp)
           "  --trusted CIDR         a trusted proxy network (repeatable)\n"
           "  --now UNIX|YYYY-MM-DD  the time to decide at (default: now), for staged rules and pins\n"
           "  --json                 print one JSON object instead of words\n"
+          "  -v, --verbose          print the config's warnings (without it: one line counts them)\n"
           "\n"
           "Exit status: 0 a decision was made (route or reject), 1 an input cannot be used, 2 usage.\n",
           fp);
 }
 
-static int usage_error(const char *fmt, ...)
+/* Says what is wrong on stderr; returns the exit status: 2 for usage (with a pointer to --help), 1 for inputs. */
+static int complain(int status, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     fputs("domicile explain: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputs("\n(run `domicile explain --help` for the options)\n", stderr);
-    va_end(ap);
-    return 2;
+    fputs(status == 2 ? "\n(run `domicile explain --help` for the options)\n" : "\n", stderr);
+    return status;
 }
 
-static int input_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("domicile explain: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int status = complain(2, fmt, ap);
     va_end(ap);
-    return 1;
+    return status;
+}
+
+__attribute__((format(printf, 1, 2))) static int input_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int status = complain(1, fmt, ap);
+    va_end(ap);
+    return status;
 }
 
 /* ---- parsing the command line ---- */
-
-static int is_tchar(int c)
-{
-    return isalnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 static int parse_header(const char *arg, header_t *h)
 {
     const char *colon = strchr(arg, ':');
     if (colon == NULL || colon == arg)
         return -1;
-    for (const char *p = arg; p < colon; ++p)
-        if (!is_tchar((unsigned char)*p))
-            return -1;
+    if (!dom__valid_http_token(arg, (size_t)(colon - arg)))
+        return -1;
     h->name = arg;
     h->name_len = (size_t)(colon - arg);
     const char *v = colon + 1, *end = v + strlen(v);
@@ -142,39 +144,6 @@ static int parse_header(const char *arg, header_t *h)
             return -1;
     h->value = v;
     h->value_len = (size_t)(end - v);
-    return 0;
-}
-
-/* Unix seconds, YYYY-MM-DD (00:00 UTC) or YYYY-MM-DDTHH:MM:SSZ. */
-static int parse_time(const char *s, int64_t *out)
-{
-    size_t n = strlen(s);
-    if (n > 0 && n <= 12 && strspn(s, "0123456789") == n) {
-        *out = (int64_t)strtoll(s, NULL, 10);
-        return 0;
-    }
-    int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
-    if (n == 10 && sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3 && used == 10) {
-    } else if (n == 20 && sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &used) == 6 &&
-               used == 20) {
-    } else {
-        return -1;
-    }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    struct tm back;
-    /* timegm normalises 2026-02-31 into March: refuse dates that do not exist */
-    if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_mday != d || back.tm_mon != mo - 1)
-        return -1;
-    *out = (int64_t)t;
     return 0;
 }
 
@@ -194,6 +163,12 @@ static int parse_args(int argc, char **argv, options_t *o)
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             usage(stdout);
             return 1;
+        }
+        if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
+            if (value != NULL)
+                return usage_error("--verbose takes no value");
+            o->verbose = 1;
+            continue;
         }
         if (strcmp(arg, "--json") == 0) {
             if (value != NULL)
@@ -243,11 +218,8 @@ static int parse_args(int argc, char **argv, options_t *o)
         return usage_error("--rules FILE (or -c CONFIG) is required");
     if (o->method == NULL)
         o->method = "GET";
-    if (o->method[0] == '\0' || strlen(o->method) > 32)
+    if (strlen(o->method) > 32 || !dom__valid_http_token(o->method, strlen(o->method)))
         return usage_error("--method must be an HTTP method token, got \"%s\"", o->method);
-    for (const char *p = o->method; *p != '\0'; ++p)
-        if (!is_tchar((unsigned char)*p))
-            return usage_error("--method must be an HTTP method token, got \"%s\"", o->method);
     if (o->path == NULL)
         o->path = "/";
     return 0;
@@ -263,7 +235,7 @@ static int load_rules(explanation_t *e)
         return input_error("cannot read rules %s: %s", e->rules_path, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
         /* A rules directory is checked and used as is, so a rule change can be explained before compiling it. */
-        dom_rules_diag_t diag = {0};
+        dom_diag_t diag = {0};
         int ret = dom_rules_parse_dir(e->rules_path, &diag, &e->rules);
         if (ret != 0)
             return input_error("rules in %s cannot be used: %s", e->rules_path, dom_strerror(ret));
@@ -329,8 +301,8 @@ static int prepare(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t
     int ret;
 
     if (o->now != NULL) {
-        if (parse_time(o->now, &e->now) != 0)
-            return usage_error("--now wants unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got \"%s\"", o->now);
+        if (dom__time_parse(o->now, strlen(o->now), DOM__TIME_ANY, &e->now) != 0)
+            return usage_error("--now wants " DOM__TIME_ANY_WORDS ", got \"%s\"", o->now);
     } else {
         e->now = (int64_t)time(NULL);
     }
@@ -368,7 +340,7 @@ static int prepare(explanation_t *e, dom_cidr_list_t *trusted, dom_pin_keyring_t
     if ((ret = load_rules(e)) != 0)
         return ret;
     if (cfg != NULL)
-        dom_config_check_regions(cfg, e->rules, NULL); /* clusters vs regions: printed to stderr */
+        dom_config_check_regions(cfg, e->rules, e->diag); /* clusters vs regions */
     return 0;
 }
 
@@ -414,14 +386,6 @@ static const char *client_source_name(dom_clientip_source_t s)
     default:
         return "peer";
     }
-}
-
-static void format_date(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d", &tm) == 0)
-        snprintf(buf, len, "@%" PRId64, t);
 }
 
 /* Prints untrusted text (a path) for a terminal: controls and non-ASCII bytes as \xNN. */
@@ -520,7 +484,7 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, j != NULL ? j->version : NULL);
     fputs(",\n  \"rule_effective\": ", fp);
     if (j != NULL) {
-        format_date(j->effective, date, sizeof(date));
+        dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
         dom__cli_json_str(fp, date);
     } else {
         fputs("null", fp);
@@ -673,7 +637,7 @@ static void print_words(FILE *fp, const explanation_t *e)
     if (e->facts.repeated_headers != 0)
         fprintf(fp, "  note        %zu repeated pin/consent header%s ignored: the gateway uses the first\n",
                 e->facts.repeated_headers, e->facts.repeated_headers == 1 ? "" : "s");
-    format_date(e->now, date, sizeof(date));
+    dom__time_format(e->now, DOM__TIME_FMT_DATE, date, sizeof(date));
     fprintf(fp, "decided at    %" PRId64 " (%s)\n", e->now, date);
 
     fprintf(fp, "client        %s", addr);
@@ -727,7 +691,7 @@ static void print_words(FILE *fp, const explanation_t *e)
     fprintf(fp, "rules         %s (generation %" PRIu64 ", sha256 %.12s)\n", e->rules_path, e->rules->generation,
             e->rules->source_hash);
     if (j != NULL) {
-        format_date(j->effective, date, sizeof(date));
+        dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
         fprintf(fp, "jurisdiction  %s, version %s (effective %s, %s)\n", j->name, j->version, date,
                 j->source_file != NULL ? j->source_file : "?");
         fprintf(fp, "  why         %s: %s\n", dom_jurisdiction_source_name(d->source), why_jurisdiction(e));
@@ -797,6 +761,17 @@ static void print_words(FILE *fp, const explanation_t *e)
     }
 }
 
+static void print_diagnostic(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
+{
+    const options_t *o = ctx;
+    if (is_warning && !o->verbose)
+        return;
+    if (line != 0)
+        fprintf(stderr, "%s:%zu:%zu: %s%s\n", file, line, col, is_warning ? "warning: " : "", message);
+    else
+        fprintf(stderr, "%s: %s%s\n", file, is_warning ? "warning: " : "", message);
+}
+
 int dom_cli_explain(int argc, char **argv)
 {
     options_t opts;
@@ -812,8 +787,10 @@ int dom_cli_explain(int argc, char **argv)
         ret = ret == 1 ? 0 : ret; /* --help */
         goto out;
     }
+    /* a config's warnings matter to whoever runs the gateway, not to each question asked of it: count them */
+    dom_diag_t diag = {print_diagnostic, &opts, 0, 0};
     if (opts.config != NULL) {
-        int err = dom_config_load(opts.config, &cfg, NULL);
+        int err = dom_config_load(opts.config, &cfg, &diag);
         if (err != 0) {
             ret = input_error("cannot use config %s: %s", opts.config, dom_strerror(err));
             goto out;
@@ -821,7 +798,14 @@ int dom_cli_explain(int argc, char **argv)
     }
     e.opts = &opts;
     e.cfg = cfg;
-    if ((ret = prepare(&e, &trusted, &ring)) != 0 || (ret = explain_request(&e)) != 0)
+    e.diag = &diag;
+    ret = prepare(&e, &trusted, &ring);
+    if (diag.warnings != 0 && !opts.verbose)
+        fprintf(stderr,
+                "domicile explain: %s has %zu warning%s (--verbose shows them, as does `domicile serve -c %s "
+                "--check`)\n",
+                opts.config, diag.warnings, diag.warnings == 1 ? "" : "s", opts.config);
+    if (ret != 0 || (ret = explain_request(&e)) != 0)
         goto out;
     if (opts.json)
         print_json(stdout, &e);

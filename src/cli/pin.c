@@ -18,12 +18,15 @@
 #include "cli/cli.h"
 #include "domicile/keyfile.h"
 #include "domicile/pin.h"
+#include "util/json.h"
+#include "util/time.h"
+#include "util/validate.h"
 
 #define EXPIRY_MAX INT64_C(999999999999)
 
 static const char issue_usage[] =
-    "usage: domicile pin issue --keys FILE [--kid KID] --jurisdiction NAME (--ttl SECONDS | --expires UNIX)\n"
-    "                          [--now UNIX]\n"
+    "usage: domicile pin issue --keys FILE [--kid KID] --jurisdiction NAME (--ttl SECONDS | --expires TIME)\n"
+    "                          [--now TIME]\n"
     "\n"
     "Mints a residency pin and prints it on one line:\n"
     "    v1.<kid>.<jurisdiction>.<expiry>.<base64url HMAC-SHA256>\n"
@@ -32,21 +35,23 @@ static const char issue_usage[] =
     "  --kid KID            key to sign with (default: the first key in the file)\n"
     "  --jurisdiction NAME  the user's home jurisdiction, as named in the rule files (e.g. EU-GDPR)\n"
     "  --ttl SECONDS        the pin expires SECONDS from now\n"
-    "  --expires UNIX       the pin expires at this unix time\n"
-    "  --now UNIX           take this as the current time (default: the clock)\n"
+    "  --expires TIME       the pin expires at this time\n"
+    "  --now TIME           take this as the current time (default: the clock)\n"
+    "  TIME is unix seconds, YYYY-MM-DD (00:00 UTC) or YYYY-MM-DDTHH:MM:SSZ\n"
     "\n"
     "Exit status: 0 minted, 1 cannot mint as asked (unknown key, bad name, expiry out of range),\n"
     "2 usage error or unusable key file.\n";
 
 static const char verify_usage[] =
-    "usage: domicile pin verify --keys FILE [--now UNIX] [--json] TOKEN|-\n"
+    "usage: domicile pin verify --keys FILE [--now TIME] [--json] TOKEN|-\n"
     "\n"
     "Checks a residency pin (\"-\" reads it from standard input) and prints the result: the\n"
     "reason code first (pin_valid, pin_malformed, pin_unknown_key, pin_bad_signature,\n"
     "pin_expired), then a sentence; for a genuine pin, its jurisdiction, key id and expiry.\n"
     "\n"
     "  --keys FILE   key file: one \"<kid> <secret>\" per line\n"
-    "  --now UNIX    verify as of this unix time (default: the clock); now >= expiry is expired\n"
+    "  --now TIME    verify as of this time: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n"
+    "                (default: the clock); now >= expiry is expired\n"
     "  --json        print one JSON object instead of text\n"
     "\n"
     "Exit status: 0 valid, 1 invalid (any reason), 2 usage error or unusable key file.\n";
@@ -164,13 +169,24 @@ static int parse_int64(const char *cmd, const char *what, const char *s, int64_t
     return 0;
 }
 
+/* A time option: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (util/time.h). Returns 0, or -1 after printing why.
+ */
+static int parse_time(const char *cmd, const char *what, const char *s, int64_t *out)
+{
+    if (dom__time_parse(s, strlen(s), DOM__TIME_ANY, out) == 0)
+        return 0;
+    fprintf(stderr, "domicile pin %s: %s \"%s\" is not a time (" DOM__TIME_ANY_WORDS ", a real date in UTC)\n", cmd,
+            what, s);
+    return -1;
+}
+
 static int get_now(const char *cmd, const pin_options_t *opt, int64_t *now)
 {
     if (opt->now == NULL) {
         *now = (int64_t)time(NULL);
         return 0;
     }
-    return parse_int64(cmd, "--now", opt->now, INT64_MIN / 2, INT64_MAX / 2, now);
+    return parse_time(cmd, "--now", opt->now, now);
 }
 
 /*
@@ -199,16 +215,6 @@ static int load_keys(const char *cmd, const char *path, dom_pin_keyring_t *ring)
     return 0;
 }
 
-/* "2027-01-15T08:00:00Z" for a unix time. */
-static const char *iso_time(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, len, "@%" PRId64, t);
-    return buf;
-}
-
 static int cmd_issue(int argc, char **argv)
 {
     pin_options_t opt;
@@ -229,7 +235,7 @@ static int cmd_issue(int argc, char **argv)
         goto usage;
     }
     if ((opt.ttl == NULL) == (opt.expires == NULL)) {
-        fprintf(stderr, "domicile pin issue: give exactly one of --ttl SECONDS and --expires UNIX\n");
+        fprintf(stderr, "domicile pin issue: give exactly one of --ttl SECONDS and --expires TIME\n");
         ret = 2;
         goto usage;
     }
@@ -239,7 +245,7 @@ static int cmd_issue(int argc, char **argv)
         if (parse_int64("issue", "--ttl", opt.ttl, 1, EXPIRY_MAX, &ttl) != 0)
             return 2;
         expiry = now + ttl;
-    } else if (parse_int64("issue", "--expires", opt.expires, 0, EXPIRY_MAX, &expiry) != 0) {
+    } else if (parse_time("issue", "--expires", opt.expires, &expiry) != 0) {
         return 2;
     }
     if ((ret = load_keys("issue", opt.keys, &ring)) != 0)
@@ -342,7 +348,7 @@ static int cmd_verify(int argc, char **argv)
     int result = dom_pin_verify(&ring, token, len, now, &pin);
     /* Only a genuine pin's jurisdiction and expiry are facts worth printing. */
     int genuine = result == DOM_OK || result == DOM_EPIN_EXPIRED;
-    iso_time(pin.expiry, when, sizeof(when));
+    dom__time_format(pin.expiry, DOM__TIME_FMT_ISO, when, sizeof(when));
     switch (result) {
     case DOM_OK:
         snprintf(message, sizeof(message),
@@ -372,24 +378,27 @@ static int cmd_verify(int argc, char **argv)
     }
 
     if (opt.json) {
-        printf("{\"valid\":%s,\"reason\":", result == DOM_OK ? "true" : "false");
-        dom__cli_json_str(stdout, dom_pin_reason(result));
-        printf(",\"message\":");
-        dom__cli_json_str(stdout, message);
-        printf(",\"kid\":");
-        if (pin.kid[0] != '\0' && result != DOM_EPIN_MALFORMED)
-            dom__cli_json_str(stdout, pin.kid);
+        dom__json_t j = dom__json_file(stdout);
+        dom__json_lit(&j, "{\"valid\":");
+        dom__json_bool(&j, result == DOM_OK);
+        dom__json_lit(&j, ",\"reason\":");
+        dom__json_str(&j, dom_pin_reason(result));
+        dom__json_lit(&j, ",\"message\":");
+        dom__json_str(&j, message);
+        dom__json_lit(&j, ",\"kid\":");
+        dom__json_str(&j, pin.kid[0] != '\0' && result != DOM_EPIN_MALFORMED ? pin.kid : NULL);
+        dom__json_lit(&j, ",\"jurisdiction\":");
+        dom__json_str(&j, genuine ? pin.jurisdiction : NULL);
+        dom__json_lit(&j, ",\"expiry\":");
+        if (genuine)
+            dom__json_i64(&j, pin.expiry);
         else
-            printf("null");
-        printf(",\"jurisdiction\":");
-        if (genuine) {
-            dom__cli_json_str(stdout, pin.jurisdiction);
-            printf(",\"expiry\":%" PRId64 ",\"expires_at\":", pin.expiry);
-            dom__cli_json_str(stdout, when);
-        } else {
-            printf("null,\"expiry\":null,\"expires_at\":null");
-        }
-        printf(",\"now\":%" PRId64 "}\n", now);
+            dom__json_null(&j);
+        dom__json_lit(&j, ",\"expires_at\":");
+        dom__json_str(&j, genuine ? when : NULL);
+        dom__json_lit(&j, ",\"now\":");
+        dom__json_i64(&j, now);
+        dom__json_lit(&j, "}\n");
     } else {
         printf("%s: %s\n", dom_pin_reason(result), message);
         if (genuine)
@@ -419,22 +428,13 @@ static int cmd_keygen(int argc, char **argv)
         return 0;
     }
     if (opt.kid != NULL) {
-        size_t n = strlen(opt.kid);
-        int okay = n >= 1 && n <= DOM_PIN_KID_MAX;
-        for (size_t i = 0; okay && i < n; ++i) {
-            char c = opt.kid[i];
-            okay = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-        }
-        if (!okay) {
+        if (!dom__valid_name(opt.kid, strlen(opt.kid), DOM_PIN_KID_MAX)) {
             fprintf(stderr, "domicile pin keygen: key id \"%s\" is not 1-32 characters of A-Z a-z 0-9 _ -\n", opt.kid);
             return 2;
         }
         snprintf(kid, sizeof(kid), "%s", opt.kid);
     } else {
-        time_t t = time(NULL);
-        struct tm tm;
-        if (gmtime_r(&t, &tm) == NULL || strftime(kid, sizeof(kid), "k%Y%m%d", &tm) == 0)
-            snprintf(kid, sizeof(kid), "k1");
+        dom__time_format((int64_t)time(NULL), "k%Y%m%d", kid, sizeof(kid));
     }
     if (RAND_bytes(secret, sizeof(secret)) != 1) {
         fprintf(stderr, "domicile pin keygen: the random generator failed\n");

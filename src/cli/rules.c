@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "domicile/rules.h"
 #include "domicile/rules_record.h"
+#include "util/json.h"
+#include "util/time.h"
 
 static void usage(FILE *fp)
 {
@@ -32,7 +34,7 @@ static size_t count_names(const dom_ruleset_t *rs)
     return n;
 }
 
-static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const dom_rules_diag_t *diag)
+static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const dom_diag_t *diag)
 {
     fprintf(fp, "%s: %zu jurisdictions (%zu versions), %zu classes, %zu regions", what, count_names(rs),
             rs->n_jurisdictions, rs->n_classes, rs->n_regions);
@@ -40,7 +42,7 @@ static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const d
         fprintf(fp, ", %zu warning%s", diag->warnings, diag->warnings == 1 ? "" : "s");
 }
 
-static int parse(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t **rs)
+static int parse(const char *dir, dom_diag_t *diag, dom_ruleset_t **rs)
 {
     memset(diag, 0, sizeof(*diag));
     int ret = dom_rules_parse_dir(dir, diag, rs);
@@ -59,7 +61,7 @@ static int cmd_check(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    dom_rules_diag_t diag;
+    dom_diag_t diag;
     dom_ruleset_t *rs;
     if (parse(argv[1], &diag, &rs) != 0)
         return 1;
@@ -86,7 +88,7 @@ static int cmd_compile(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    dom_rules_diag_t diag;
+    dom_diag_t diag;
     dom_ruleset_t *rs;
     if (parse(dir, &diag, &rs) != 0) {
         fprintf(stderr, "%s: not written\n", out);
@@ -109,28 +111,25 @@ static int cmd_compile(int argc, char **argv)
 /* ---- show ---- */
 
 /* Optional texts (a description, a law) stay "" rather than null in `show --json`. */
-static void json_str(FILE *fp, const char *s)
+static void json_str(dom__json_t *j, const char *s)
 {
-    dom__cli_json_str(fp, s != NULL ? s : "");
+    dom__json_str(j, s != NULL ? s : "");
 }
 
 static void date(int64_t t, char *out, size_t len, const char *fmt)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, len, fmt, &tm);
+    dom__time_format(t, fmt, out, len);
 }
 
-static void region_list_json(FILE *fp, const dom_ruleset_t *rs, const uint16_t *r, size_t n)
+static void region_list_json(dom__json_t *j, const dom_ruleset_t *rs, const uint16_t *r, size_t n)
 {
-    fputc('[', fp);
+    dom__json_lit(j, "[");
     for (size_t i = 0; i < n; ++i) {
         if (i)
-            fputc(',', fp);
-        json_str(fp, r[i] < rs->n_regions ? rs->regions[r[i]].name : "?");
+            dom__json_lit(j, ",");
+        json_str(j, r[i] < rs->n_regions ? rs->regions[r[i]].name : "?");
     }
-    fputc(']', fp);
+    dom__json_lit(j, "]");
 }
 
 static void region_list_text(FILE *fp, const dom_ruleset_t *rs, const uint16_t *r, size_t n)
@@ -150,81 +149,85 @@ static int in_effect(const dom_ruleset_t *rs, const dom_jurisdiction_t *j, int64
 static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
 {
     char buf[64];
-    fprintf(fp, "{\"generation\":%" PRIu64 ",\"source_hash\":", rs->generation);
-    json_str(fp, rs->source_hash);
-    date(rs->compiled_at, buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ");
-    fprintf(fp, ",\"compiled_at\":");
-    json_str(fp, buf);
-    fprintf(fp, ",\"regions\":[");
+    dom__json_t json = dom__json_file(fp), *w = &json;
+    dom__json_rawf(w, "{\"generation\":%" PRIu64 ",\"source_hash\":", rs->generation);
+    json_str(w, rs->source_hash);
+    date(rs->compiled_at, buf, sizeof(buf), DOM__TIME_FMT_ISO);
+    dom__json_lit(w, ",\"compiled_at\":");
+    json_str(w, buf);
+    dom__json_lit(w, ",\"regions\":[");
     for (size_t i = 0; i < rs->n_regions; ++i) {
-        fprintf(fp, "%s{\"name\":", i ? "," : "");
-        json_str(fp, rs->regions[i].name);
-        fprintf(fp, ",\"location\":");
-        json_str(fp, rs->regions[i].location);
-        fprintf(fp, ",\"description\":");
-        json_str(fp, rs->regions[i].description);
-        fputc('}', fp);
+        dom__json_rawf(w, "%s{\"name\":", i ? "," : "");
+        json_str(w, rs->regions[i].name);
+        dom__json_lit(w, ",\"location\":");
+        json_str(w, rs->regions[i].location);
+        dom__json_lit(w, ",\"description\":");
+        json_str(w, rs->regions[i].description);
+        dom__json_lit(w, "}");
     }
-    fprintf(fp, "],\"classes\":[");
+    dom__json_lit(w, "],\"classes\":[");
     for (size_t i = 0; i < rs->n_classes; ++i) {
-        fprintf(fp, "%s{\"name\":", i ? "," : "");
-        json_str(fp, rs->classes[i].name);
-        fprintf(fp, ",\"description\":");
-        json_str(fp, rs->classes[i].description);
-        fprintf(fp, ",\"personal\":%s}", rs->classes[i].personal ? "true" : "false");
+        dom__json_rawf(w, "%s{\"name\":", i ? "," : "");
+        json_str(w, rs->classes[i].name);
+        dom__json_lit(w, ",\"description\":");
+        json_str(w, rs->classes[i].description);
+        dom__json_rawf(w, ",\"personal\":%s}", rs->classes[i].personal ? "true" : "false");
     }
-    fprintf(fp, "],\"default_class\":");
-    json_str(fp, rs->classes[rs->default_class].name);
-    fprintf(fp, ",\"routes\":[");
+    dom__json_lit(w, "],\"default_class\":");
+    json_str(w, rs->classes[rs->default_class].name);
+    dom__json_lit(w, ",\"read_methods\":");
+    json_str(w, rs->read_methods);
+    dom__json_lit(w, ",\"routes\":[");
     for (size_t i = 0; i < rs->n_routes; ++i) {
         dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));
-        fprintf(fp, "%s{\"prefix\":", i ? "," : "");
-        json_str(fp, rs->routes[i].prefix);
-        fprintf(fp, ",\"methods\":");
-        json_str(fp, buf);
-        fprintf(fp, ",\"class\":");
-        json_str(fp, rs->classes[rs->routes[i].class_index].name);
-        fputc('}', fp);
+        dom__json_rawf(w, "%s{\"prefix\":", i ? "," : "");
+        json_str(w, rs->routes[i].prefix);
+        dom__json_lit(w, ",\"methods\":");
+        json_str(w, buf);
+        dom__json_lit(w, ",\"class\":");
+        json_str(w, rs->classes[rs->routes[i].class_index].name);
+        dom__json_lit(w, "}");
     }
-    fprintf(fp, "],\"jurisdictions\":[");
+    dom__json_lit(w, "],\"jurisdictions\":[");
     for (size_t i = 0; i < rs->n_jurisdictions; ++i) {
         const dom_jurisdiction_t *j = &rs->jurisdictions[i];
-        fprintf(fp, "%s{\"name\":", i ? "," : "");
-        json_str(fp, j->name);
-        fprintf(fp, ",\"version\":");
-        json_str(fp, j->version);
-        date(j->effective, buf, sizeof(buf), "%Y-%m-%d");
-        fprintf(fp, ",\"effective\":");
-        json_str(fp, buf);
-        fprintf(fp, ",\"mode\":\"%s\",\"default\":%s,\"in_effect\":%s,\"applies_to\":", dom_rule_mode_name(j->mode),
-                j->is_default ? "true" : "false", in_effect(rs, j, now) ? "true" : "false");
-        json_str(fp, j->applies_to);
-        fprintf(fp, ",\"on_unavailable\":\"%s\",\"policy_url\":", dom_on_unavailable_name(j->on_unavailable));
-        json_str(fp, j->policy_url);
-        fprintf(fp, ",\"law\":");
-        json_str(fp, j->law);
-        fprintf(fp, ",\"source_file\":");
-        json_str(fp, j->source_file);
-        fprintf(fp, ",\"classes\":{");
+        dom__json_rawf(w, "%s{\"name\":", i ? "," : "");
+        json_str(w, j->name);
+        dom__json_lit(w, ",\"version\":");
+        json_str(w, j->version);
+        date(j->effective, buf, sizeof(buf), DOM__TIME_FMT_DATE);
+        dom__json_lit(w, ",\"effective\":");
+        json_str(w, buf);
+        dom__json_rawf(w,
+                       ",\"mode\":\"%s\",\"default\":%s,\"in_effect\":%s,\"applies_to\":", dom_rule_mode_name(j->mode),
+                       j->is_default ? "true" : "false", in_effect(rs, j, now) ? "true" : "false");
+        json_str(w, j->applies_to);
+        dom__json_rawf(w, ",\"on_unavailable\":\"%s\",\"policy_url\":", dom_on_unavailable_name(j->on_unavailable));
+        json_str(w, j->policy_url);
+        dom__json_lit(w, ",\"law\":");
+        json_str(w, j->law);
+        dom__json_lit(w, ",\"source_file\":");
+        json_str(w, j->source_file);
+        dom__json_lit(w, ",\"classes\":{");
         for (size_t c = 0; c < rs->n_classes; ++c) {
             const dom_class_rule_t *r = &j->classes[c];
-            fprintf(fp, "%s", c ? "," : "");
-            json_str(fp, rs->classes[c].name);
-            fprintf(fp, ":{\"deny\":%s", r->deny ? "true" : "false");
+            dom__json_lit(w, c ? "," : "");
+            json_str(w, rs->classes[c].name);
+            dom__json_rawf(w, ":{\"deny\":%s", r->deny ? "true" : "false");
             if (r->deny) {
-                fprintf(fp, ",\"reason\":");
-                json_str(fp, r->deny_reason != NULL ? r->deny_reason : "class_denied");
+                dom__json_lit(w, ",\"reason\":");
+                json_str(w, r->deny_reason != NULL ? r->deny_reason : "class_denied");
             }
-            fprintf(fp, ",\"write\":");
-            region_list_json(fp, rs, r->write_regions, r->n_write);
-            fprintf(fp, ",\"read\":");
-            region_list_json(fp, rs, r->read_regions, r->n_read);
-            fprintf(fp, ",\"consent\":\"%s\",\"anonymize\":%s}", dom_consent_name(r->consent_required),
-                    r->anonymize ? "true" : "false");
+            dom__json_lit(w, ",\"write\":");
+            region_list_json(w, rs, r->write_regions, r->n_write);
+            dom__json_lit(w, ",\"read\":");
+            region_list_json(w, rs, r->read_regions, r->n_read);
+            dom__json_rawf(w, ",\"consent\":\"%s\",\"anonymize\":%s}", dom_consent_name(r->consent_required),
+                           r->anonymize ? "true" : "false");
         }
-        fprintf(fp, "}}");
+        dom__json_lit(w, "}}");
     }
-    fprintf(fp, "]}\n");
+    dom__json_lit(w, "]}\n");
 }
 
 static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64_t now)
@@ -239,14 +242,16 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
     fprintf(fp, "\nclasses:");
     for (size_t i = 0; i < rs->n_classes; ++i)
         fprintf(fp, "%s %s", i ? "," : "", rs->classes[i].name);
-    fprintf(fp, " (default: %s)\nroutes:\n", rs->classes[rs->default_class].name);
+    fprintf(fp, " (default: %s)\nreads: GET, HEAD, OPTIONS%s%s (every other method writes)\nroutes:\n",
+            rs->classes[rs->default_class].name, rs->read_methods != NULL && rs->read_methods[0] ? ", " : "",
+            rs->read_methods != NULL ? rs->read_methods : "");
     for (size_t i = 0; i < rs->n_routes; ++i) {
         dom_methods_format(rs->routes[i].methods, buf, sizeof(buf));
         fprintf(fp, "  %-32s %-10s -> %s\n", rs->routes[i].prefix, buf, rs->classes[rs->routes[i].class_index].name);
     }
     for (size_t i = 0; i < rs->n_jurisdictions; ++i) {
         const dom_jurisdiction_t *j = &rs->jurisdictions[i];
-        date(j->effective, buf, sizeof(buf), "%Y-%m-%d");
+        date(j->effective, buf, sizeof(buf), DOM__TIME_FMT_DATE);
         fprintf(fp, "\njurisdiction %s version %s, effective %s, %s%s%s\n", j->name, j->version, buf,
                 dom_rule_mode_name(j->mode), j->is_default ? ", default" : "",
                 in_effect(rs, j, now) ? ", in effect" : (j->effective > now ? ", staged" : ", superseded"));

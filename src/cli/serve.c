@@ -2,15 +2,18 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "gateway/config.h"
 #include "gateway/server.h"
 
 static void usage(FILE *fp)
 {
     fputs("usage: domicile serve -c FILE [--check]\n"
+          "       domicile serve --keys\n"
           "\n"
           "  -c, --config FILE   gateway configuration (see docs/config.md)\n"
           "  -t, --check         validate the configuration and everything it names, then exit\n"
-          "                      (errors as file:line:col: message; exit status 1 on errors)\n"
+          "                      (every error as file:line:col: message; exit status 1 on errors)\n"
+          "  --keys              print every configuration key and what SIGHUP does with a change\n"
           "\n"
           "SIGTERM or SIGINT drains: stop accepting, finish in-flight requests within\n"
           "limits.drain_timeout, then exit 0.\n",
@@ -32,6 +35,9 @@ int dom_cli_serve(int argc, char **argv)
             config = argv[i] + 9;
         } else if (strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "-t") == 0) {
             check = 1;
+        } else if (strcmp(argv[i], "--keys") == 0) {
+            dom_config_keys_markdown(stdout); /* the table in docs/config.md */
+            return 0;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/validate.h"
 
 /* Longest textual address inet_pton can accept: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255". */
 #define ADDR_TEXT_MAX 45
@@ -382,23 +383,6 @@ static int is_alpha(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* RFC 9110 tchar, as a table: this runs for every byte of every Forwarded header. */
-static const uint8_t tchar_table[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
-    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1,  ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
-    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1,  ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
-    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,
-    ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
-    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,  ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
-    ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
-};
-
-static int is_tchar(char c)
-{
-    return tchar_table[(unsigned char)c];
-}
-
 /* Case-insensitive comparison against a lowercase ASCII literal, independent of the locale. */
 static int equals_lower(const char *s, size_t len, const char *lower)
 {
@@ -559,7 +543,7 @@ static int read_value(const char *s, size_t len, size_t *pos, char *buf, size_t 
         }
         *pos = i + 1;
     } else {
-        for (; i < len && is_tchar(s[i]); ++i) {
+        for (; i < len && dom__is_tchar(s[i]); ++i) {
             if (buf != NULL) {
                 if (n == cap)
                     return DOM_EINVAL;
@@ -634,7 +618,7 @@ static int parse_forwarded_line(const char *s, size_t len, chain_t *chain)
                 ++pos;
             if (pos < len && s[pos] != ';' && s[pos] != ',') {
                 size_t name = pos, value_len;
-                while (pos < len && is_tchar(s[pos]))
+                while (pos < len && dom__is_tchar(s[pos]))
                     ++pos;
                 if (pos == name || pos == len || s[pos] != '=')
                     return DOM_EINVAL;

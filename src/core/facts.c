@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include "domicile/facts.h"
+#include "util/validate.h"
 
 static int lower(int c)
 {
@@ -119,21 +120,6 @@ dom_header_role_t dom_facts_header(dom_facts_builder_t *b, const char *name, siz
     return DOM_HEADER_KEEP;
 }
 
-static int is_tchar(unsigned char c)
-{
-    /* RFC 9110 5.6.2 */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static int is_token(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; ++i)
-        if (!is_tchar((unsigned char)s[i]))
-            return 0;
-    return len != 0;
-}
-
 static int refused_method(const dom_facts_config_t *cfg, const char *method, size_t len)
 {
     static const char *const defaults[] = {"CONNECT", "TRACE", "TRACK", NULL};
@@ -216,7 +202,7 @@ static void check_request(const dom_facts_builder_t *b, dom_request_facts_t *out
         status = 400;
         reason = "invalid_header";
         why = "a header field has no name";
-    } else if (!is_token(out->method, out->method_len)) {
+    } else if (!dom__valid_http_token(out->method, out->method_len)) {
         status = 400;
         reason = "invalid_method";
         why = "the method is not an HTTP token (RFC 9110)";

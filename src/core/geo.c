@@ -669,28 +669,6 @@ static void release_pages(const uint8_t *from, size_t len)
         madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
-/*
- * The file's SHA-256, read in slices whose pages are given back as it goes: hashing the whole mapping
- * at once made the file count fully towards the process's peak RSS (VmHWM), as the checks used to.
- */
-static void file_sha256(const uint8_t *p, size_t len, unsigned char digest[SHA256_DIGEST_LENGTH])
-{
-    enum { SLICE = 1 << 20 }; /* a multiple of the page size: the mapping starts on a page */
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        SHA256(p, len, digest);
-        return;
-    }
-    for (size_t off = 0; off < len; off += SLICE) {
-        size_t n = len - off < SLICE ? len - off : SLICE;
-        EVP_DigestUpdate(ctx, p + off, n);
-        release_pages(p + off, n);
-    }
-    EVP_DigestFinal_ex(ctx, digest, NULL);
-    EVP_MD_CTX_free(ctx);
-}
-
 /* The two records of a node, read straight from the mapped tree (the layout is fixed by the spec). */
 static void read_node(const MMDB_s *m, uint32_t node, uint32_t rec[2])
 {
@@ -1038,9 +1016,25 @@ static int open_database(const char *path, const dom_geo_options_t *opts, int ch
     geo->has_db = 1;
     if ((rc = check_database(geo, opts, check_data, err, errlen)) != 0)
         goto cleanup;
-    /* Which file this is, whatever its name: replicas of a fleet compare it (/status, metrics, audit). */
+    /*
+     * Which file this is, whatever its name: replicas of a fleet compare it (/status, metrics, audit). Hashed a
+     * megabyte at a time, each given back at once, so hashing a large database does not raise the peak RSS.
+     */
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    file_sha256(geo->mmdb.file_content, (size_t)geo->mmdb.file_size, digest);
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    int hashed = sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1;
+    for (size_t off = 0, size = (size_t)geo->mmdb.file_size; hashed && off < size;) {
+        size_t n = size - off < (1u << 20) ? size - off : (1u << 20);
+        hashed = EVP_DigestUpdate(sha, geo->mmdb.file_content + off, n) == 1;
+        release_pages(geo->mmdb.file_content + off, n);
+        off += n;
+    }
+    hashed = hashed && EVP_DigestFinal_ex(sha, digest, NULL) == 1;
+    EVP_MD_CTX_free(sha);
+    if (!hashed) {
+        rc = DOM_ENOMEM;
+        goto cleanup;
+    }
     for (size_t i = 0; i < sizeof(digest); ++i)
         snprintf(geo->meta.sha256 + 2 * i, 3, "%02x", digest[i]);
     geo->meta.opened_at = (int64_t)time(NULL);

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "domicile/pin.h"
+#include "util/validate.h"
 
 #define PIN_VERSION "v1"
 #define PIN_JURISDICTION_MAX DOM_NAME_MAX
@@ -94,21 +95,6 @@ static long decode_base64(const char *s, size_t n, int url, unsigned char *out, 
     return (long)o;
 }
 
-static int is_name_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-static int is_name(const char *s, size_t n, size_t max)
-{
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; ++i)
-        if (!is_name_char((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
 /* ---- tokens ------------------------------------------------------------------------------- */
 
 /* A token cut into its parts, pointing into the caller's bytes. */
@@ -155,7 +141,7 @@ static const char *parse_pin(const char *token, size_t len, parsed_pin_t *p, dom
     if (part_len[0] != 2 || memcmp(part[0], PIN_VERSION, 2) != 0)
         return "the pin does not start with version \"v1\"";
 
-    if (!is_name(part[1], part_len[1], DOM_PIN_KID_MAX))
+    if (!dom__valid_name(part[1], part_len[1], DOM_PIN_KID_MAX))
         return "the key id is not 1-32 characters of A-Z a-z 0-9 _ -";
     p->kid = part[1];
     p->kid_len = part_len[1];
@@ -164,7 +150,7 @@ static const char *parse_pin(const char *token, size_t len, parsed_pin_t *p, dom
         out->kid[part_len[1]] = '\0';
     }
 
-    if (!is_name(part[2], part_len[2], PIN_JURISDICTION_MAX))
+    if (!dom__valid_jurisdiction(part[2], part_len[2]))
         return "the jurisdiction is not 1-63 characters of A-Z a-z 0-9 _ -";
     if (out != NULL) {
         memcpy(out->jurisdiction, part[2], part_len[2]);
@@ -236,10 +222,9 @@ int dom_pin_issue(const dom_pin_keyring_t *ring, const char *kid, const char *ju
     if (key == NULL)
         return DOM_EPIN_UNKNOWN_KEY;
     /* A hand-built ring could hold a kid that no verifier would accept: refuse to mint with it. */
-    if (!is_name(key->kid, strnlen(key->kid, sizeof(key->kid)), DOM_PIN_KID_MAX))
+    if (!dom__valid_name(key->kid, strnlen(key->kid, sizeof(key->kid)), DOM_PIN_KID_MAX))
         return DOM_EINVAL;
-    if (jurisdiction == NULL ||
-        !is_name(jurisdiction, strnlen(jurisdiction, PIN_JURISDICTION_MAX + 1), PIN_JURISDICTION_MAX))
+    if (jurisdiction == NULL || !dom__valid_jurisdiction(jurisdiction, strnlen(jurisdiction, PIN_JURISDICTION_MAX + 1)))
         return DOM_EINVAL;
     if (expiry < 0 || expiry > PIN_EXPIRY_MAX)
         return DOM_ERANGE;
@@ -454,7 +439,7 @@ static int parse_key_line(const char *path, unsigned lineno, const char *line, s
     while (i < n && line[i] != ' ' && line[i] != '\t')
         ++i;
     size_t kid_len = i - kid_at;
-    if (!is_name(line + kid_at, kid_len, DOM_PIN_KID_MAX)) {
+    if (!dom__valid_name(line + kid_at, kid_len, DOM_PIN_KID_MAX)) {
         set_err(err, errlen, "%s:%u: key id \"%.*s\" is not 1-32 characters of A-Z a-z 0-9 _ -", path, lineno,
                 (int)(kid_len > 40 ? 40 : kid_len), line + kid_at);
         return DOM_EINVAL;

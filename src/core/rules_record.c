@@ -313,35 +313,18 @@ static const record_type_t record_types[DOM__TABLE_COUNT] = {
 void dom__record_buf_clear(dom__record_buf_t *b)
 {
     b->len = 0;
-    if (b->p != NULL)
-        b->p[0] = '\0';
+    if (b->base != NULL)
+        b->base[0] = '\0';
 }
 
 void dom__record_buf_free(dom__record_buf_t *b)
 {
-    free(b->p);
-    memset(b, 0, sizeof(*b));
+    dom__text_free(b);
 }
 
 static void put_bytes(dom__record_buf_t *b, const char *s, size_t n)
 {
-    if (b->nomem)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 256;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        char *np = realloc(b->p, ncap);
-        if (np == NULL) {
-            b->nomem = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    dom__text_append(b, s, n);
 }
 
 static void put_text(dom__record_buf_t *b, const char *s)
@@ -389,9 +372,9 @@ static void put_field_regions(dom__record_buf_t *b, const char *name, const dom_
             put_bytes(&list, ",", 1);
         put_text(&list, region_name(rs, idx[i]));
     }
-    if (list.nomem)
-        b->nomem = 1;
-    put_field(b, name, list.p != NULL ? list.p : "");
+    if (list.failed)
+        b->failed = 1;
+    put_field(b, name, list.base != NULL ? list.base : "");
     dom__record_buf_free(&list);
 }
 

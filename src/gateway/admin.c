@@ -26,6 +26,7 @@
 #include "gateway/audit.h"
 #include "gateway/georeload.h"
 #include "gateway/health.h"
+#include "util/json.h"
 
 #define READ_TIMEOUT_MS 2000  /* TLS handshake and request */
 #define WRITE_TIMEOUT_MS 2000 /* the answer */
@@ -221,98 +222,88 @@ static void answer_readyz(dom__server_t *srv, const struct snapshot *s, const ch
     }
 }
 
-static void json_str(dom__text_t *t, const char *s)
-{
-    if (s == NULL) {
-        dom__text_printf(t, "null");
-        return;
-    }
-    dom__text_printf(t, "\"");
-    dom__text_escape(t, s, 1);
-    dom__text_printf(t, "\"");
-}
-
 static void render_status(dom__server_t *srv, const struct snapshot *s, dom__text_t *t)
 {
     const dom__metrics_globals_t *g = &s->g;
     const char *reason = s->not_ready;
-    dom__text_printf(t, "{\"instance\":");
-    json_str(t, g->instance);
-    dom__text_printf(t, ",\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"ready\":%s,\"not_ready\":",
-                     (long long)g->start_time, srv->n_workers, reason == NULL ? "true" : "false");
-    json_str(t, reason);
-    dom__text_printf(t, ",\"config\":{\"file\":");
-    json_str(t, srv->config->file);
-    dom__text_printf(t, ",\"sha256\":");
-    json_str(t, g->config_sha256);
-    dom__text_printf(t, ",\"generation\":%llu,\"loaded_at\":%lld,\"reload_failures\":%llu}",
-                     (unsigned long long)g->config_generation, (long long)g->config_loaded_at,
-                     (unsigned long long)g->config_reload_failures);
-    dom__text_printf(t, ",\"rules\":");
+    dom__json_t j = dom__json_text(t);
+    dom__json_lit(&j, "{\"instance\":");
+    dom__json_str(&j, g->instance);
+    dom__json_rawf(&j, ",\"version\":\"0.1.0\",\"start_time\":%lld,\"threads\":%zu,\"ready\":%s,\"not_ready\":",
+                   (long long)g->start_time, srv->n_workers, reason == NULL ? "true" : "false");
+    dom__json_str(&j, reason);
+    dom__json_lit(&j, ",\"config\":{\"file\":");
+    dom__json_str(&j, srv->config->file);
+    dom__json_lit(&j, ",\"sha256\":");
+    dom__json_str(&j, g->config_sha256);
+    dom__json_rawf(&j, ",\"generation\":%llu,\"loaded_at\":%lld,\"reload_failures\":%llu}",
+                   (unsigned long long)g->config_generation, (long long)g->config_loaded_at,
+                   (unsigned long long)g->config_reload_failures);
+    dom__json_lit(&j, ",\"rules\":");
     if (s->rules != NULL) {
-        dom__text_printf(t, "{\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
-        json_str(t, g->rules_hash);
-        dom__text_printf(t, ",\"compiled_at\":%lld,\"database\":", (long long)g->rules_compiled_at);
-        json_str(t, g->rules_path);
-        dom__text_printf(t,
-                         ",\"inode\":%llu,\"loaded_at\":%lld,\"reloads\":%llu,\"reload_failures\":%llu,"
-                         "\"file_swaps\":%llu,\"file_refusals\":%llu,\"jurisdictions\":[",
-                         (unsigned long long)g->rules_inode, (long long)g->rules_loaded_at,
-                         (unsigned long long)g->rules_reloads, (unsigned long long)g->rules_reload_failures,
-                         (unsigned long long)g->rules_file_swaps, (unsigned long long)g->rules_file_refusals);
+        dom__json_rawf(&j, "{\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
+        dom__json_str(&j, g->rules_hash);
+        dom__json_rawf(&j, ",\"compiled_at\":%lld,\"database\":", (long long)g->rules_compiled_at);
+        dom__json_str(&j, g->rules_path);
+        dom__json_rawf(&j,
+                       ",\"inode\":%llu,\"loaded_at\":%lld,\"reloads\":%llu,\"reload_failures\":%llu,"
+                       "\"file_swaps\":%llu,\"file_refusals\":%llu,\"jurisdictions\":[",
+                       (unsigned long long)g->rules_inode, (long long)g->rules_loaded_at,
+                       (unsigned long long)g->rules_reloads, (unsigned long long)g->rules_reload_failures,
+                       (unsigned long long)g->rules_file_swaps, (unsigned long long)g->rules_file_refusals);
         for (size_t i = 0; i < s->rules->n_jurisdictions; ++i) {
-            const dom_jurisdiction_t *j = &s->rules->jurisdictions[i];
-            dom__text_printf(t, "%s{\"name\":", i ? "," : "");
-            json_str(t, j->name);
-            dom__text_printf(t, ",\"version\":");
-            json_str(t, j->version);
-            dom__text_printf(t, ",\"effective\":%lld,\"mode\":\"%s\"}", (long long)j->effective,
-                             dom_rule_mode_name(j->mode));
+            const dom_jurisdiction_t *jur = &s->rules->jurisdictions[i];
+            dom__json_rawf(&j, "%s{\"name\":", i ? "," : "");
+            dom__json_str(&j, jur->name);
+            dom__json_lit(&j, ",\"version\":");
+            dom__json_str(&j, jur->version);
+            dom__json_rawf(&j, ",\"effective\":%lld,\"mode\":\"%s\"}", (long long)jur->effective,
+                           dom_rule_mode_name(jur->mode));
         }
-        dom__text_printf(t, "]}");
+        dom__json_lit(&j, "]}");
     } else {
-        dom__text_printf(t, "null");
+        dom__json_null(&j);
     }
-    dom__text_printf(t, ",\"geo\":{\"path\":");
-    json_str(t, g->geo_loaded ? g->geo_path : NULL);
-    dom__text_printf(t, ",\"type\":");
-    json_str(t, g->geo_loaded ? g->geo_type : NULL);
-    dom__text_printf(t, ",\"sha256\":");
-    json_str(t, g->geo_loaded ? g->geo_sha256 : NULL);
-    dom__text_printf(t,
-                     ",\"loaded_at\":%lld,\"build_epoch\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,"
-                     "\"lookup_errors\":%llu}",
-                     (long long)(g->geo_loaded ? g->geo_loaded_at : 0), (unsigned long long)g->geo_build_epoch,
-                     (unsigned long long)g->geo_reloads, (unsigned long long)g->geo_reload_failures,
-                     (unsigned long long)g->geo_lookup_errors);
-    dom__text_printf(t,
-                     ",\"audit\":{\"enabled\":%s,\"required\":%s,\"ok\":%s,\"lines\":%llu,\"dropped\":%llu,"
-                     "\"reopens\":%llu}",
-                     g->audit_enabled ? "true" : "false", srv->config->audit.required ? "true" : "false",
-                     g->audit_ok ? "true" : "false", (unsigned long long)g->audit_lines,
-                     (unsigned long long)g->audit_dropped, (unsigned long long)g->audit_reopens);
+    dom__json_lit(&j, ",\"geo\":{\"path\":");
+    dom__json_str(&j, g->geo_loaded ? g->geo_path : NULL);
+    dom__json_lit(&j, ",\"type\":");
+    dom__json_str(&j, g->geo_loaded ? g->geo_type : NULL);
+    dom__json_lit(&j, ",\"sha256\":");
+    dom__json_str(&j, g->geo_loaded ? g->geo_sha256 : NULL);
+    dom__json_rawf(&j,
+                   ",\"loaded_at\":%lld,\"build_epoch\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,"
+                   "\"lookup_errors\":%llu}",
+                   (long long)(g->geo_loaded ? g->geo_loaded_at : 0), (unsigned long long)g->geo_build_epoch,
+                   (unsigned long long)g->geo_reloads, (unsigned long long)g->geo_reload_failures,
+                   (unsigned long long)g->geo_lookup_errors);
+    dom__json_rawf(&j,
+                   ",\"audit\":{\"enabled\":%s,\"required\":%s,\"ok\":%s,\"lines\":%llu,\"dropped\":%llu,"
+                   "\"reopens\":%llu}",
+                   g->audit_enabled ? "true" : "false", srv->config->audit.required ? "true" : "false",
+                   g->audit_ok ? "true" : "false", (unsigned long long)g->audit_lines,
+                   (unsigned long long)g->audit_dropped, (unsigned long long)g->audit_reopens);
     /* region health: what /readyz?region=NAME answers, one entry per region the clusters serve */
-    dom__text_printf(t, ",\"regions\":[");
+    dom__json_lit(&j, ",\"regions\":[");
     for (size_t i = 0; i < g->n_regions; ++i) {
-        dom__text_printf(t, "%s{\"name\":", i ? "," : "");
-        json_str(t, g->regions[i].name);
-        dom__text_printf(t, ",\"up\":%s,\"nodes\":%zu,\"nodes_up\":%zu}", g->regions[i].nodes_up ? "true" : "false",
-                         g->regions[i].nodes, g->regions[i].nodes_up);
+        dom__json_rawf(&j, "%s{\"name\":", i ? "," : "");
+        dom__json_str(&j, g->regions[i].name);
+        dom__json_rawf(&j, ",\"up\":%s,\"nodes\":%zu,\"nodes_up\":%zu}", g->regions[i].nodes_up ? "true" : "false",
+                       g->regions[i].nodes, g->regions[i].nodes_up);
     }
-    dom__text_printf(t, "]");
-    dom__text_printf(t, ",\"nodes\":[");
+    dom__json_lit(&j, "]");
+    dom__json_lit(&j, ",\"nodes\":[");
     for (size_t i = 0; i < g->n_nodes; ++i) {
-        dom__text_printf(t, "%s{\"cluster\":", i ? "," : "");
-        json_str(t, g->nodes[i].cluster);
-        dom__text_printf(t, ",\"region\":");
-        json_str(t, g->nodes[i].region);
-        dom__text_printf(t, ",\"url\":");
-        json_str(t, g->nodes[i].url);
-        dom__text_printf(t, ",\"up\":%s,\"check_failures\":%llu,\"passive_failures\":%llu,\"transitions\":%llu}",
-                         g->nodes[i].up ? "true" : "false", (unsigned long long)g->nodes[i].check_failures,
-                         (unsigned long long)g->nodes[i].passive_failures, (unsigned long long)g->nodes[i].transitions);
+        dom__json_rawf(&j, "%s{\"cluster\":", i ? "," : "");
+        dom__json_str(&j, g->nodes[i].cluster);
+        dom__json_lit(&j, ",\"region\":");
+        dom__json_str(&j, g->nodes[i].region);
+        dom__json_lit(&j, ",\"url\":");
+        dom__json_str(&j, g->nodes[i].url);
+        dom__json_rawf(&j, ",\"up\":%s,\"check_failures\":%llu,\"passive_failures\":%llu,\"transitions\":%llu}",
+                       g->nodes[i].up ? "true" : "false", (unsigned long long)g->nodes[i].check_failures,
+                       (unsigned long long)g->nodes[i].passive_failures, (unsigned long long)g->nodes[i].transitions);
     }
-    dom__text_printf(t, "]}\n");
+    dom__json_lit(&j, "]}\n");
 }
 
 void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, int *status, const char **content_type,

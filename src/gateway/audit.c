@@ -20,6 +20,7 @@
 #include "domicile/rules_record.h"
 #include "gateway/audit.h"
 #include "gateway/metrics.h"
+#include "util/json.h"
 
 #define LINE_MAX_BYTES 4096
 
@@ -50,55 +51,11 @@ struct dom__audit {
 
 /* ---- formatting ---- */
 
-struct out {
-    char *buf;
-    size_t len, cap;
-    int overflow;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+/* ,"key": and the value as a JSON string (or null) */
+static void put_str(dom__json_t *j, const char *key, const char *s)
 {
-    if (o->len + n >= o->cap) {
-        o->overflow = 1;
-        return;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
-static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= o->cap - o->len) {
-        o->overflow = 1;
-        return;
-    }
-    o->len += (size_t)n;
-}
-
-static void put_str(struct out *o, const char *key, const char *s)
-{
-    putf(o, ",\"%s\":", key);
-    if (s == NULL) {
-        put(o, "null", 4);
-        return;
-    }
-    put(o, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && !o->overflow; ++p) {
-        if (*p == '"' || *p == '\\') {
-            char e[2] = {'\\', (char)*p};
-            put(o, e, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            putf(o, "\\u%04x", *p);
-        } else {
-            put(o, (const char *)p, 1);
-        }
-    }
-    put(o, "\"", 1);
+    dom__json_rawf(j, ",\"%s\":", key);
+    dom__json_str(j, s);
 }
 
 size_t dom__audit_format_addr(const dom__audit_options_t *opts, const dom_addr_t *addr, char *buf, size_t buflen)
@@ -150,12 +107,12 @@ size_t dom__audit_format_addr(const dom__audit_options_t *opts, const dom_addr_t
 
 size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_record_t *r, char *buf, size_t buflen)
 {
-    struct out o = {buf, 0, buflen, 0};
+    dom__json_t o = dom__json_fixed(buf, buflen);
     time_t secs = (time_t)(r->time_us / 1000000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    putf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->time_us % 1000000));
+    dom__json_rawf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r->time_us % 1000000));
     put_str(&o, "request_id", r->request_id);
     put_str(&o, "instance", r->instance);
     put_str(&o, "method", r->method);
@@ -166,33 +123,44 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     put_str(&o, "jurisdiction", r->jurisdiction);
     put_str(&o, "jurisdiction_source", r->jurisdiction_source);
     put_str(&o, "rule_version", r->rule_version);
-    putf(&o, ",\"rules_generation\":%llu", (unsigned long long)r->rules_generation);
+    dom__json_lit(&o, ",\"rules_generation\":");
+    dom__json_u64(&o, r->rules_generation);
     put_str(&o, "rules_hash", r->rules_hash);
     put_str(&o, "geo_sha256", r->geo_sha256);
     put_str(&o, "protocol", r->protocol);
-    putf(&o, ",\"tls\":%s", r->tls ? "true" : "false");
+    dom__json_lit(&o, ",\"tls\":");
+    dom__json_bool(&o, r->tls);
     put_str(&o, "class", r->class_name);
     put_str(&o, "access", dom_access_name(r->write ? DOM_ACCESS_WRITE : DOM_ACCESS_READ));
     put_str(&o, "action", r->action);
     put_str(&o, "reason", r->reason);
-    putf(&o, ",\"status\":%d", r->status);
+    dom__json_rawf(&o, ",\"status\":%d", r->status);
     put_str(&o, "region", r->region);
     put_str(&o, "cluster", r->cluster);
     put_str(&o, "node", r->node);
-    putf(&o, ",\"retried\":%s,\"decision_us\":%.1f,\"latency_us\":%.1f,\"bytes_in\":%llu,\"bytes_out\":%llu",
-         r->retried ? "true" : "false", (double)r->decision_ns / 1000.0, (double)r->latency_ns / 1000.0,
-         (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
+    dom__json_lit(&o, ",\"retried\":");
+    dom__json_bool(&o, r->retried);
+    dom__json_lit(&o, ",\"decision_us\":");
+    dom__json_f64(&o, (double)r->decision_ns / 1000.0, 1);
+    dom__json_lit(&o, ",\"latency_us\":");
+    dom__json_f64(&o, (double)r->latency_ns / 1000.0, 1);
+    dom__json_lit(&o, ",\"bytes_in\":");
+    dom__json_u64(&o, r->bytes_in);
+    dom__json_lit(&o, ",\"bytes_out\":");
+    dom__json_u64(&o, r->bytes_out);
     if (r->report) {
-        putf(&o, ",\"report\":{\"differs\":%s", r->report_differs ? "true" : "false");
+        dom__json_lit(&o, ",\"report\":{\"differs\":");
+        dom__json_bool(&o, r->report_differs);
         put_str(&o, "jurisdiction", r->report_jurisdiction);
         put_str(&o, "rule_version", r->report_version);
         put_str(&o, "action", r->report_action);
-        putf(&o, ",\"status\":%d}", r->report_status);
+        dom__json_rawf(&o, ",\"status\":%d}", r->report_status);
     } else {
-        put(&o, ",\"report\":null", 14);
+        dom__json_lit(&o, ",\"report\":null");
     }
-    put(&o, "}\n", 2);
-    return o.overflow ? 0 : o.len;
+    dom__json_lit(&o, "}\n");
+    /* a line that does not fit is dropped whole (counted by the caller), never cut */
+    return dom__json_failed(&o) ? 0 : o.len;
 }
 
 /* ---- the rings and the writer ---- */

@@ -1,33 +1,22 @@
 /*
  * The gateway's configuration (operators' surface): a YAML file parsed into a plain
  * struct. No libh2o here, so `explain -c` and the tests can use it. The keys are
- * documented in docs/config.md; examples/domicile.yaml is the reference file.
+ * documented in docs/config.md; examples/domicile.yaml is the reference file. The parser
+ * is one table of keys per section, in src/gateway/config/ (docs/internals/config.md).
  */
 #ifndef DOM_GATEWAY_CONFIG_H
 #define DOM_GATEWAY_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include "domicile/clientip.h"
+#include "domicile/diag.h"
 #include "domicile/facts.h"
 #include "domicile/geo.h"
 #include "domicile/pick.h"
 #include "domicile/rules.h"
-
-/** Where a value sits in the config file (1-based), for messages pointing at it. */
-typedef struct dom_config_mark {
-    size_t line, col;
-} dom_config_mark_t;
-
-/** Where diagnostics go. Each is printed as "file:line:col: message" (line 0: "file: message"). */
-typedef struct dom_config_diag {
-    /** NULL: print to stderr ("warning: " before warnings). */
-    void (*report)(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message);
-    void *ctx;
-    size_t errors;
-    size_t warnings;
-} dom_config_diag_t;
 
 typedef struct dom_config_listener {
     char *address;                /* as written: "127.0.0.1:8443", "[::1]:8443" */
@@ -36,7 +25,7 @@ typedef struct dom_config_listener {
     char *tls_certificate; /* absolute or config-relative resolved path; NULL = cleartext */
     char *tls_key;
     int proxy_protocol; /* expect a PROXY protocol v1/v2 header first (read by the gateway, proxyproto_accept.c) */
-    dom_config_mark_t mark, tls_mark;
+    dom_mark_t mark, tls_mark;
 } dom_config_listener_t;
 
 /**
@@ -52,7 +41,7 @@ typedef struct dom_config_upstream {
     uint64_t keepalive_timeout_ms;  /* an unused kept-alive connection is closed after; default 2 s */
     uint64_t queue_timeout_ms;      /* longest wait for a connection while max_connections are busy; default 5 s */
     char *tls_ca;                   /* https:// nodes: PEM file of the CAs to trust; NULL = the system store */
-    dom_config_mark_t mark, tls_ca_mark;
+    dom_mark_t mark, tls_ca_mark;
 } dom_config_upstream_t;
 
 typedef struct dom_config_node {
@@ -61,7 +50,7 @@ typedef struct dom_config_node {
     char *host;                     /* host name or address, without brackets */
     uint16_t port;                  /* explicit or the scheme's default */
     dom_config_upstream_t upstream; /* resolved: the node's own keys, else the cluster's, else the defaults */
-    dom_config_mark_t mark;
+    dom_mark_t mark;
 } dom_config_node_t;
 
 /** Health checking of a cluster's nodes (docs/config.md, clusters[].health). */
@@ -82,13 +71,13 @@ typedef struct dom_config_cluster {
     dom_config_upstream_t upstream; /* as written for the cluster (0 / NULL: not set) */
     dom_config_node_t *nodes;
     size_t n_nodes;
-    dom_config_mark_t mark, region_mark;
+    dom_mark_t mark, region_mark;
 } dom_config_cluster_t;
 
 typedef struct dom_config_class_limit {
     char *class_name;
     uint64_t max_body;
-    dom_config_mark_t mark;
+    dom_mark_t mark;
 } dom_config_class_limit_t;
 
 /** A parsed configuration. Paths are resolved against the config file's directory. */
@@ -108,19 +97,19 @@ typedef struct dom_config {
         char *database; /* NULL: no database, every location unknown (fail closed) */
         dom_geo_shape_t shape;
         char *country_path, *subdivision_path, *eu_path; /* NULL = default of the shape */
-        dom_config_mark_t mark;
+        dom_mark_t mark;
     } geo;
 
     dom_geo_override_t *overrides;
     size_t n_overrides;
 
     char *rules; /* compiled rules database (required) */
-    dom_config_mark_t rules_mark;
+    dom_mark_t rules_mark;
 
     struct {
         char *header; /* lower-case; default "domicile-pin" */
         char *keys;   /* key file; NULL = no keys (every pin is refused as unknown_key) */
-        dom_config_mark_t mark;
+        dom_mark_t mark;
     } pins;
 
     char *consent_header; /* lower-case; default "domicile-consent" */
@@ -150,6 +139,7 @@ typedef struct dom_config {
     } limits;
 
     int expose_decision_headers;
+    int forward_trailers; /* HTTP/2 request trailers go upstream (as header fields, after the decision); default off */
     char **anonymize_strip_headers; /* lower-case names */
     size_t n_anonymize_strip_headers;
 
@@ -163,7 +153,7 @@ typedef struct dom_config {
         char *hash_key_file;
         uint64_t buffer;
         int required; /* audit.required: /readyz is 503 while the audit log cannot be written */
-        dom_config_mark_t mark, hash_key_mark;
+        dom_mark_t mark, hash_key_mark;
     } audit;
 
     uint64_t geo_reload_poll_ms; /* geo.reload_poll: stat interval beside inotify; default 2 s */
@@ -177,24 +167,32 @@ typedef struct dom_config {
         char *tls_client_ca;             /* admin.tls.client_ca: clients need a certificate it signed */
         int allow_unauthenticated;       /* off loopback without token or client certificates: warn only */
         int open_probes;                 /* /healthz and /readyz answer without authentication */
-        dom_config_mark_t mark, token_mark, tls_mark;
+        dom_mark_t mark, token_mark, tls_mark;
     } admin;
 } dom_config_t;
 
 /**
  * Loads and checks a configuration file. Every problem is reported through diag (NULL:
- * stderr) as file:line:col: message; unknown keys are errors. On success *out is a new
- * config the caller frees with dom_config_free; on failure *out is NULL.
+ * stderr) as file:line:col: message, all of them in one run; unknown keys are errors. On
+ * success *out is a new config the caller frees with dom_config_free; on failure *out is NULL.
  * Errors: DOM_ECONFIG (problems reported), DOM_EIO (cannot read the file), DOM_ENOMEM.
  */
-int dom_config_load(const char *path, dom_config_t **out, dom_config_diag_t *diag);
+int dom_config_load(const char *path, dom_config_t **out, dom_diag_t *diag);
 
 /**
- * Same, from a buffer: `name` is used in messages and relative paths resolve against `dir`
- * (NULL: the current directory). Used by the fuzzer and the tests.
+ * Same, but on DOM_ECONFIG *out still holds what did parse (each key with an error keeps its
+ * default, an item with an error may be incomplete), so a checker can go on to the checks that
+ * need other files (the rules' regions, TLS files) and report those errors in the same run.
+ * Never serve with it. The caller frees *out whenever it is not NULL.
+ */
+int dom_config_load_partial(const char *path, dom_config_t **out, dom_diag_t *diag);
+
+/**
+ * Same as dom_config_load, from a buffer: `name` is used in messages and relative paths resolve
+ * against `dir` (NULL: the current directory). Used by the fuzzer and the tests.
  */
 int dom_config_load_buffer(const char *name, const char *dir, const char *buf, size_t len, dom_config_t **out,
-                           dom_config_diag_t *diag);
+                           dom_diag_t *diag);
 
 /** Frees a config. NULL safe. */
 void dom_config_free(dom_config_t *cfg);
@@ -204,7 +202,7 @@ void dom_config_free(dom_config_t *cfg);
  * error (reported at the cluster's region); a region some rule allows but no cluster serves is
  * a warning (requests allowed only there get 451 no_compliant_region). Returns the number of errors.
  */
-size_t dom_config_check_regions(const dom_config_t *cfg, const dom_ruleset_t *rules, dom_config_diag_t *diag);
+size_t dom_config_check_regions(const dom_config_t *cfg, const dom_ruleset_t *rules, dom_diag_t *diag);
 
 /** How to open and read the geo database a config names (borrows from cfg). */
 static inline dom_geo_options_t dom_config_geo_options(const dom_config_t *cfg)
@@ -246,13 +244,30 @@ int dom_config_addr_is_loopback(const struct sockaddr_storage *addr);
  * (reported at its config position), one every user can read a warning; a file that cannot be
  * stat'ed is left to its loader. Returns the number of errors. At start and at every SIGHUP.
  */
-size_t dom_config_check_secrets(const dom_config_t *cfg, dom_config_diag_t *diag);
+size_t dom_config_check_secrets(const dom_config_t *cfg, dom_diag_t *diag);
 
 /** Largest body any class may send (max of max_body and class_max_body): h2o's own hard limit. */
 uint64_t dom_config_largest_body(const dom_config_t *cfg);
 
-/** Reports one diagnostic (counts it). Shared with the server's start-up checks. */
-void dom_config_report(dom_config_diag_t *diag, const char *file, const dom_config_mark_t *mark, int is_warning,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** Called by dom_config_compare for each key that changed: its path, and whether SIGHUP applies it. */
+typedef void (*dom_config_change_fn)(void *ctx, const char *key, int live, const char *note);
+
+/**
+ * What SIGHUP does with `next`, key by key along the config's tables. For each key whose value
+ * differs, fn gets its path ("limits.max_body", "listen") and live = 1 if the change applies now
+ * (compared with `cur`, the settings in force), or live = 0 if it needs a restart (compared with
+ * `run`, the configuration the process started with). A key that applies only under a condition
+ * (a body limit up to the start-up maximum; another geo database, but not adding or removing
+ * one) and fails it needs a restart: fn gets the key's note, and the running value is put back
+ * into next. Errors: DOM_ENOMEM (next may then hold some running values back).
+ */
+int dom_config_compare(const dom_config_t *run, const dom_config_t *cur, dom_config_t *next, dom_config_change_fn fn,
+                       void *ctx);
+
+/** 1 if every key under `path` ("geo", "overrides", "limits.max_body") holds the same in a and b. */
+int dom_config_same(const char *path, const dom_config_t *a, const dom_config_t *b);
+
+/** Prints every key of the config and what SIGHUP does with a change: the table of docs/config.md. */
+void dom_config_keys_markdown(FILE *fp);
 
 #endif

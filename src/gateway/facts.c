@@ -5,6 +5,7 @@
  * `explain` feeds the same builder from its command line (src/cli/explain.c), and
  * tests/unit/gateway/differential.c checks the two paths decide alike.
  */
+#include <string.h>
 #include "gateway/gateway.h"
 
 int dom__peer_of(h2o_req_t *req, dom_addr_t *out)
@@ -36,4 +37,37 @@ void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_
     char *path = h2o_mem_alloc_pool(&req->pool, cap);
     dom_facts_finish(&b, peer, req->method.base, req->method.len, req->input.path.base, req->input.path.len, now, path,
                      cap, out);
+}
+
+static int name_is(const h2o_iovec_t *name, const char *lower_case)
+{
+    return lower_case != NULL && h2o_lcstris(name->base, name->len, lower_case, strlen(lower_case));
+}
+
+void dom__forward_trailers(h2o_req_t *req, const dom_facts_config_t *fc)
+{
+#ifdef H2O_HAS_REQUEST_TRAILERS
+    /* a builder of its own, only to classify: nothing a trailer says reaches the request's facts */
+    dom_facts_builder_t b;
+    dom_facts_begin(&b, fc);
+    for (size_t i = 0; i < req->trailers.size; ++i) {
+        const h2o_header_t *t = &req->trailers.entries[i];
+        if (dom_facts_header(&b, t->name->base, t->name->len, t->value.base, t->value.len) == DOM_HEADER_DROP ||
+            name_is(t->name, fc->pin_header) || name_is(t->name, fc->consent_header))
+            continue;
+        if (h2o_iovec_is_token(t->name)) {
+            /* kept a token: forward.c drops hop-by-hop fields by token and joins cookies; framing and routing
+             * fields (content-length, host, expect, ...) are the gateway's own to write */
+            const h2o_token_t *token = (const h2o_token_t *)t->name;
+            if (!token->proxy_should_drop_for_req && !token->is_init_header_special)
+                h2o_add_header(&req->pool, &req->headers, token, NULL, t->value.base, t->value.len);
+            continue;
+        }
+        h2o_add_header_by_str(&req->pool, &req->headers, t->name->base, t->name->len, 0, NULL, t->value.base,
+                              t->value.len);
+    }
+#else
+    (void)req;
+    (void)fc; /* without patch 0008 h2o merged the trailers into the header section itself */
+#endif
 }

@@ -165,6 +165,27 @@ int dom__peer_of(h2o_req_t *req, dom_addr_t *out);
 void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_config_t *fc, int64_t now,
                         dom_request_facts_t *out);
 
+/**
+ * forward_trailers: appends the request's HTTP/2 trailer section (req->trailers, kept apart by patch 0008;
+ * never a decision input) to the header section that goes upstream, without the fields no client may send
+ * upstream (dom_facts_header's DOM_HEADER_DROP), without pin and consent fields and without hop-by-hop,
+ * framing and routing fields. The upstream client (forward.c) sends the buffered body with Content-Length,
+ * so the trailers go in the header block it builds from req->headers.
+ */
+void dom__forward_trailers(h2o_req_t *req, const dom_facts_config_t *fc);
+
+/* ---- expect.c: Expect: 100-continue, decided before the body ---- */
+
+/**
+ * h2o's globalconf.http1.on_expect_continue (patch 0009): steps 0-5 on the header section of a request that
+ * expects 100-continue. Returns 0 when it is routed (h2o sends 100 Continue, on_req decides again with the
+ * body); otherwise on_req answers the refusal at once and it returns 1 (h2o closes after it, the body unread).
+ */
+int dom__expect_continue(h2o_req_t *req);
+
+/** Whether on_req is answering req from dom__expect_continue, before its body: it may refuse, never forward. */
+int dom__expect_before_body(h2o_req_t *req);
+
 /* ---- server.c: the process ---- */
 
 typedef struct dom__server dom__server_t;

@@ -76,14 +76,20 @@ int dom__h2limits_apply(h2o_globalconf_t *gc, const dom_config_t *cfg, FILE *war
 #else
     n += missing(warn, "stream resets (limits.h2_max_resets: Rapid Reset connections are not closed)");
 #endif
+    /* what h2o consumes of a request before the handler sees it (patches 0006-0009) */
+#ifndef H2O_HAS_HTTP1_STRICT_FRAMING
+    n += missing(warn, "HTTP/1.1 framing (two Host, Content-Length or Transfer-Encoding headers, CL.TE: not refused)");
+#endif
+#ifndef H2O_HAS_HTTP2_HOST_AUTHORITY_CHECK
+    n += missing(warn, "HTTP/2 host against :authority (a host that disagrees is ignored, not refused)");
+#endif
+#ifndef H2O_HAS_REQUEST_TRAILERS
+    n += missing(warn, "HTTP/2 trailers (merged into the header section the gateway decides on)");
+#endif
+#ifdef H2O_HAS_HTTP1_EXPECT_CONTINUE_HOOK
+    gc->http1.on_expect_continue = dom__expect_continue;
+#else
+    n += missing(warn, "Expect: 100-continue (100 Continue is sent before the decision)");
+#endif
     return n;
-}
-
-int dom__h2limits_same(const dom_config_t *a, const dom_config_t *b)
-{
-#define SAME(field) (a->limits.field == b->limits.field)
-    return SAME(request_timeout_ms) && SAME(receive_buffer) && SAME(h2_max_header_list_size) && SAME(h2_max_headers) &&
-           SAME(h2_max_continuations) && SAME(h2_header_block_timeout_ms) && SAME(h2_body_buffer_per_connection) &&
-           SAME(h2_body_buffer_total);
-#undef SAME
 }

@@ -2,6 +2,9 @@
  * The HTTP/2 bounds the gateway sets inside libh2o: the project's patches/ to Debian's h2o 2.2.5
  * (README, "patches/") give h2o a decoded header-list limit, CONTINUATION limits, a request-body
  * deadline and budget, and a stream-reset hook; this file turns the config's limits into them.
+ * It also installs the Expect: 100-continue hook (expect.c) and warns when the patches that make
+ * h2o refuse ambiguous HTTP/1.1 framing, a host that disagrees with :authority, or keep trailers
+ * apart are missing.
  */
 #ifndef DOM_GATEWAY_H2LIMITS_H
 #define DOM_GATEWAY_H2LIMITS_H
@@ -17,8 +20,5 @@
  * Returns the number of bounds missing (0 with the project's patched library).
  */
 int dom__h2limits_apply(h2o_globalconf_t *gc, const dom_config_t *cfg, FILE *warn);
-
-/** Whether two configs have the same of these limits (they take effect at start only: a reload names them). */
-int dom__h2limits_same(const dom_config_t *a, const dom_config_t *b);
 
 #endif

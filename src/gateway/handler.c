@@ -552,6 +552,9 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     refusal_init(st, &refusal);
     if (st->d.action == DOM_ACTION_REJECT)
         return refuse(st, &refusal, st->d.status, st->d.reason);
+    /* refused a moment ago in expect.c, routed now (the rules changed between): the body was never read */
+    if (dom__expect_before_body(req))
+        return refuse(st, &refusal, 503, "region_unavailable");
     /* the body was buffered by h2o up to the largest class limit; this class may allow less */
     if (req->entity.base != NULL && req->entity.len > class_limit(cfg, st->d.class_name))
         return refuse(st, &refusal, 413, "body_too_large");
@@ -566,6 +569,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
         break;
     }
     ++st->node->outstanding; /* st->region: a name in st->rules, held as long as st */
+    if (cfg->forward_trailers)
+        dom__forward_trailers(req, &fc);
     rewrite_upstream(st, cfg, &facts, &refusal);
 
     /*

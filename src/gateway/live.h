@@ -16,7 +16,7 @@
 
 /**
  * The settings requests read: trusted_proxies, pin and consent header names, pin keys,
- * expose_decision_headers, anonymize_strip_headers, limits.max_body, class_max_body and
+ * expose_decision_headers, forward_trailers, anonymize_strip_headers, limits.max_body, class_max_body and
  * h2_max_resets come from `config`, and the admin listener's bearer token from here; everything
  * else is read from the start-up config.
  */

@@ -96,43 +96,10 @@ void dom__histogram_observe(dom__histogram_t *h, uint64_t ns)
 
 /* ---- text ---- */
 
-static int text_reserve(dom__text_t *t, size_t extra)
-{
-    if (t->failed)
-        return -1;
-    if (t->len + extra + 1 <= t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(t->base, cap);
-    if (p == NULL) {
-        t->failed = 1;
-        return -1;
-    }
-    t->base = p;
-    t->cap = cap;
-    return 0;
-}
-
-void dom__text_printf(dom__text_t *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || text_reserve(t, (size_t)n) != 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->base + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-void dom__text_escape(dom__text_t *t, const char *s, int json)
+void dom__text_escape(dom__text_t *t, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; ++p) {
-        if (text_reserve(t, 6) != 0)
+        if (dom__text_reserve(t, 2) != 0)
             return;
         if (*p == '\\' || *p == '"') {
             t->base[t->len++] = '\\';
@@ -140,22 +107,13 @@ void dom__text_escape(dom__text_t *t, const char *s, int json)
         } else if (*p == '\n') {
             t->base[t->len++] = '\\';
             t->base[t->len++] = 'n';
-        } else if (*p < 0x20 || *p == 0x7f) {
-            if (json)
-                t->len += (size_t)snprintf(t->base + t->len, 7, "\\u%04x", *p);
-            /* Prometheus label values take any UTF-8 but control bytes help nobody: dropped */
-        } else {
+        } else if (*p >= 0x20 && *p != 0x7f) {
+            /* label values take any UTF-8; other control bytes help nobody: dropped */
             t->base[t->len++] = (char)*p;
         }
     }
     if (t->base != NULL)
         t->base[t->len] = '\0';
-}
-
-void dom__text_free(dom__text_t *t)
-{
-    free(t->base);
-    memset(t, 0, sizeof(*t));
 }
 
 /* ---- rendering ---- */
@@ -199,11 +157,11 @@ static void render_requests(dom__text_t *out, dom__metrics_t *const *threads, si
         while (j < k && cmp_counter(&all[i], &all[j]) == 0)
             sum += all[j++].count;
         dom__text_printf(out, "domicile_requests_total{jurisdiction=\"");
-        dom__text_escape(out, all[i].jurisdiction, 0);
+        dom__text_escape(out, all[i].jurisdiction);
         dom__text_printf(out, "\",class=\"");
-        dom__text_escape(out, all[i].class_name, 0);
+        dom__text_escape(out, all[i].class_name);
         dom__text_printf(out, "\",action=\"%s\",status=\"%d\",region=\"", all[i].action, all[i].status);
-        dom__text_escape(out, all[i].region, 0);
+        dom__text_escape(out, all[i].region);
         dom__text_printf(out, "\"} %llu\n", (unsigned long long)sum);
         i = j;
     }
@@ -295,7 +253,7 @@ static void render_regions(dom__text_t *out, const dom__metrics_globals_t *g)
                           "(region health: not part of /readyz).\n# TYPE domicile_region_up gauge\n");
     for (size_t i = 0; i < g->n_regions; ++i) {
         dom__text_printf(out, "domicile_region_up{region=\"");
-        dom__text_escape(out, g->regions[i].name, 0);
+        dom__text_escape(out, g->regions[i].name);
         dom__text_printf(out, "\"} %d\n", g->regions[i].nodes_up != 0);
     }
 }
@@ -364,11 +322,11 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
     /* what a fleet compares across replicas (deploy/prometheus/domicile-alerts.yml) */
     dom__text_printf(out, "# HELP domicile_instance_info This replica: its configured instance name and version.\n"
                           "# TYPE domicile_instance_info gauge\ndomicile_instance_info{instance_name=\"");
-    dom__text_escape(out, g->instance, 0);
+    dom__text_escape(out, g->instance);
     dom__text_printf(out, "\",version=\"0.1.0\"} 1\n");
     dom__text_printf(out, "# HELP domicile_config_info The configuration file in force (SHA-256 of its bytes).\n"
                           "# TYPE domicile_config_info gauge\ndomicile_config_info{sha256=\"");
-    dom__text_escape(out, g->config_sha256, 0);
+    dom__text_escape(out, g->config_sha256);
     dom__text_printf(out, "\",generation=\"%llu\"} 1\n", (unsigned long long)g->config_generation);
     gauge(out, "domicile_config_generation", "Configuration loads in force: 1 at start, +1 for every SIGHUP applied.",
           (double)g->config_generation);
@@ -379,7 +337,7 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
     if (g->rules_loaded) {
         dom__text_printf(out, "domicile_rules_info{generation=\"%llu\",source_hash=\"",
                          (unsigned long long)g->rules_generation);
-        dom__text_escape(out, g->rules_hash, 0);
+        dom__text_escape(out, g->rules_hash);
         dom__text_printf(out, "\",compiled_at=\"%lld\"} 1\n", (long long)g->rules_compiled_at);
     }
     gauge(out, "domicile_rules_loaded", "1 if a rule set is loaded.", g->rules_loaded);
@@ -400,11 +358,11 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
                           "# TYPE domicile_geo_database_info gauge\n");
     if (g->geo_loaded) {
         dom__text_printf(out, "domicile_geo_database_info{type=\"");
-        dom__text_escape(out, g->geo_type, 0);
+        dom__text_escape(out, g->geo_type);
         dom__text_printf(out, "\",path=\"");
-        dom__text_escape(out, g->geo_path, 0);
+        dom__text_escape(out, g->geo_path);
         dom__text_printf(out, "\",build_epoch=\"%llu\",sha256=\"", (unsigned long long)g->geo_build_epoch);
-        dom__text_escape(out, g->geo_sha256, 0);
+        dom__text_escape(out, g->geo_sha256);
         dom__text_printf(out, "\"} 1\n");
     }
     gauge(out, "domicile_geo_database_loaded_timestamp_seconds",
@@ -422,11 +380,11 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
                           "# TYPE domicile_node_up gauge\n");
     for (size_t i = 0; i < g->n_nodes; ++i) {
         dom__text_printf(out, "domicile_node_up{cluster=\"");
-        dom__text_escape(out, g->nodes[i].cluster, 0);
+        dom__text_escape(out, g->nodes[i].cluster);
         dom__text_printf(out, "\",region=\"");
-        dom__text_escape(out, g->nodes[i].region, 0);
+        dom__text_escape(out, g->nodes[i].region);
         dom__text_printf(out, "\",node=\"");
-        dom__text_escape(out, g->nodes[i].url, 0);
+        dom__text_escape(out, g->nodes[i].url);
         dom__text_printf(out, "\"} %d\n", g->nodes[i].up ? 1 : 0);
     }
     dom__text_printf(out, "# HELP domicile_node_health_failures_total Failed active checks and passive marks.\n"
@@ -434,7 +392,7 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
     for (size_t i = 0; i < g->n_nodes; ++i) {
         for (int kind = 0; kind < 2; ++kind) {
             dom__text_printf(out, "domicile_node_health_failures_total{node=\"");
-            dom__text_escape(out, g->nodes[i].url, 0);
+            dom__text_escape(out, g->nodes[i].url);
             dom__text_printf(out, "\",kind=\"%s\"} %llu\n", kind ? "passive" : "active",
                              (unsigned long long)(kind ? g->nodes[i].passive_failures : g->nodes[i].check_failures));
         }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "domicile/common.h"
 #include "domicile/proxyproto.h"
+#include "util/text.h"
 
 /** Upper bounds (seconds) of the latency histogram buckets; +Inf is implied after the last. */
 #define DOM__HIST_BUCKETS 14
@@ -99,18 +100,8 @@ void dom__metrics_count_request(dom__metrics_t *m, const dom__request_labels_t *
 /** Adds one observation to a histogram of the owning thread. */
 void dom__histogram_observe(dom__histogram_t *h, uint64_t ns);
 
-/** A growable text buffer for rendering. */
-typedef struct dom__text {
-    char *base;
-    size_t len, cap;
-    int failed; /* an allocation failed: the text is incomplete */
-} dom__text_t;
-
-void dom__text_printf(dom__text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Appends s as a Prometheus label value / JSON string body (escapes \, ", newline; control bytes as \u00XX in JSON).
- */
-void dom__text_escape(dom__text_t *t, const char *s, int json);
-void dom__text_free(dom__text_t *t);
+/** Appends s as a Prometheus label value (escapes \\, ", newline; other control bytes are dropped). */
+void dom__text_escape(dom__text_t *t, const char *s);
 
 /** A node as /metrics and /status show it. */
 typedef struct dom__metrics_node {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "gateway/gateway.h"
+#include "util/json.h"
 
 const char *dom__status_text(int status)
 {
@@ -78,47 +79,34 @@ static const char *message_for(const char *reason, int status)
     return status == 451 ? "The rules of your jurisdiction do not allow this request." : "The request was refused.";
 }
 
-/* Appends a JSON string (or null); returns the new offset, never beyond cap. */
-static size_t put_json_string(char *buf, size_t off, size_t cap, const char *s)
+static void put_fields(dom__json_t *j, const dom__refusal_t *r, const char *message)
 {
-    if (s == NULL) {
-        int n = snprintf(buf + off, cap - off, "null");
-        return off + (n > 0 && (size_t)n < cap - off ? (size_t)n : 0);
-    }
-    if (off + 2 >= cap)
-        return off;
-    buf[off++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && off + 8 < cap; ++p) {
-        if (*p == '"' || *p == '\\') {
-            buf[off++] = '\\';
-            buf[off++] = (char)*p;
-        } else if (*p < 0x20) {
-            off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", *p);
-        } else {
-            buf[off++] = (char)*p;
-        }
-    }
-    buf[off++] = '"';
-    return off;
+    dom__json_rawf(j, "\"status\":%d,\"reason\":", r->status);
+    dom__json_str(j, r->reason);
+    dom__json_lit(j, ",\"message\":");
+    dom__json_str(j, message);
+    dom__json_lit(j, ",\"jurisdiction\":");
+    dom__json_str(j, r->jurisdiction);
+    dom__json_lit(j, ",\"rule_version\":");
+    dom__json_str(j, r->rule_version);
+    dom__json_lit(j, ",\"class\":");
+    dom__json_str(j, r->class_name);
+    dom__json_lit(j, ",\"request_id\":");
+    dom__json_str(j, r->request_id);
+    dom__json_lit(j, ",\"policy_url\":");
+    dom__json_str(j, r->policy_url);
 }
 
-static size_t put_fields(char *buf, size_t off, size_t cap, const dom__refusal_t *r, const char *message)
+/* The fields at top level, and the same under "error" for clients that expect an envelope. */
+static dom__json_t put_body(char *buf, size_t cap, const dom__refusal_t *r, const char *message)
 {
-    off += (size_t)snprintf(buf + off, cap - off, "\"status\":%d,\"reason\":", r->status);
-    off = put_json_string(buf, off, cap, r->reason);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"message\":");
-    off = put_json_string(buf, off, cap, message);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"jurisdiction\":");
-    off = put_json_string(buf, off, cap, r->jurisdiction);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"rule_version\":");
-    off = put_json_string(buf, off, cap, r->rule_version);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"class\":");
-    off = put_json_string(buf, off, cap, r->class_name);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"request_id\":");
-    off = put_json_string(buf, off, cap, r->request_id);
-    off += (size_t)snprintf(buf + off, cap - off, ",\"policy_url\":");
-    off = put_json_string(buf, off, cap, r->policy_url);
-    return off < cap ? off : cap - 1;
+    dom__json_t j = dom__json_fixed(buf, cap);
+    dom__json_lit(&j, "{");
+    put_fields(&j, r, message);
+    dom__json_lit(&j, ",\"error\":{");
+    put_fields(&j, r, message);
+    dom__json_lit(&j, "}}\n");
+    return j;
 }
 
 h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r)
@@ -126,13 +114,13 @@ h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r)
     enum { CAP = 4096 };
     char *buf = h2o_mem_alloc_pool(&req->pool, CAP);
     const char *message = message_for(r->reason, r->status);
-    size_t off = 0;
-    /* the fields at top level, and the same under "error" for clients that expect an envelope */
-    buf[off++] = '{';
-    off = put_fields(buf, off, CAP - 200, r, message);
-    off += (size_t)snprintf(buf + off, CAP - off, ",\"error\":{");
-    off = put_fields(buf, off, CAP - 8, r, message);
-    off += (size_t)snprintf(buf + off, CAP - off, "}}\n");
+    dom__json_t j = put_body(buf, CAP, r, message);
+    if (dom__json_failed(
+            &j)) { /* long values (a policy URL of 2 KiB): write it again, whole, into a buffer that fits */
+        size_t need = j.len;
+        buf = h2o_mem_alloc_pool(&req->pool, need);
+        j = put_body(buf, need, r, message);
+    }
 
     req->res.status = r->status;
     req->res.reason = dom__status_text(r->status);
@@ -152,7 +140,7 @@ h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r)
         int n = snprintf(ra, 16, "%u", r->retry_after);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, ra, (size_t)n);
     }
-    return h2o_iovec_init(buf, off);
+    return h2o_iovec_init(buf, j.len);
 }
 
 void dom__respond_refusal(h2o_req_t *req, const dom__refusal_t *r)

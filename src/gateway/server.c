@@ -50,20 +50,19 @@ const char *__lsan_default_suppressions(void)
 }
 #endif
 
-static void report_ssl(dom_config_diag_t *diag, const char *file, const dom_config_mark_t *mark, const char *what,
-                       const char *path)
+static void report_ssl(dom_diag_t *diag, const char *file, const dom_mark_t *mark, const char *what, const char *path)
 {
     char buf[256] = "";
     unsigned long e = ERR_get_error();
     if (e != 0)
         ERR_error_string_n(e, buf, sizeof(buf));
     ERR_clear_error();
-    dom_config_report(diag, file, mark, 0, "cannot load %s %s: %s", what, path, buf[0] ? buf : "unknown error");
+    dom_diag_report(diag, file, mark, 0, "cannot load %s %s: %s", what, path, buf[0] ? buf : "unknown error");
 }
 
 /* A TLS server context with a certificate chain and its key (no ALPN: the caller adds what it speaks). */
-static SSL_CTX *server_ssl_ctx(const char *certificate, const char *key, const dom_config_mark_t *mark,
-                               const char *file, dom_config_diag_t *diag)
+static SSL_CTX *server_ssl_ctx(const char *certificate, const char *key, const dom_mark_t *mark, const char *file,
+                               dom_diag_t *diag)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
@@ -82,7 +81,7 @@ static SSL_CTX *server_ssl_ctx(const char *certificate, const char *key, const d
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        dom_config_report(diag, file, mark, 0, "key %s does not match certificate %s", key, certificate);
+        dom_diag_report(diag, file, mark, 0, "key %s does not match certificate %s", key, certificate);
         goto fail;
     }
     return ctx;
@@ -91,7 +90,7 @@ fail:
     return NULL;
 }
 
-static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_config_diag_t *diag)
+static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *file, dom_diag_t *diag)
 {
     SSL_CTX *ctx = server_ssl_ctx(l->tls_certificate, l->tls_key, &l->tls_mark, file, diag);
     if (ctx != NULL)
@@ -100,17 +99,11 @@ static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *fil
 }
 
 /*
- * admin.tls: HTTP/1.1 only (no ALPN), no session resumption (one request per connection, and no
- * ticket key to keep), and with client_ca a client certificate it signed is verified in the
- * handshake: required there, or (open_probes) optional, in which case a client without one gets
- * the probes only (admin.c).
- */
-/*
  * The client context of one https:// node: TLS 1.2 or later, the node's certificate verified against
  * upstream.tls_ca or the system store, and OpenSSL itself checks that it names the node's host
  * (a DNS name, or an IP address SAN for numeric hosts) before the handshake succeeds.
  */
-static SSL_CTX *node_ssl_ctx(const dom_config_t *cfg, const dom_config_node_t *node, dom_config_diag_t *diag)
+static SSL_CTX *node_ssl_ctx(const dom_config_t *cfg, const dom_config_node_t *node, dom_diag_t *diag)
 {
     const char *ca = node->upstream.tls_ca;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -137,7 +130,13 @@ static SSL_CTX *node_ssl_ctx(const dom_config_t *cfg, const dom_config_node_t *n
     return ctx;
 }
 
-static SSL_CTX *admin_ssl_ctx(const dom_config_t *cfg, dom_config_diag_t *diag)
+/*
+ * admin.tls: HTTP/1.1 only (no ALPN), no session resumption (one request per connection, and no
+ * ticket key to keep), and with client_ca a client certificate it signed is verified in the
+ * handshake: required there, or (open_probes) optional, in which case a client without one gets
+ * the probes only (admin.c).
+ */
+static SSL_CTX *admin_ssl_ctx(const dom_config_t *cfg, dom_diag_t *diag)
 {
     SSL_CTX *ctx =
         server_ssl_ctx(cfg->admin.tls_certificate, cfg->admin.tls_key, &cfg->admin.tls_mark, cfg->file, diag);
@@ -164,18 +163,20 @@ static SSL_CTX *admin_ssl_ctx(const dom_config_t *cfg, dom_config_diag_t *diag)
 }
 
 /* Opens and cross-checks everything the config names. Returns the number of errors. */
-static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
+static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
 {
     dom_config_t *cfg = srv->config;
     char err[512] = "";
     size_t before = diag->errors;
 
-    if (dom__rules_file_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
+    if (cfg->rules == NULL) {
+        /* only a config with errors gets here without one: they are reported already */
+    } else if (dom__rules_file_open(cfg->rules, &srv->rules, err, sizeof(err)) != 0) {
         /* the store's message starts with the path already */
         if (err[0])
-            dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
+            dom_diag_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s", err);
         else
-            dom_config_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
+            dom_diag_report(diag, cfg->file, &cfg->rules_mark, 0, "rules database %s: cannot open", cfg->rules);
     } else {
         dom_ruleset_t *rs = dom_rules_store_current(srv->rules->store);
         dom_config_check_regions(cfg, rs, diag);
@@ -187,12 +188,13 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
         err[0] = '\0';
         /* the geo module's message names the file already ("geo database \"P\": ...") */
         if (dom_geo_open(cfg->geo.database, &opts, &srv->geo, err, sizeof(err)) != 0)
-            dom_config_report(diag, cfg->file, &cfg->geo.mark, 0, "%s", err[0] ? err : "geo database: cannot open");
+            dom_diag_report(diag, cfg->file, &cfg->geo.mark, 0, "%s", err[0] ? err : "geo database: cannot open");
     } else {
-        dom_config_report(diag, cfg->file, NULL, 1,
-                          "no geo database: every location is unknown and gets the default rule (fail closed)");
+        if (cfg->geo.mark.line == 0) /* not a geo.database with an error (reported already) */
+            dom_diag_report(diag, cfg->file, NULL, 1,
+                            "no geo database: every location is unknown and gets the default rule (fail closed)");
         if (dom_geo_open_none(&opts, &srv->geo) != 0)
-            dom_config_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
+            dom_diag_report(diag, cfg->file, NULL, 0, "cannot set up geolocation");
     }
 
     /* pin keys, audit hash key, admin token: refused when other users could replace them */
@@ -200,19 +202,19 @@ static size_t prepare(dom__server_t *srv, dom_config_diag_t *diag)
     if (cfg->pins.keys != NULL) {
         err[0] = '\0';
         if (dom_pin_keyring_load(cfg->pins.keys, &srv->keyring, err, sizeof(err)) != 0)
-            dom_config_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
+            dom_diag_report(diag, cfg->file, &cfg->pins.mark, 0, "pin keys: %s", err[0] ? err : cfg->pins.keys);
     }
     if (cfg->admin.token_file != NULL) {
         err[0] = '\0';
         if (dom__admin_token_load(cfg->admin.token_file, srv->admin_token_sha256, err, sizeof(err)) != 0)
-            dom_config_report(diag, cfg->file, &cfg->admin.token_mark, 0, "%s", err);
+            dom_diag_report(diag, cfg->file, &cfg->admin.token_mark, 0, "%s", err);
         else
             srv->has_admin_token = 1;
     }
     if (cfg->admin.tls_certificate != NULL && cfg->admin.listen != NULL)
         srv->admin_ssl = admin_ssl_ctx(cfg, diag);
 
-    if ((srv->listener_ssl = calloc(cfg->n_listeners, sizeof(SSL_CTX *))) == NULL)
+    if ((srv->listener_ssl = calloc(cfg->n_listeners + 1, sizeof(SSL_CTX *))) == NULL)
         return ++diag->errors;
     for (size_t i = 0; i < cfg->n_listeners; ++i)
         if (cfg->listeners[i].tls_certificate != NULL)
@@ -636,14 +638,17 @@ static int serve(dom__server_t *srv)
 
 int dom_gateway_main(const char *config_path, int check_only)
 {
-    dom_config_diag_t diag = {0};
+    dom_diag_t diag = {0};
     dom__server_t *srv = calloc(1, sizeof(*srv));
     int status = 1;
     if (srv == NULL)
         return 1;
-    if (dom_config_load(config_path, &srv->config, &diag) != 0)
+    /* A config with errors is still checked against everything it names, so one run reports every
+     * problem (a typo in one key does not hide a cluster's unknown region); it is never served. */
+    int loaded = dom_config_load_partial(config_path, &srv->config, &diag);
+    if (srv->config == NULL)
         goto cleanup;
-    if (prepare(srv, &diag) != 0)
+    if (prepare(srv, &diag) != 0 || loaded != 0)
         goto cleanup;
     if (check_only) {
         printf("domicile: the configuration file %s syntax is ok\n"

@@ -27,12 +27,12 @@ static int put(writer_t *w, MDB_dbi dbi, const char *key, dom__record_buf_t *val
 {
     if (w->rc != 0)
         return w->rc;
-    if (val->nomem) {
+    if (val->failed) {
         w->rc = ENOMEM;
         w->stage = "encoding a record";
         return w->rc;
     }
-    MDB_val k = {strlen(key), (void *)key}, v = {val->len, val->p != NULL ? val->p : ""};
+    MDB_val k = {strlen(key), (void *)key}, v = {val->len, val->base != NULL ? val->base : ""};
     w->rc = mdb_put(w->txn, dbi, &k, &v, 0);
     if (w->rc != 0)
         w->stage = "writing a record";

@@ -22,7 +22,9 @@
 #include <openssl/evp.h>
 #include "domicile/rules_record.h"
 #include "ruleset_internal.h"
-#include "iso3166.h"
+#include "util/time.h"
+#include "util/validate.h"
+#include "util/yaml.h"
 
 #define MAX_FILE_SIZE (4u << 20)
 #define MAX_FILES 4096
@@ -67,8 +69,7 @@ typedef struct jur_src {
 } jur_src_t;
 
 typedef struct builder {
-    dom_rules_diag_t *diag;
-    int stop;
+    dom__yaml_t y; /* the walk of the file at hand; y.stop ends it (error bound, out of memory) */
     int nomem;
     dom_ruleset_t *rs;
     dom__arena_t *arena;
@@ -85,99 +86,46 @@ typedef struct builder {
     mark_t *route_at;
     size_t n_routes, cap_routes;
     size_t default_class;
+    const char *read_methods; /* "," joined; NULL until _classes.yaml's methods: says (then the default applies) */
     jur_src_t *jurs;
     size_t n_jurs, cap_jurs;
 } builder_t;
 
 /* ---- diagnostics ---- */
 
-static void default_report(void *ctx, const char *file, size_t line, size_t col, const char *message)
+static void report(builder_t *b, mark_t at, int warning, const char *fmt, va_list ap)
 {
-    if (line == 0)
-        fprintf(stderr, "%s: %s\n", file, message);
-    else
-        fprintf(stderr, "%s:%zu:%zu: %s\n", file, line, col, message);
-}
-
-static void emit(builder_t *b, const char *file, size_t line, size_t col, int warning, const char *fmt, va_list ap)
-{
-    char msg[600];
-    size_t off = 0;
-    if (warning)
-        off = (size_t)snprintf(msg, sizeof(msg), "warning: ");
-    vsnprintf(msg + off, sizeof(msg) - off, fmt, ap);
-    if (warning)
-        ++b->diag->warnings;
-    else
-        ++b->diag->errors;
-    if (b->diag->report != NULL)
-        b->diag->report(b->diag->ctx, file, line, col, msg);
-    else
-        default_report(NULL, file, line, col, msg);
-    if (!warning && b->diag->errors >= MAX_ERRORS && !b->stop) {
-        b->stop = 1;
-        const char *stopmsg = "too many errors; stopping here";
-        if (b->diag->report != NULL)
-            b->diag->report(b->diag->ctx, file, line, col, stopmsg);
-        else
-            default_report(NULL, file, line, col, stopmsg);
-    }
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    dom_mark_t m = {at.line, at.col};
+    dom__yaml_report(&b->y, at.file, &m, warning, "%s", msg);
 }
 
 __attribute__((format(printf, 3, 4))) static void error_at(builder_t *b, mark_t at, const char *fmt, ...)
 {
-    if (b->stop)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    emit(b, at.file, at.line, at.col, 0, fmt, ap);
+    report(b, at, 0, fmt, ap);
     va_end(ap);
 }
 
 __attribute__((format(printf, 3, 4))) static void warn_at(builder_t *b, mark_t at, const char *fmt, ...)
 {
-    if (b->stop)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    emit(b, at.file, at.line, at.col, 1, fmt, ap);
+    report(b, at, 1, fmt, ap);
     va_end(ap);
 }
 
 static mark_t node_mark(const char *file, const yaml_node_t *node)
 {
-    mark_t m = {file, node->start_mark.line + 1, node->start_mark.column + 1};
-    return m;
+    dom_mark_t m = dom__yaml_mark(node);
+    return (mark_t){file, m.line, m.col};
 }
 
-/* A scalar shown in a message: quoted, control bytes replaced, cut at 48 bytes. */
-typedef struct shown {
-    char s[64];
-} shown_t;
-
-static shown_t show_bytes(const char *p, size_t len)
+static dom__yaml_shown_t show(const yaml_node_t *node)
 {
-    shown_t out;
-    size_t o = 0;
-    out.s[o++] = '"';
-    for (size_t i = 0; i < len && o < 52; ++i)
-        out.s[o++] = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? '?' : p[i];
-    if (len > 48) {
-        memcpy(out.s + o, "...", 3);
-        o += 3;
-    }
-    out.s[o++] = '"';
-    out.s[o] = '\0';
-    return out;
-}
-
-static shown_t show(const yaml_node_t *node)
-{
-    if (node->type != YAML_SCALAR_NODE) {
-        const char *what = node->type == YAML_MAPPING_NODE ? "{mapping}" : "[list]";
-        return show_bytes(what, strlen(what));
-    }
-    return show_bytes((const char *)node->data.scalar.value, node->data.scalar.length);
+    return dom__yaml_show(node);
 }
 
 /* ---- arena helpers ---- */
@@ -190,7 +138,7 @@ static void *grow(builder_t *b, void *arr, size_t *cap, size_t n, size_t elsize)
     void *p = dom__arena_calloc(b->arena, ncap, elsize);
     if (p == NULL) {
         b->nomem = 1;
-        b->stop = 1;
+        b->y.stop = 1;
         return NULL;
     }
     if (n != 0)
@@ -206,7 +154,7 @@ static const char *dup(builder_t *b, const char *s, size_t len)
     char *p = dom__arena_strndup(b->arena, s, len);
     if (p == NULL) {
         b->nomem = 1;
-        b->stop = 1;
+        b->y.stop = 1;
         return "";
     }
     return p;
@@ -217,30 +165,17 @@ static const char *dup(builder_t *b, const char *s, size_t len)
 typedef struct file_ctx {
     builder_t *b;
     const char *file;
-    yaml_document_t *doc;
 } file_ctx_t;
 
 static yaml_node_t *get_node(file_ctx_t *f, int id)
 {
-    return yaml_document_get_node(f->doc, id);
+    return dom__yaml_node(&f->b->y, id);
 }
 
 /* The scalar text of node, or NULL (with an error) when it is not a usable scalar. */
 static const char *scalar(file_ctx_t *f, const yaml_node_t *node, const char *what, size_t *len)
 {
-    if (node->type != YAML_SCALAR_NODE) {
-        error_at(f->b, node_mark(f->file, node), "%s must be a single value, not a %s", what,
-                 node->type == YAML_MAPPING_NODE ? "mapping" : "list");
-        return NULL;
-    }
-    const char *s = (const char *)node->data.scalar.value;
-    size_t n = node->data.scalar.length;
-    if (memchr(s, '\0', n) != NULL) {
-        error_at(f->b, node_mark(f->file, node), "%s contains a NUL byte", what);
-        return NULL;
-    }
-    *len = n;
-    return s;
+    return dom__yaml_scalar(&f->b->y, node, what, len);
 }
 
 static int is_eq(const char *s, size_t len, const char *lit)
@@ -250,24 +185,7 @@ static int is_eq(const char *s, size_t len, const char *lit)
 
 static int bool_value(file_ctx_t *f, const yaml_node_t *node, const char *what, int *out)
 {
-    size_t len;
-    const char *s = scalar(f, node, what, &len);
-    if (s == NULL)
-        return -1;
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); ++i) {
-        if (is_eq(s, len, yes[i])) {
-            *out = 1;
-            return 0;
-        }
-        if (is_eq(s, len, no[i])) {
-            *out = 0;
-            return 0;
-        }
-    }
-    error_at(f->b, node_mark(f->file, node), "%s must be true or false, not %s", what, show(node).s);
-    return -1;
+    return dom__yaml_bool(&f->b->y, node, what, out);
 }
 
 /* Checks a name against a character class: 'r' region/class ([a-z0-9_-], starting alnum), 'j' jurisdiction
@@ -289,8 +207,7 @@ static int name_ok(const char *s, size_t len, char kind)
             ok = lower || digit || c == '_' || c == '-';
             break;
         case 'j':
-            ok = lower || upper || digit || c == '_' || c == '-';
-            break;
+            return dom__valid_jurisdiction(s, len);
         case 'g':
             ok = upper || digit || c == '-';
             break;
@@ -340,101 +257,38 @@ static const char *text_value(file_ctx_t *f, const yaml_node_t *node, const char
     return s;
 }
 
-/* Parses YYYY-MM-DD into unix seconds at 00:00 UTC. */
-static int parse_date(const char *s, size_t len, int64_t *out)
-{
-    if (len != 10 || s[4] != '-' || s[7] != '-')
-        return -1;
-    int v[3] = {0, 0, 0};
-    const int pos[3] = {0, 5, 8}, width[3] = {4, 2, 2};
-    for (int k = 0; k < 3; ++k)
-        for (int i = 0; i < width[k]; ++i) {
-            char c = s[pos[k] + i];
-            if (c < '0' || c > '9')
-                return -1;
-            v[k] = v[k] * 10 + (c - '0');
-        }
-    int y = v[0], m = v[1], d = v[2];
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || m < 1 || m > 12 || d < 1)
-        return -1;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[m - 1] + (m == 2 && leap))
-        return -1;
-    /* days from civil (Howard Hinnant) */
-    int yy = y - (m <= 2);
-    int era = yy / 400;
-    int yoe = yy - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = (int64_t)era * 146097 + doe - 719468;
-    *out = days * 86400;
-    return 0;
-}
-
 /* ---- mapping walk with known keys ---- */
 
-typedef struct key_table {
-    const char *const *names;
-    size_t n;
-    mark_t seen[16];
-    int have[16];
-} key_table_t;
+typedef dom__yaml_keys_t key_table_t;
 
 /* Identifies a mapping key: returns its index in keys, or -1 (error reported: unknown, duplicate, not scalar). */
 static int known_key(file_ctx_t *f, key_table_t *t, const yaml_node_t *key, const char *where)
 {
-    size_t len;
-    const char *s = scalar(f, key, "a key", &len);
-    if (s == NULL)
-        return -1;
-    for (size_t i = 0; i < t->n; ++i) {
-        if (!is_eq(s, len, t->names[i]))
-            continue;
-        if (t->have[i]) {
-            error_at(f->b, node_mark(f->file, key), "duplicate key %s (first at line %zu)", show(key).s,
-                     t->seen[i].line);
-            return -1;
-        }
-        t->have[i] = 1;
-        t->seen[i] = node_mark(f->file, key);
-        return (int)i;
-    }
-    char expected[256];
-    size_t off = 0;
-    expected[0] = '\0';
-    for (size_t i = 0; i < t->n && off < sizeof(expected); ++i)
-        off += (size_t)snprintf(expected + off, sizeof(expected) - off, "%s%s", i ? ", " : "", t->names[i]);
-    error_at(f->b, node_mark(f->file, key), "unknown key %s in %s (expected one of: %s)", show(key).s, where, expected);
-    return -1;
+    return dom__yaml_key(&f->b->y, t, key, where);
+}
+
+/* Where key i of t was met, in f's file. */
+static mark_t seen_at(file_ctx_t *f, const key_table_t *t, size_t i)
+{
+    return (mark_t){f->file, t->seen[i].line, t->seen[i].col};
 }
 
 static int expect_mapping(file_ctx_t *f, const yaml_node_t *node, const char *what)
 {
-    if (node->type == YAML_MAPPING_NODE)
-        return 0;
-    error_at(f->b, node_mark(f->file, node), "%s must be a mapping (key: value)", what);
-    return -1;
+    return dom__yaml_expect(&f->b->y, node, YAML_MAPPING_NODE, what);
 }
 
 static int expect_sequence(file_ctx_t *f, const yaml_node_t *node, const char *what)
 {
-    if (node->type == YAML_SEQUENCE_NODE)
-        return 0;
-    error_at(f->b, node_mark(f->file, node), "%s must be a list ([a, b])", what);
-    return -1;
+    return dom__yaml_expect(&f->b->y, node, YAML_SEQUENCE_NODE, what);
 }
 
-#define FOR_PAIRS(f, node, pair)                                                                                       \
-    for (yaml_node_pair_t *pair = (node)->data.mapping.pairs.start;                                                    \
-         pair < (node)->data.mapping.pairs.top && !(f)->b->stop; ++pair)
-#define FOR_ITEMS(f, node, item)                                                                                       \
-    for (yaml_node_item_t *item = (node)->data.sequence.items.start;                                                   \
-         item < (node)->data.sequence.items.top && !(f)->b->stop; ++item)
+#define FOR_PAIRS(f, node, pair) DOM__YAML_FOR_PAIRS(&(f)->b->y, node, pair)
+#define FOR_ITEMS(f, node, item) DOM__YAML_FOR_ITEMS(&(f)->b->y, node, item)
 
 static size_t seq_len(const yaml_node_t *node)
 {
-    return (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    return dom__yaml_len(node);
 }
 
 /* ---- vocabulary lookups ---- */
@@ -469,7 +323,7 @@ static void parse_regions(file_ctx_t *f, yaml_node_t *root)
 {
     builder_t *b = f->b;
     static const char *const top[] = {"regions"};
-    key_table_t t = {top, 1, {{0}}, {0}};
+    key_table_t t = DOM__YAML_KEYS(top);
     b->have_regions = 1;
     if (expect_mapping(f, root, "_regions.yaml") != 0)
         return;
@@ -497,7 +351,7 @@ static void parse_regions(file_ctx_t *f, yaml_node_t *root)
             }
             dom_region_t reg = {dup(b, name, len), NULL, NULL};
             static const char *const rkeys[] = {"location", "description"};
-            key_table_t rt = {rkeys, 2, {{0}}, {0}};
+            key_table_t rt = DOM__YAML_KEYS(rkeys);
             if (expect_mapping(f, v, "a region") == 0) {
                 FOR_PAIRS(f, v, q)
                 {
@@ -515,7 +369,7 @@ static void parse_regions(file_ctx_t *f, yaml_node_t *root)
                         reg.description = dup(b, s, n);
                     }
                 }
-                if (!rt.have[0])
+                if (!dom__yaml_has(&rt, 0))
                     error_at(b, node_mark(f->file, k), "region %s has no location (the ISO country it stores data in)",
                              show(k).s);
             }
@@ -527,7 +381,7 @@ static void parse_regions(file_ctx_t *f, yaml_node_t *root)
                 b->regions[b->n_regions++] = reg;
         }
     }
-    if (!t.have[0])
+    if (!dom__yaml_has(&t, 0))
         error_at(b, node_mark(f->file, root), "_regions.yaml needs a \"regions\" mapping");
 }
 
@@ -537,7 +391,7 @@ static void parse_groups(file_ctx_t *f, yaml_node_t *root)
 {
     builder_t *b = f->b;
     static const char *const top[] = {"groups"};
-    key_table_t t = {top, 1, {{0}}, {0}};
+    key_table_t t = DOM__YAML_KEYS(top);
     if (expect_mapping(f, root, "_groups.yaml") != 0)
         return;
     FOR_PAIRS(f, root, p)
@@ -567,7 +421,7 @@ static void parse_groups(file_ctx_t *f, yaml_node_t *root)
             group_t grp = {dup(b, name, len), NULL, 0, node_mark(f->file, k)};
             grp.members = dom__arena_calloc(b->arena, seq_len(v) + 1, sizeof(grp.members[0]));
             if (grp.members == NULL) {
-                b->nomem = b->stop = 1;
+                b->nomem = b->y.stop = 1;
                 return;
             }
             FOR_ITEMS(f, v, it)
@@ -605,7 +459,7 @@ static void parse_route(file_ctx_t *f, yaml_node_t *node)
 {
     builder_t *b = f->b;
     static const char *const keys[] = {"prefix", "class", "methods"};
-    key_table_t t = {keys, 3, {{0}}, {0}};
+    key_table_t t = DOM__YAML_KEYS(keys);
     if (expect_mapping(f, node, "a route") != 0)
         return;
     dom_route_rule_t route = {NULL, 0, DOM_METHOD_ALL, 0};
@@ -665,8 +519,8 @@ static void parse_route(file_ctx_t *f, yaml_node_t *node)
             }
         }
     }
-    if (!t.have[0] || !t.have[1]) {
-        error_at(b, node_mark(f->file, node), "a route needs %s", !t.have[0] ? "a prefix" : "a class");
+    if (!dom__yaml_has(&t, 0) || !dom__yaml_has(&t, 1)) {
+        error_at(b, node_mark(f->file, node), "a route needs %s", !dom__yaml_has(&t, 0) ? "a prefix" : "a class");
         return;
     }
     if (!ok)
@@ -691,15 +545,70 @@ static void parse_route(file_ctx_t *f, yaml_node_t *node)
     b->routes[b->n_routes++] = route;
 }
 
+/*
+ * methods: { read: [...], write: [...] }: which methods besides GET, HEAD and OPTIONS read (WebDAV's
+ * PROPFIND, REPORT, SEARCH when the file does not say). Every method not listed as a read is a write,
+ * listed or not (never the laxest); `write` documents them, and a method in both lists is an error.
+ */
+static void parse_methods(file_ctx_t *f, yaml_node_t *node)
+{
+    builder_t *b = f->b;
+    static const char *const keys[] = {"read", "write"};
+    key_table_t t = DOM__YAML_KEYS(keys);
+    yaml_node_t *lists[2] = {NULL, NULL};
+    if (expect_mapping(f, node, "methods") != 0)
+        return;
+    FOR_PAIRS(f, node, p)
+    {
+        int w = known_key(f, &t, get_node(f, p->key), "methods");
+        if (w >= 0 && expect_sequence(f, get_node(f, p->value), keys[w]) == 0)
+            lists[w] = get_node(f, p->value);
+    }
+    char joined[512] = "";
+    size_t used = 0;
+    for (int w = 0; w < 2; ++w) {
+        if (lists[w] == NULL)
+            continue;
+        FOR_ITEMS(f, lists[w], it)
+        {
+            yaml_node_t *m = get_node(f, *it);
+            size_t n;
+            const char *s = scalar(f, m, w == 0 ? "a read method" : "a write method", &n);
+            if (s == NULL)
+                continue;
+            if (n > 32 || !dom__valid_http_token(s, n)) {
+                error_at(b, node_mark(f->file, m), "%s is not an HTTP method", show(m).s);
+            } else if (dom_method_bit(s, n) & (DOM_METHOD_GET | DOM_METHOD_HEAD | DOM_METHOD_OPTIONS)) {
+                if (w == 1)
+                    error_at(b, node_mark(f->file, m), "%s is always a read (GET, HEAD and OPTIONS read)", show(m).s);
+            } else if (w == 1) {
+                /* a write listed as a read too is a contradiction the compiler must not settle */
+                dom_ruleset_t declared = {.read_methods = joined};
+                if (dom_ruleset_method_is_read(&declared, s, n))
+                    error_at(b, node_mark(f->file, m), "%s is listed both as a read and as a write", show(m).s);
+            } else if (used + n + 1 < sizeof(joined)) {
+                dom_ruleset_t declared = {.read_methods = joined};
+                if (!dom_ruleset_method_is_read(&declared, s, n)) {
+                    used +=
+                        (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%.*s", used ? "," : "", (int)n, s);
+                }
+            } else {
+                error_at(b, node_mark(f->file, m), "too many read methods");
+            }
+        }
+    }
+    b->read_methods = dup(b, joined, used);
+}
+
 static void parse_classes(file_ctx_t *f, yaml_node_t *root)
 {
     builder_t *b = f->b;
-    static const char *const top[] = {"classes", "routes", "default_class"};
-    key_table_t t = {top, 3, {{0}}, {0}};
+    static const char *const top[] = {"classes", "routes", "default_class", "methods"};
+    key_table_t t = DOM__YAML_KEYS(top);
     b->have_classes = 1;
     if (expect_mapping(f, root, "_classes.yaml") != 0)
         return;
-    yaml_node_t *routes = NULL, *def = NULL;
+    yaml_node_t *routes = NULL, *def = NULL, *methods = NULL;
     /* Classes first, whatever the key order: routes and default_class name them. */
     FOR_PAIRS(f, root, p)
     {
@@ -709,6 +618,8 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
             routes = v;
         else if (which == 2)
             def = v;
+        else if (which == 3)
+            methods = v;
         if (which != 0 || expect_mapping(f, v, "classes") != 0)
             continue;
         FOR_PAIRS(f, v, c)
@@ -728,7 +639,7 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
             }
             dom_data_class_t cls = {dup(b, name, len), "", 1};
             static const char *const ckeys[] = {"description", "personal"};
-            key_table_t ct = {ckeys, 2, {{0}}, {0}};
+            key_table_t ct = DOM__YAML_KEYS(ckeys);
             if (cv->type == YAML_SCALAR_NODE && cv->data.scalar.length == 0) {
                 /* `telemetry:` with nothing: a class with defaults */
             } else if (expect_mapping(f, cv, "a class") == 0) {
@@ -748,15 +659,17 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
                 b->classes[b->n_classes++] = cls;
         }
     }
-    if (!t.have[0]) {
+    if (!dom__yaml_has(&t, 0)) {
         error_at(b, node_mark(f->file, root), "_classes.yaml needs a \"classes\" mapping");
-    } else if (b->n_classes == 0 && !b->stop) {
-        error_at(b, t.seen[0], "no classes defined");
+    } else if (b->n_classes == 0 && !b->y.stop) {
+        error_at(b, seen_at(f, &t, 0), "no classes defined");
     }
     if (routes != NULL && expect_sequence(f, routes, "routes") == 0) {
         FOR_ITEMS(f, routes, it)
         parse_route(f, get_node(f, *it));
     }
+    if (methods != NULL)
+        parse_methods(f, methods);
     if (def != NULL) {
         size_t n;
         const char *s = scalar(f, def, "default_class", &n);
@@ -767,7 +680,7 @@ static void parse_classes(file_ctx_t *f, yaml_node_t *root)
             else
                 b->default_class = (size_t)c;
         }
-    } else if (!b->stop) {
+    } else if (!b->y.stop) {
         error_at(b, node_mark(f->file, root), "_classes.yaml needs default_class (the class of unmatched paths)");
     }
 }
@@ -830,7 +743,7 @@ static void parse_class_rule(file_ctx_t *f, yaml_node_t *k, yaml_node_t *v, dom_
 {
     builder_t *b = f->b;
     static const char *const keys[] = {"write", "read", "consent", "anonymize", "deny", "reason"};
-    key_table_t t = {keys, 6, {{0}}, {0}};
+    key_table_t t = DOM__YAML_KEYS(keys);
     int bad = 0;
     if (expect_mapping(f, v, "a class rule") != 0)
         return;
@@ -879,20 +792,20 @@ static void parse_class_rule(file_ctx_t *f, yaml_node_t *k, yaml_node_t *v, dom_
         }
     }
     if (rule->deny) {
-        if (t.have[0] || t.have[1])
-            error_at(b, t.have[0] ? t.seen[0] : t.seen[1], "class %s is denied: it takes no write or read regions",
-                     show(k).s);
+        if (dom__yaml_has(&t, 0) || dom__yaml_has(&t, 1))
+            error_at(b, dom__yaml_has(&t, 0) ? seen_at(f, &t, 0) : seen_at(f, &t, 1),
+                     "class %s is denied: it takes no write or read regions", show(k).s);
         if (rule->deny_reason == NULL)
             rule->deny_reason = "class_denied";
         rule->n_write = rule->n_read = 0;
         return;
     }
-    if (t.have[5])
-        error_at(b, t.seen[5], "reason is only used with deny: true");
+    if (dom__yaml_has(&t, 5))
+        error_at(b, seen_at(f, &t, 5), "reason is only used with deny: true");
     if (!bad && rule->n_write == 0)
         error_at(b, node_mark(f->file, k),
                  "class %s has no write regions and no deny (give write: [...] or deny: true)", show(k).s);
-    if (!t.have[1]) {
+    if (!dom__yaml_has(&t, 1)) {
         memcpy(rule->read_regions, rule->write_regions, sizeof(rule->read_regions));
         rule->n_read = rule->n_write;
     }
@@ -917,11 +830,11 @@ static void parse_applies(file_ctx_t *f, yaml_node_t *v, jur_src_t *js)
     js->entries = dom__arena_calloc(b->arena, n_items, sizeof(entry_t));
     char *text = dom__arena_alloc(b->arena, n_items * (DOM_NAME_MAX + 3) + 1);
     if (js->entries == NULL || text == NULL) {
-        b->nomem = b->stop = 1;
+        b->nomem = b->y.stop = 1;
         return;
     }
     size_t text_len = 0;
-    for (size_t i = 0; i < n_items && !b->stop; ++i) {
+    for (size_t i = 0; i < n_items && !b->y.stop; ++i) {
         yaml_node_t *e = v->type == YAML_SEQUENCE_NODE ? get_node(f, v->data.sequence.items.start[i]) : v;
         size_t len;
         const char *s = scalar(f, e, "an applies_to entry", &len);
@@ -985,7 +898,7 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
     static const char *const keys[] = {"jurisdiction", "version", "effective",  "mode",           "applies_to",
                                        "default",      "law",     "policy_url", "on_unavailable", "classes"};
     enum { K_NAME, K_VERSION, K_EFFECTIVE, K_MODE, K_APPLIES, K_DEFAULT, K_LAW, K_POLICY, K_UNAVAIL, K_CLASSES };
-    key_table_t t = {keys, 10, {{0}}, {0}};
+    key_table_t t = DOM__YAML_KEYS(keys);
     if (expect_mapping(f, root, "a jurisdiction") != 0)
         return;
     jur_src_t js;
@@ -999,7 +912,7 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
     int *covered = calloc(b->n_classes + 1, sizeof(int));
     if (js.j.classes == NULL || covered == NULL) {
         free(covered);
-        b->nomem = b->stop = 1;
+        b->nomem = b->y.stop = 1;
         return;
     }
     yaml_node_t *applies = NULL;
@@ -1026,7 +939,8 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
                 js.j.version = dup(b, s, n);
             break;
         case K_EFFECTIVE:
-            if ((s = scalar(f, v, "effective", &n)) == NULL || parse_date(s, n, &js.j.effective) != 0)
+            if ((s = scalar(f, v, "effective", &n)) == NULL ||
+                dom__time_parse(s, n, DOM__TIME_DATE, &js.j.effective) != 0)
                 bad_date = 1;
             if (s != NULL && bad_date)
                 error_at(b, node_mark(f->file, v), "bad date %s: expected YYYY-MM-DD (a real date, 1970 or later)",
@@ -1093,31 +1007,33 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
         }
     }
     mark_t at_root = node_mark(f->file, root);
-    if (!t.have[K_NAME])
+    if (!dom__yaml_has(&t, K_NAME))
         error_at(b, at_root, "missing key \"jurisdiction\" (its name)");
-    if (!t.have[K_VERSION])
-        error_at(b, t.have[K_NAME] ? t.seen[K_NAME] : at_root, "missing key \"version\"");
-    if (!t.have[K_CLASSES]) {
-        error_at(b, t.have[K_NAME] ? t.seen[K_NAME] : at_root, "missing key \"classes\"");
+    if (!dom__yaml_has(&t, K_VERSION))
+        error_at(b, dom__yaml_has(&t, K_NAME) ? seen_at(f, &t, K_NAME) : at_root, "missing key \"version\"");
+    if (!dom__yaml_has(&t, K_CLASSES)) {
+        error_at(b, dom__yaml_has(&t, K_NAME) ? seen_at(f, &t, K_NAME) : at_root, "missing key \"classes\"");
     } else if (b->have_classes) {
         for (size_t i = 0; i < b->n_classes; ++i)
             if (!covered[i])
-                error_at(b, t.seen[K_CLASSES],
+                error_at(b, seen_at(f, &t, K_CLASSES),
                          "class \"%s\" is not covered (every class of _classes.yaml needs a rule)", b->classes[i].name);
     }
     free(covered);
     if (js.j.is_default && applies != NULL)
-        error_at(b, t.seen[K_APPLIES], "a default jurisdiction has no applies_to (it covers unknown locations)");
+        error_at(b, seen_at(f, &t, K_APPLIES),
+                 "a default jurisdiction has no applies_to (it covers unknown locations)");
     else if (applies != NULL)
         parse_applies(f, applies, &js);
     else if (!js.j.is_default)
-        error_at(b, t.have[K_NAME] ? t.seen[K_NAME] : at_root, "missing key \"applies_to\" (or default: true)");
-    if (!t.have[K_POLICY])
-        warn_at(b, t.have[K_NAME] ? t.seen[K_NAME] : at_root,
+        error_at(b, dom__yaml_has(&t, K_NAME) ? seen_at(f, &t, K_NAME) : at_root,
+                 "missing key \"applies_to\" (or default: true)");
+    if (!dom__yaml_has(&t, K_POLICY))
+        warn_at(b, dom__yaml_has(&t, K_NAME) ? seen_at(f, &t, K_NAME) : at_root,
                 "no policy_url: refusals will carry no Link to the policy");
     /* Without its name or date a version's identity is unknown: leave it out of the duplicate and claim checks
      * rather than report conflicts that are only echoes of the first error. */
-    if (js.j.name == NULL || bad_date || b->stop)
+    if (js.j.name == NULL || bad_date || b->y.stop)
         return;
     if (js.j.version == NULL)
         js.j.version = "";
@@ -1146,60 +1062,36 @@ static file_kind_t kind_of(const char *name)
     return KIND_UNKNOWN;
 }
 
-static void syntax_error(builder_t *b, const char *file, yaml_parser_t *p)
-{
-    mark_t at = {file, p->problem_mark.line + 1, p->problem_mark.column + 1};
-    if (p->error == YAML_READER_ERROR) {
-        /* the reader has no problem_mark; its offset is in bytes */
-        at.line = p->mark.line + 1;
-        at.col = p->mark.column + 1;
-        error_at(b, at, "invalid input: %s (byte offset %zu)", p->problem ? p->problem : "unreadable",
-                 p->problem_offset);
-    } else if (p->error == YAML_MEMORY_ERROR) {
-        error_at(b, at, "out of memory while parsing YAML");
-    } else if (p->context != NULL) {
-        error_at(b, at, "YAML syntax error: %s %s (line %zu)", p->problem ? p->problem : "", p->context,
-                 p->context_mark.line + 1);
-    } else {
-        error_at(b, at, "YAML syntax error: %s", p->problem ? p->problem : "malformed");
-    }
-}
+/* What one file's documents are checked as. */
+struct file_walk {
+    builder_t *b;
+    const char *file, *name;
+    file_kind_t kind;
+    size_t order;
+};
 
-/* Streaming pre-pass: syntax errors and nesting depth, before building any document tree. */
-static int prescan(builder_t *b, const char *file, const char *buf, size_t len)
+static void parse_document(dom__yaml_t *y, yaml_node_t *root, size_t index, void *arg)
 {
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) {
-        b->nomem = b->stop = 1;
-        return -1;
+    struct file_walk *w = arg;
+    file_ctx_t f = {w->b, w->file};
+    if (w->kind != KIND_JURISDICTION && index > 0) {
+        error_at(w->b, node_mark(w->file, root), "%s holds one document only", w->name);
+        return;
     }
-    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-    int depth = 0, ret = 0;
-    for (;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) {
-            syntax_error(b, file, &p);
-            ret = -1;
-            break;
-        }
-        yaml_event_type_t type = ev.type;
-        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
-            if (++depth > MAX_DEPTH) {
-                mark_t at = {file, ev.start_mark.line + 1, ev.start_mark.column + 1};
-                error_at(b, at, "nesting deeper than %d levels", MAX_DEPTH);
-                yaml_event_delete(&ev);
-                ret = -1;
-                break;
-            }
-        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
-            --depth;
-        }
-        yaml_event_delete(&ev);
-        if (type == YAML_STREAM_END_EVENT)
-            break;
+    switch (w->kind) {
+    case KIND_REGIONS:
+        parse_regions(&f, root);
+        break;
+    case KIND_GROUPS:
+        parse_groups(&f, root);
+        break;
+    case KIND_CLASSES:
+        parse_classes(&f, root);
+        break;
+    default:
+        parse_jurisdiction(&f, root, w->order * 100000 + index);
+        break;
     }
-    yaml_parser_delete(&p);
-    return ret;
 }
 
 static void parse_file(builder_t *b, const char *file, const char *name, const char *buf, size_t len, size_t order)
@@ -1212,50 +1104,10 @@ static void parse_file(builder_t *b, const char *file, const char *name, const c
                  "_classes.yaml)");
         return;
     }
-    if (prescan(b, file, buf, len) != 0)
-        return;
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) {
-        b->nomem = b->stop = 1;
-        return;
-    }
-    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-    size_t docs = 0;
-    while (!b->stop) {
-        yaml_document_t doc;
-        if (!yaml_parser_load(&p, &doc)) {
-            syntax_error(b, file, &p);
-            break;
-        }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (root == NULL) {
-            yaml_document_delete(&doc);
-            break;
-        }
-        file_ctx_t f = {b, file, &doc};
-        if (kind != KIND_JURISDICTION && docs > 0) {
-            error_at(b, node_mark(file, root), "%s holds one document only", name);
-        } else {
-            switch (kind) {
-            case KIND_REGIONS:
-                parse_regions(&f, root);
-                break;
-            case KIND_GROUPS:
-                parse_groups(&f, root);
-                break;
-            case KIND_CLASSES:
-                parse_classes(&f, root);
-                break;
-            default:
-                parse_jurisdiction(&f, root, order * 100000 + docs);
-                break;
-            }
-        }
-        ++docs;
-        yaml_document_delete(&doc);
-    }
-    yaml_parser_delete(&p);
-    if (docs == 0 && !b->stop) {
+    struct file_walk w = {b, file, name, kind, order};
+    b->y.file = file;
+    int docs = dom__yaml_load(&b->y, buf, len, MAX_DEPTH, parse_document, &w);
+    if (docs == 0 && !b->y.stop) {
         mark_t at = {file, 1, 1};
         if (kind == KIND_JURISDICTION)
             warn_at(b, at, "file holds no jurisdiction");
@@ -1301,10 +1153,7 @@ static int claim_src_cmp(const void *a, const void *b)
 
 static void fmt_date(int64_t t, char *out, size_t len)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, len, "%Y-%m-%d", &tm);
+    dom__time_format(t, DOM__TIME_FMT_DATE, out, len);
 }
 
 static void finish(builder_t *b)
@@ -1315,7 +1164,7 @@ static void finish(builder_t *b)
         error_at(b, dir_at, "no _regions.yaml (the storage regions that exist)");
     if (!b->have_classes)
         error_at(b, dir_at, "no _classes.yaml (the data classes and routes)");
-    if (b->stop)
+    if (b->y.stop)
         return;
     if (b->n_jurs > 1)
         qsort(b->jurs, b->n_jurs, sizeof(b->jurs[0]), jur_cmp);
@@ -1351,7 +1200,7 @@ static void finish(builder_t *b)
             n += b->jurs[i].entries[e].kind == ENTRY_GROUP ? b->groups[b->jurs[i].entries[e].group].n_members : 1;
     claim_src_t *cs = malloc((n + 1) * sizeof(*cs));
     if (cs == NULL) {
-        b->nomem = b->stop = 1;
+        b->nomem = b->y.stop = 1;
         return;
     }
     size_t k = 0;
@@ -1413,7 +1262,7 @@ static void finish(builder_t *b)
         }
         cs[out++] = cs[i];
     }
-    if (b->diag->errors == 0 && !b->stop) {
+    if (b->y.diag->errors == 0 && !b->y.stop) {
         rs->claims = dom__arena_calloc(b->arena, out, sizeof(rs->claims[0]));
         rs->jurisdictions = dom__arena_calloc(b->arena, b->n_jurs, sizeof(rs->jurisdictions[0]));
         if (rs->claims == NULL || rs->jurisdictions == NULL) {
@@ -1432,6 +1281,7 @@ static void finish(builder_t *b)
             rs->routes = b->routes;
             rs->n_routes = b->n_routes;
             rs->default_class = b->default_class;
+            rs->read_methods = b->read_methods != NULL ? b->read_methods : DOM_DEFAULT_READ_METHODS;
             dom__ruleset_sort_claims(rs);
             dom__ruleset_sort_routes(rs);
         }
@@ -1439,14 +1289,15 @@ static void finish(builder_t *b)
     free(cs);
 }
 
-static int builder_init(builder_t *b, dom_rules_diag_t *diag, dom_rules_diag_t *fallback, const char *dir)
+static int builder_init(builder_t *b, dom_diag_t *diag, dom_diag_t *fallback, const char *dir)
 {
     memset(b, 0, sizeof(*b));
     if (diag == NULL) {
         memset(fallback, 0, sizeof(*fallback));
         diag = fallback;
     }
-    b->diag = diag;
+    b->y.diag = diag;
+    b->y.max_errors = MAX_ERRORS;
     b->dir = dir;
     if ((b->rs = dom__ruleset_new()) == NULL)
         return DOM_ENOMEM;
@@ -1505,9 +1356,9 @@ static int read_all(const char *path, size_t max, char **buf, size_t *len, char 
     return 0;
 }
 
-int dom_rules_parse_dir(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t **out)
+int dom_rules_parse_dir(const char *dir, dom_diag_t *diag, dom_ruleset_t **out)
 {
-    dom_rules_diag_t fallback;
+    dom_diag_t fallback;
     builder_t b;
     source_file_t *files = NULL;
     size_t n_files = 0, cap = 0;
@@ -1585,8 +1436,8 @@ int dom_rules_parse_dir(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t *
         sprintf(b.rs->source_hash + 2 * i, "%02x", digest[i]);
 
     /* Vocabulary before the jurisdictions that use it; otherwise in name order. */
-    for (int pass = 0; pass < 4 && !b.stop; ++pass) {
-        for (size_t i = 0; i < n_files && !b.stop; ++i) {
+    for (int pass = 0; pass < 4 && !b.y.stop; ++pass) {
+        for (size_t i = 0; i < n_files && !b.y.stop; ++i) {
             if (files[i].buf == NULL)
                 continue;
             file_kind_t kind = kind_of(files[i].name);
@@ -1604,7 +1455,7 @@ int dom_rules_parse_dir(const char *dir, dom_rules_diag_t *diag, dom_ruleset_t *
         ret = DOM_ENOMEM;
         goto cleanup;
     }
-    if (b.diag->errors != 0) {
+    if (b.y.diag->errors != 0) {
         ret = DOM_ERULES;
         goto cleanup;
     }
@@ -1648,7 +1499,7 @@ static void fixed_vocabulary(builder_t *b, file_kind_t kind)
     if (kind != KIND_GROUPS && GROW(b, b->groups, b->n_groups, b->cap_groups)) {
         group_t g = {"EEA", dom__arena_calloc(b->arena, 8, 3), 8, {"_groups.yaml", 1, 1}};
         if (g.members == NULL) {
-            b->nomem = b->stop = 1;
+            b->nomem = b->y.stop = 1;
             return;
         }
         memcpy(g.members, eea, sizeof(eea));
@@ -1656,9 +1507,9 @@ static void fixed_vocabulary(builder_t *b, file_kind_t kind)
     }
 }
 
-int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_rules_diag_t *diag)
+int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_diag_t *diag)
 {
-    dom_rules_diag_t fallback;
+    dom_diag_t fallback;
     builder_t b;
     int ret = builder_init(&b, diag, &fallback, ".");
     if (ret != 0)
@@ -1673,7 +1524,7 @@ int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_ru
     } else {
         parse_file(&b, name, base, buf, len, 0);
     }
-    if (kind == KIND_JURISDICTION && !b.stop) {
+    if (kind == KIND_JURISDICTION && !b.y.stop) {
         /* a lone file need not hold the default: pretend one exists */
         b.have_regions = b.have_classes = 1;
         int has_default = 0;
@@ -1692,7 +1543,7 @@ int dom_rules_parse_buffer(const char *name, const char *buf, size_t len, dom_ru
         }
         finish(&b);
     }
-    ret = b.nomem ? DOM_ENOMEM : b.diag->errors != 0 ? DOM_ERULES : DOM_OK;
+    ret = b.nomem ? DOM_ENOMEM : b.y.diag->errors != 0 ? DOM_ERULES : DOM_OK;
     dom_ruleset_release(b.rs);
     return ret;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include "domicile/rules.h"
 
-static void check_diag(void *ctx, const char *file, size_t line, size_t col, const char *message)
+static void check_diag(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
 {
     /* diagnostics are 1-based (or 0:0 for file-level ones) and carry a message */
     if ((line == 0) != (col == 0) || message == NULL || message[0] == '\0' || file == NULL)
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ++data;
         --size;
     }
-    dom_rules_diag_t diag = {check_diag, NULL, 0, 0};
+    dom_diag_t diag = {check_diag, NULL, 0, 0};
     int ret = dom_rules_parse_buffer(name, (const char *)data, size, &diag);
     if (ret != DOM_OK && ret != DOM_ERULES && ret != DOM_ENOMEM)
         abort();

@@ -392,6 +392,16 @@ class ExplainTest(unittest.TestCase):
         r = subprocess.run([BIN, "explain", "-c", cfg, "--now", str(NOW), "--ip", "5.21.0.1", "--method", "PUT",
                             "--path", "/v1/sync/x"], capture_output=True, check=True)
         self.assertIn(b"central-1", r.stdout)
+        # the config's warnings (regions no cluster serves) are counted in one line; --verbose prints them
+        lines = r.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertRegex(lines[0], r"^domicile explain: .* has \d+ warnings? \(--verbose shows them")
+        n = int(lines[0].split(" has ")[1].split()[0])
+        r = subprocess.run([BIN, "explain", "-c", cfg, "--now", str(NOW), "--ip", "5.21.0.1", "--verbose"],
+                           capture_output=True, check=True)
+        warnings = [x for x in r.stderr.decode().splitlines() if ": warning: " in x]
+        self.assertEqual(len(warnings), n, r.stderr)
+        self.assertEqual(len(r.stderr.decode().splitlines()), n, r.stderr)
         # a broken config is an unusable input
         bad = os.path.join(self.tmp, "bad.yaml")
         with open(bad, "w") as f:

@@ -112,6 +112,23 @@ def main():
     rc, out, err = run("verify", "--keys", old_only, "--now", str(NOW), "-", stdin=token_ttl + "\n\n")
     check(rc == 1 and out.startswith("pin_malformed: "), "stdin with more than one line is malformed", out + err)
 
+    # --now and --expires take dates too (the one date/time parser): unix seconds, YYYY-MM-DD, or
+    # YYYY-MM-DDTHH:MM:SSZ, all UTC; a date that does not exist is refused, never moved to the next month.
+    dated = issue(old_only, "EU-GDPR", "--expires", "2027-01-15T08:00:00Z")
+    check(dated.startswith("v1.k2025.EU-GDPR.1800000000."), "--expires 2027-01-15T08:00:00Z is 1800000000", dated)
+    rc, out, err = run("verify", "--keys", old_only, "--now", "2027-01-15", dated)
+    check(rc == 0 and "28800 s from now" in out, "verify --now 2027-01-15 (00:00 UTC)", out + err)
+    rc, out, err = run("verify", "--keys", old_only, "--now", "2027-01-15T08:00:00Z", dated)
+    check(rc == 1 and out.startswith("pin_expired: "), "verify --now at the expiry: expired", out + err)
+    ttl_dated = issue(old_only, "EU-GDPR", "--ttl", "60", "--now", "2027-01-15")
+    check(ttl_dated.startswith(f"v1.k2025.EU-GDPR.{NOW - 28800 + 60}."), "--ttl counts from a dated --now",
+          ttl_dated)
+    for bad in ("2027-02-29", "2027-01-15T24:00:00Z", "2027-01-15T08:00:00", "tomorrow", "-5"):
+        rc, out, err = run("verify", "--keys", old_only, "--now", bad, dated)
+        check(rc == 2 and "is not a time" in err, f"verify --now {bad}: exit 2", err)
+    rc, out, err = run("issue", "--keys", old_only, "--jurisdiction", "EU", "--expires", "2026-04-31")
+    check(rc == 2 and "is not a time" in err, "issue --expires 2026-04-31 (no such day): exit 2", err)
+
     # Each failure class: exit 1, its own reason code and sentence.
     expired = issue(old_only, "EU-GDPR", "--expires", str(NOW))
     forged = token.replace(".EU-GDPR.", ".US-CCPA.")

@@ -33,6 +33,9 @@ routes:
   - { prefix: /v1/sync, class: content }
   - { prefix: /v1/archive, class: archive }
 default_class: content
+methods:
+  read: [PROPFIND, REPORT, SEARCH]
+  write: [MKCOL, MOVE, COPY, PROPPATCH, LOCK, UNLOCK]
 """,
     "de.yaml": """jurisdiction: T-DE
 version: "dav-1"

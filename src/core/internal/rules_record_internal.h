@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "domicile/rules_record.h"
 #include "ruleset_internal.h"
+#include "util/text.h"
 
 /** Version of the record encoding (the value of meta "format"); bumped for any incompatible change. */
 #define DOM__RULES_FORMAT "domicile-rules/1"
@@ -61,12 +62,9 @@ size_t dom__class_rule_key(char out[DOM__RECORD_KEY_MAX], size_t jurisdiction, c
 
 /* ---- encoding (the compiler) ---- */
 
-/** One encoded value or record: p[0..len) (NUL-terminated when p is not NULL). nomem is sticky. */
-typedef struct dom__record_buf {
-    char *p;
-    size_t len, cap;
-    int nomem;
-} dom__record_buf_t;
+/** One encoded value or record: base[0..len) (NUL-terminated when base is not NULL); `failed` (out of memory) is
+ * sticky. The util layer's growable text. */
+typedef dom__text_t dom__record_buf_t;
 
 /** Empties the buffer for the next record, keeping its memory. */
 void dom__record_buf_clear(dom__record_buf_t *b);
@@ -76,7 +74,7 @@ void dom__record_buf_free(dom__record_buf_t *b);
 /**
  * Appends one record of `table` to b: `record` points to the struct the table holds (see dom__rules_table_t; a
  * jurisdiction's class rules are records of their own). rs gives the names of the regions and classes the record
- * refers to by index. Clear b between records; out of memory sets b->nomem. DOM__TABLE_META appends nothing.
+ * refers to by index. Clear b between records; out of memory sets b->failed. DOM__TABLE_META appends nothing.
  */
 void dom__record_encode(dom__record_buf_t *b, dom__rules_table_t table, const dom_ruleset_t *rs, const void *record);
 

@@ -915,7 +915,7 @@ static void test_hostile(void)
 static void test_from_yaml(void)
 {
     dom_ruleset_t *rs = NULL;
-    dom_rules_diag_t diag = {0};
+    dom_diag_t diag = {0};
     int ret = dom_rules_parse_dir(DOM_SOURCE_DIR "/tests/fixtures/policy", &diag, &rs);
     is_int(ret, 0);
     if (ret != 0 || rs == NULL)

@@ -362,10 +362,10 @@ static void test_records(void)
     for (size_t i = 0; i < n; ++i) {
         dom__record_buf_clear(&b);
         dom__record_encode(&b, all[i].table, rs, all[i].record);
-        int rc = decode_text(rs, all[i].table, b.p, scratch, all[i].size);
+        int rc = decode_text(rs, all[i].table, b.base, scratch, all[i].size);
         if (rc != 0 || !same_record(all[i].table, all[i].record, scratch)) {
             printf("#   %s record %zu does not round-trip (%d %s):\n%s", dom__rules_table_name(all[i].table), i, rc,
-                   err, b.p);
+                   err, b.base);
             round = 0;
         }
     }
@@ -374,19 +374,20 @@ static void test_records(void)
     /* what a record looks like: one escaped field per line, enums and references as text */
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_JURISDICTIONS, rs, &rs->jurisdictions[0]);
-    is_str(b.p, "name=EU-GDPR\nversion=2026-01\neffective=1768867200\neffective_date=2026-01-20\nmode=report\n"
-                "default=0\napplies_to=EEA, CH\non_unavailable=next_region\npolicy_url=https://example.com/privacy#eu\n"
-                "law=Regulation (EU) 2016/679\\nback\\\\slash\nsource_file=regions/eu.yaml\n");
+    is_str(b.base,
+           "name=EU-GDPR\nversion=2026-01\neffective=1768867200\neffective_date=2026-01-20\nmode=report\n"
+           "default=0\napplies_to=EEA, CH\non_unavailable=next_region\npolicy_url=https://example.com/privacy#eu\n"
+           "law=Regulation (EU) 2016/679\\nback\\\\slash\nsource_file=regions/eu.yaml\n");
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_CLASS_RULES, rs, &rs->jurisdictions[0].classes[0]);
-    is_str(b.p, "deny=0\nreason=\nwrite=eu-central,eu-west\nread=eu-west,eu-central,us-east\nconsent=required\n"
-                "anonymize=0\n");
+    is_str(b.base, "deny=0\nreason=\nwrite=eu-central,eu-west\nread=eu-west,eu-central,us-east\nconsent=required\n"
+                   "anonymize=0\n");
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_ROUTES, rs, &rs->routes[0]);
-    is_str(b.p, "prefix=/v1/account\nmethods=GET,PUT,OTHER\nclass=account\n");
+    is_str(b.base, "prefix=/v1/account\nmethods=GET,PUT,OTHER\nclass=account\n");
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_CLAIMS, rs, &rs->claims[0]);
-    is_str(b.p, "level=subdivision\nkey=US-CA\njurisdiction=1\n");
+    is_str(b.base, "level=subdivision\nkey=US-CA\njurisdiction=1\n");
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_META, rs, rs);
     is_int(b.len, 0); /* meta values are not records */
@@ -395,9 +396,9 @@ static void test_records(void)
     dom_class_rule_t rule = {.deny = 0, .deny_reason = "stale", .write_regions = {0}, .n_write = 1};
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_CLASS_RULES, rs, &rule);
-    ok(strstr(b.p, "\nreason=\n") != NULL);
+    ok(strstr(b.base, "\nreason=\n") != NULL);
     dom_class_rule_t *back = (dom_class_rule_t *)scratch;
-    is_int(decode_text(rs, DOM__TABLE_CLASS_RULES, b.p, scratch, sizeof(*back)), 0);
+    is_int(decode_text(rs, DOM__TABLE_CLASS_RULES, b.base, scratch, sizeof(*back)), 0);
     ok(back->deny_reason == NULL);
     is_int(decode_text(rs, DOM__TABLE_CLASS_RULES, "deny=1\nreason=\nwrite=\nread=\nconsent=none\nanonymize=0\n",
                        scratch, sizeof(*back)),
@@ -408,13 +409,13 @@ static void test_records(void)
     dom_rule_claim_t claim = {(dom_rules_level_t)9, "DE", 0};
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_CLAIMS, rs, &claim);
-    is_str(b.p, "level=?\nkey=DE\njurisdiction=0\n");
-    is_int(decode_text(rs, DOM__TABLE_CLAIMS, b.p, scratch, sizeof(claim)), DOM_ECORRUPT);
+    is_str(b.base, "level=?\nkey=DE\njurisdiction=0\n");
+    is_int(decode_text(rs, DOM__TABLE_CLAIMS, b.base, scratch, sizeof(claim)), DOM_ECORRUPT);
     dom_route_rule_t route = {"/x", 2, DOM_METHOD_GET, 7};
     dom__record_buf_clear(&b);
     dom__record_encode(&b, DOM__TABLE_ROUTES, rs, &route);
-    ok(strstr(b.p, "\nclass=?\n") != NULL);
-    is_int(decode_text(rs, DOM__TABLE_ROUTES, b.p, scratch, sizeof(route)), DOM_ECORRUPT);
+    ok(strstr(b.base, "\nclass=?\n") != NULL);
+    is_int(decode_text(rs, DOM__TABLE_ROUTES, b.base, scratch, sizeof(route)), DOM_ECORRUPT);
 
     /* unknown fields are ignored (an additive change keeps the format); field order does not matter */
     is_int(decode_text(rs, DOM__TABLE_CLAIMS, "jurisdiction=0\nkey=DE\nlater=field\nlevel=country\n", scratch,
@@ -450,11 +451,11 @@ static void test_every_field(void)
             /* the record without this field's line */
             char line_start[80];
             snprintf(line_start, sizeof(line_start), "%s=", f->name);
-            const char *at = strncmp(b.p, line_start, strlen(line_start)) == 0 ? b.p : NULL;
+            const char *at = strncmp(b.base, line_start, strlen(line_start)) == 0 ? b.base : NULL;
             if (at == NULL) {
                 char with_nl[82];
                 snprintf(with_nl, sizeof(with_nl), "\n%s", line_start);
-                at = strstr(b.p, with_nl);
+                at = strstr(b.base, with_nl);
                 at = at != NULL ? at + 1 : NULL;
             }
             if (!ok(at != NULL)) {
@@ -462,7 +463,7 @@ static void test_every_field(void)
                 continue;
             }
             const char *eol = strchr(at, '\n') + 1;
-            snprintf(text, sizeof(text), "%.*s%s", (int)(at - b.p), b.p, eol);
+            snprintf(text, sizeof(text), "%.*s%s", (int)(at - b.base), b.base, eol);
             int rc = decode_text(rs, t, text, scratch, all[i].size);
             if (f->kind == F_DATE) {
                 is_int(rc, 0); /* informative: the date is read from effective */
@@ -471,9 +472,9 @@ static void test_every_field(void)
             if (!is_int(rc, DOM_ECORRUPT) || !ok(strstr(err, f->name) != NULL && strstr(err, "00000001") != NULL))
                 printf("#   %s without %s: %s\n", dom__rules_table_name(t), f->name, err);
             /* the field with a value no kind accepts (a control byte), and with one only text accepts */
-            snprintf(text, sizeof(text), "%.*s%s=\\x\n%s", (int)(at - b.p), b.p, f->name, eol);
+            snprintf(text, sizeof(text), "%.*s%s=\\x\n%s", (int)(at - b.base), b.base, f->name, eol);
             is_int(decode_text(rs, t, text, scratch, all[i].size), DOM_ECORRUPT);
-            snprintf(text, sizeof(text), "%.*s%s=bogus value\n%s", (int)(at - b.p), b.p, f->name, eol);
+            snprintf(text, sizeof(text), "%.*s%s=bogus value\n%s", (int)(at - b.base), b.base, f->name, eol);
             int text_kind = f->kind == F_NAME || f->kind == F_REASON || (f->kind == F_TEXT && f->max >= 11);
             if (!is_int(decode_text(rs, t, text, scratch, all[i].size), text_kind ? 0 : DOM_ECORRUPT))
                 printf("#   %s %s: %s\n", dom__rules_table_name(t), f->name, err);
@@ -599,8 +600,8 @@ static void test_meta(void)
         dom__record_buf_clear(&b);
         dom__meta_encode(&b, (dom__rules_meta_t)k, rs, 43);
         dom__record_decoder_t d = decoder(back);
-        if (dom__meta_decode(&d, (dom__rules_meta_t)k, b.p, b.len) != 0) {
-            printf("#   meta %s=%s: %s\n", dom__rules_meta_key((dom__rules_meta_t)k), b.p, err);
+        if (dom__meta_decode(&d, (dom__rules_meta_t)k, b.base, b.len) != 0) {
+            printf("#   meta %s=%s: %s\n", dom__rules_meta_key((dom__rules_meta_t)k), b.base, err);
             round = 0;
         }
     }
@@ -611,7 +612,7 @@ static void test_meta(void)
     is_int(back->default_class, rs->default_class);
     dom__record_buf_clear(&b);
     dom__meta_encode(&b, DOM__META_FORMAT, rs, 0);
-    is_str(b.p, DOM__RULES_FORMAT);
+    is_str(b.base, DOM__RULES_FORMAT);
 
     static const struct {
         dom__rules_meta_t key;

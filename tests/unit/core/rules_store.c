@@ -21,13 +21,13 @@
 
 #define FIXTURES DOM_SOURCE_DIR "/tests/fixtures/rules"
 
-static void quiet(void *ctx, const char *file, size_t line, size_t col, const char *message)
+static void quiet(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
 {
 }
 
 static dom_ruleset_t *parse(const char *dir)
 {
-    dom_rules_diag_t diag = {quiet, NULL, 0, 0};
+    dom_diag_t diag = {quiet, NULL, 0, 0};
     dom_ruleset_t *rs = NULL;
     dom_rules_parse_dir(dir, &diag, &rs);
     return rs;

@@ -1,33 +1,24 @@
-/* Tests src/gateway/config.c: the good config, each kind of error with file:line:col, paths, suffixes. */
+/*
+ * Tests src/gateway/config/: the good config, each kind of error with file:line:col, paths, suffixes,
+ * every error in one run, what SIGHUP applies, and that docs/config.md lists every key.
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "domicile/rules.h"
 #include "gateway/config.h"
 #include "test.h"
-
-struct recorded {
-    char text[8192];
-    size_t n;
-};
-
-static void record(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
-{
-    struct recorded *r = ctx;
-    size_t off = strlen(r->text);
-    snprintf(r->text + off, sizeof(r->text) - off, "%s:%zu:%zu: %s%s\n", file, line, col, is_warning ? "warning: " : "",
-             message);
-    ++r->n;
-}
+#include "test_diag.h"
 
 static struct recorded rec;
-static dom_config_diag_t diag;
+static dom_diag_t diag;
 
 static int load(const char *yaml, dom_config_t **cfg)
 {
     memset(&rec, 0, sizeof(rec));
-    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    diag = (dom_diag_t){record, &rec, 0, 0};
     return dom_config_load_buffer("t.yaml", "/etc/domicile", yaml, strlen(yaml), cfg, &diag);
 }
 
@@ -48,7 +39,7 @@ static void test_example(void)
 {
     dom_config_t *cfg = NULL;
     memset(&rec, 0, sizeof(rec));
-    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    diag = (dom_diag_t){record, &rec, 0, 0};
     int ret = dom_config_load(DOM_SOURCE_DIR "/examples/domicile.yaml", &cfg, &diag);
     is_int(ret, 0);
     if (cfg == NULL) {
@@ -79,6 +70,7 @@ static void test_example(void)
     is_int(cfg->limits.upstream_timeout_ms, 30000);
     is_int(cfg->limits.drain_timeout_ms, 10000);
     is_int(cfg->expose_decision_headers, 1);
+    is_int(cfg->forward_trailers, 0); /* off unless the file says so */
     is_int(cfg->n_anonymize_strip_headers, 2);
     is_str(cfg->anonymize_strip_headers[1], "x-device-id");
     is_int(cfg->n_clusters, 2);
@@ -99,7 +91,7 @@ static void test_values(void)
                         "listen:\n"
                         "  - address: \"[::]:443\"\n"
                         "    tls: { certificate: /abs/c.pem, key: k.pem }\n"
-                        "    proxy_protocol: yes\n"
+                        "    proxy_protocol: true\n"
                         "  - \"*:80\"\n",
                    &cfg);
     /* BASE already has listen: duplicate key */
@@ -110,7 +102,7 @@ static void test_values(void)
                "listen:\n"
                "  - address: \"[::]:443\"\n"
                "    tls: { certificate: /abs/c.pem, key: k.pem }\n"
-               "    proxy_protocol: yes\n"
+               "    proxy_protocol: true\n"
                "  - \"*:80\"\n"
                "limits: { max_body: 512k, upstream_timeout: 1500ms, drain_timeout: 2m,\n"
                "          class_max_body: { telemetry: 2G, account: 100 } }\n"
@@ -159,12 +151,47 @@ static void test_values(void)
     dom_config_free(cfg);
 }
 
+/* The keys of the request bounds: defaults, values, and [] for "refuse no method". */
+static void test_request_keys(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE, &cfg), 0);
+    if (cfg != NULL) {
+        is_int(cfg->limits.max_headers, DOM_DEFAULT_MAX_HEADERS);
+        is_int(cfg->limits.max_header_bytes, DOM_DEFAULT_MAX_HEADER_BYTES);
+        is_int(cfg->limits.proxy_header_timeout_ms, 5000);
+        ok(cfg->refuse_methods == NULL); /* the default set */
+        is_int(cfg->paths, DOM_PATHS_STRICT);
+        is_int(cfg->audit.required, 0);
+    }
+    dom_config_free(cfg);
+    is_int(load(BASE "refuse_methods: []\npaths: canonicalize\nlimits: { max_headers: 50, max_header_bytes: 8k }\n"
+                     "listen: [{ address: \"127.0.0.1:1\", proxy_protocol: true }]\n",
+                &cfg),
+           DOM_ECONFIG); /* listen twice */
+    is_int(
+        load(
+            "rules: r.mdb\nrefuse_methods: []\npaths: canonicalize\nlimits: { max_headers: 50, max_header_bytes: 8k }\n"
+            "listen: [{ address: \"127.0.0.1:1\", proxy_protocol: true }]\n",
+            &cfg),
+        0);
+    if (cfg != NULL) {
+        ok(cfg->refuse_methods != NULL && cfg->refuse_methods[0] == NULL); /* refuse none */
+        is_int(cfg->paths, DOM_PATHS_CANONICALIZE);
+        is_int(cfg->limits.max_headers, 50);
+        is_int(cfg->limits.max_header_bytes, 8192);
+        ok(strstr(rec.text, "t.yaml:5:10: warning: listener 127.0.0.1:1 has proxy_protocol: true but trusted_proxies "
+                            "is empty") != NULL);
+    }
+    dom_config_free(cfg);
+}
+
 static void test_errors(void)
 {
     expect_error("listen: [\"127.0.0.1:8080\"]\nrules: [a\n", "t.yaml:3:1: ");
     expect_error(BASE "thread: 2\n", "t.yaml:3:1: unknown key \"thread\" in the configuration");
     expect_error(BASE "threads: 0\n", "t.yaml:3:10: threads must be a number from 1 to");
-    expect_error(BASE "threads: [1]\n", "t.yaml:3:10: threads must be a scalar");
+    expect_error(BASE "threads: [1]\n", "t.yaml:3:10: threads must be a single value, not a list");
     expect_error("rules: r.mdb\nlisten: [\"127.0.0.1\"]\n", "t.yaml:2:10: bad listen address \"127.0.0.1\"");
     expect_error("rules: r.mdb\nlisten: [\"::1:80\"]\n", "t.yaml:2:10: bad listen address");
     expect_error("rules: r.mdb\nlisten: [\"127.0.0.1:0\"]\n", "port must be a number from 1 to 65535");
@@ -198,6 +225,24 @@ static void test_errors(void)
     expect_error(BASE "pins: { header: \"bad header\" }\n", "is not a valid header name");
     expect_error(BASE "pins: { key: k }\n", "unknown key \"key\" in pins");
     expect_error(BASE "expose_decision_headers: maybe\n", "must be true or false");
+    expect_error(BASE "expose_decision_headers: yes\n",
+                 "t.yaml:3:26: expose_decision_headers must be true or false, not \"yes\"");
+    expect_error(BASE "expose_decision_headers: True\n", "must be true or false, not \"True\"");
+    expect_error(BASE "limits: { max_headers: 7 }\n",
+                 "t.yaml:3:24: limits.max_headers must be a number from 8 to 10000");
+    expect_error(BASE "limits: { max_header_bytes: 512 }\n", "limits.max_header_bytes must be from 1k to 16m");
+    expect_error(BASE "limits: { proxy_header_timeout: 2m }\n", "limits.proxy_header_timeout must be from 1ms to 60s");
+    expect_error(BASE "refuse_methods: [TRACE, \"BAD METHOD\"]\n",
+                 "t.yaml:3:25: refuse_methods entry \"BAD METHOD\" is not an HTTP method");
+    expect_error(BASE "paths: loose\n", "paths must be strict or canonicalize, not \"loose\"");
+    expect_error(BASE "audit: { required: true }\n", "t.yaml:3:8: audit.required: true needs audit.path");
+    expect_error(BASE "consent_headr: x\n",
+                 "t.yaml:3:1: unknown key \"consent_headr\" in the configuration; did you mean \"consent_header\"?");
+    expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8, country: US-XX }]\n",
+                 "country \"US-XX\" is not in ISO 3166-2:US");
+    expect_error(BASE "overrides: [{ cidr: 10.0.0.0/8, jurisdiction: \"EU GDPR\" }]\n",
+                 "jurisdiction \"EU GDPR\" must be");
+    expect_error(BASE "forward_trailers: sometimes\n", "forward_trailers must be true or false");
     expect_error(BASE "anonymize_strip_headers: [\"x:y\"]\n", "is not a valid header name");
     expect_error(BASE "admin: { listen: nowhere }\n", "bad admin.listen address");
     expect_error(BASE "clusters: [{ name: a, region: r, nodes: [\"ftp://x\"] }]\n",
@@ -212,12 +257,164 @@ static void test_errors(void)
                       "  - { name: a, region: s, nodes: [\"http://y\"] }\n",
                  "t.yaml:5:5: cluster name \"a\" is used twice (first at line 4)");
     expect_error(BASE "---\nthreads: 1\n", "only one YAML document");
-    expect_error(BASE "consent_header: \"a\\0b\"\n", "contains a NUL character");
+    expect_error(BASE "consent_header: \"a\\0b\"\n", "consent_header contains a NUL byte");
 
     /* several errors are all reported, not only the first */
     dom_config_t *cfg;
     load(BASE "threads: x\nfoo: 1\nlimits: { max_body: q }\n", &cfg);
     is_int(diag.errors, 3);
+}
+
+/* Every error of a file in one run, each at its own file:line:col: no first error hides the others. */
+static void test_all_errors(void)
+{
+    static const char text[] = "listen:\n"                                             /* 1 */
+                               "  - address: \"127.0.0.1:8080\"\n"                     /* 2 */
+                               "    proxy_protocol: yes\n"                             /* 3 */
+                               "rules: r.mdb\n"                                        /* 4 */
+                               "thread: 2\n"                                           /* 5 */
+                               "limits: { max_body: lots }\n"                          /* 6 */
+                               "overrides: [{ cidr: 10.0.0.0/8, country: ZZ }]\n"      /* 7 */
+                               "clusters:\n"                                           /* 8 */
+                               "  - { name: a, region: mars, nodes: [\"ftp://x\"] }\n" /* 9 */
+                               "audit: { client_address: hash, path: a.log }\n"        /* 10 */
+                               "geo: { shape: round }\n";                              /* 11 */
+    static const char *const want[] = {
+        ":3:21: proxy_protocol must be true or false, not \"yes\"",
+        ":5:1: unknown key \"thread\" in the configuration; did you mean \"threads\"? (expected one of: threads,",
+        ":6:21: limits.max_body \"lots\" is not a size",
+        ":7:42: country \"ZZ\" must be an ISO 3166-1 code (DE) or ISO 3166-2 code (US-CA)",
+        ":9:38: bad node URL \"ftp://x\": a node URL starts with http:// or https://",
+        ":10:38: audit.client_address: hash needs audit.hash_key_file (a secret key)",
+        ":11:15: geo.shape must be auto, geoip2 or flat, not \"round\"",
+        /* and, from the same run, what needs the rules: the cluster's region */
+        ":9:24: cluster \"a\": the rules know no storage region \"mars\" (they know: eu-central,",
+    };
+    char dir[] = "/tmp/domcfgXXXXXX", path[300];
+    ok(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/gw.yaml", dir);
+    FILE *fp = fopen(path, "w");
+    fputs(text, fp);
+    fclose(fp);
+
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_diag_t){record, &rec, 0, 0};
+    dom_config_t *cfg = NULL;
+    is_int(dom_config_load_partial(path, &cfg, &diag), DOM_ECONFIG);
+    ok(cfg != NULL); /* what parsed, to go on checking with */
+    dom_ruleset_t *rules = NULL;
+    struct recorded rules_rec = {"", 0};
+    dom_diag_t quiet = {record, &rules_rec, 0, 0};
+    is_int(dom_rules_parse_dir(DOM_SOURCE_DIR "/tests/fixtures/rules/good", &quiet, &rules), 0);
+    if (cfg != NULL && rules != NULL)
+        is_int(dom_config_check_regions(cfg, rules, &diag), 1);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); ++i) {
+        char needle[400];
+        snprintf(needle, sizeof(needle), "%s%s", path, want[i]);
+        if (!ok(strstr(rec.text, needle) != NULL))
+            printf("#   want \"%s\" in:\n%s", needle, rec.text);
+    }
+    is_int(diag.errors, sizeof(want) / sizeof(want[0]));
+    dom_ruleset_release(rules);
+    dom_config_free(cfg);
+
+    /* the same file through dom_config_load: the same errors, and no config */
+    memset(&rec, 0, sizeof(rec));
+    diag = (dom_diag_t){record, &rec, 0, 0};
+    cfg = (dom_config_t *)1;
+    is_int(dom_config_load(path, &cfg, &diag), DOM_ECONFIG);
+    ok(cfg == NULL);
+    is_int(diag.errors, sizeof(want) / sizeof(want[0]) - 1);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* What SIGHUP would do with a new file, as the tables say. */
+struct changes {
+    char live[1024], restart[1024];
+};
+
+static void on_change(void *ctx, const char *key, int live, const char *note)
+{
+    struct changes *c = ctx;
+    char *list = live ? c->live : c->restart;
+    size_t off = strlen(list);
+    snprintf(list + off, sizeof(c->live) - off, "%s%s", off ? " " : "", key);
+}
+
+static void test_reload_classes(void)
+{
+    dom_config_t *run = NULL, *next = NULL;
+    is_int(load(BASE "threads: 2\nlimits: { max_body: 1m, upstream_timeout: 10s }\npins: { header: x-pin }\n"
+                     "clusters: [{ name: a, region: r, nodes: [\"http://x\"] }]\n",
+                &run),
+           0);
+    is_int(load(BASE "threads: 3\nlimits: { max_body: 2m, upstream_timeout: 10s, h2_max_resets: 5 }\n"
+                     "pins: { header: y-pin }\ngeo: { database: g.mmdb, shape: flat }\ntrusted_proxies: [10.0.0.0/8]\n"
+                     "clusters: [{ name: a, region: r, nodes: [\"http://y\"] }]\n",
+                &next),
+           0);
+    if (run == NULL || next == NULL)
+        return;
+    struct changes c = {"", ""};
+    is_int(dom_config_compare(run, run, next, on_change, &c), 0);
+    is_str(c.live, "trusted_proxies geo.shape pins.header limits.h2_max_resets");
+    is_str(c.restart, "threads geo.database limits.max_body clusters");
+    /* what cannot apply now is put back: the running body limit and no geo database */
+    is_int(next->limits.max_body, 1 << 20);
+    ok(next->geo.database == NULL);
+    ok(dom_config_same("limits", run, next) == 0); /* h2_max_resets differs */
+    ok(dom_config_same("limits.max_body", run, next));
+    ok(dom_config_same("overrides", run, next));
+    ok(!dom_config_same("geo", run, next));
+    ok(!dom_config_same("no.such.key", run, next));
+    /* a lower body limit applies */
+    dom_config_t *lower = NULL;
+    is_int(load(BASE "threads: 2\nlimits: { max_body: 4k, upstream_timeout: 10s }\npins: { header: x-pin }\n"
+                     "clusters: [{ name: a, region: r, nodes: [\"http://x\"] }]\n",
+                &lower),
+           0);
+    struct changes c2 = {"", ""};
+    if (lower != NULL)
+        is_int(dom_config_compare(run, run, lower, on_change, &c2), 0);
+    is_str(c2.live, "limits.max_body");
+    is_str(c2.restart, "");
+    dom_config_free(lower);
+    dom_config_free(run);
+    dom_config_free(next);
+}
+
+/* docs/config.md carries the table the config's own tables print: every key, and what SIGHUP does. */
+static void test_keys_documented(void)
+{
+    char *printed = NULL, *doc = NULL;
+    size_t printed_len = 0, doc_len = 0;
+    FILE *fp = open_memstream(&printed, &printed_len);
+    dom_config_keys_markdown(fp);
+    fclose(fp);
+    ok(strstr(printed, "| `clusters[].health.interval` | restart |\n") != NULL);
+    ok(strstr(printed, "| `pins.header` | live |\n") != NULL);
+    fp = fopen(DOM_SOURCE_DIR "/docs/config.md", "r");
+    ok(fp != NULL);
+    if (fp != NULL) {
+        FILE *out = open_memstream(&doc, &doc_len);
+        int c;
+        while ((c = fgetc(fp)) != EOF)
+            fputc(c, out);
+        fclose(out);
+        fclose(fp);
+        const char *begin = strstr(doc, "<!-- keys: begin"), *end = strstr(doc, "<!-- keys: end -->");
+        ok(begin != NULL && end != NULL);
+        if (begin != NULL && end != NULL) {
+            begin = strchr(begin, '\n') + 1;
+            int same = (size_t)(end - begin) == printed_len && memcmp(begin, printed, printed_len) == 0;
+            if (!ok(same))
+                printf("# docs/config.md is out of date: replace its keys table with `domicile serve --keys`:\n%s",
+                       printed);
+        }
+    }
+    free(printed);
+    free(doc);
 }
 
 /* Loads a config that must load; returns it (NULL printed) with its messages in rec. */
@@ -259,7 +456,7 @@ static void test_admin(void)
     ok(strstr(rec.text, "warning: admin.listen 0.0.0.0:9090 is not a loopback address: requests need the bearer "
                         "token of admin.token_file, which crosses the network in clear text; add admin.tls") != NULL);
     dom_config_free(cfg);
-    cfg = expect_load(BASE "admin:\n  listen: \"0.0.0.0:9090\"\n  open_probes: yes\n"
+    cfg = expect_load(BASE "admin:\n  listen: \"0.0.0.0:9090\"\n  open_probes: true\n"
                            "  tls: { certificate: c.pem, key: k.pem, client_ca: ca.pem }\n");
     if (cfg != NULL) {
         is_str(cfg->admin.tls_certificate, "/etc/domicile/c.pem");
@@ -277,7 +474,7 @@ static void test_admin(void)
     expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", tls: { certificate: c.pem } }\n",
                  "t.yaml:3:41: admin.tls needs certificate and key");
     expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", tls: { cert: c.pem, key: k } }\n",
-                 "unknown key \"cert\" in admin.tls (known: certificate, key, client_ca)");
+                 "unknown key \"cert\" in admin.tls (expected one of: certificate, key, client_ca)");
     expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", token: abc }\n", "unknown key \"token\" in admin");
     expect_error(BASE "admin: { listen: \"127.0.0.1:9090\", token_file: \"\" }\n", "admin.token_file is empty");
     expect_error(BASE "admin: { token_file: t }\n", "admin.token_file and admin.tls need admin.listen");
@@ -318,7 +515,7 @@ static void test_secrets(void)
     if (cfg == NULL)
         goto cleanup;
     memset(&rec, 0, sizeof(rec));
-    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    diag = (dom_diag_t){record, &rec, 0, 0};
     is_int(dom_config_check_secrets(cfg, &diag), 0);
     is_int(diag.warnings, 0);
     chmod(paths[0], 0640);
@@ -327,7 +524,7 @@ static void test_secrets(void)
     for (int i = 0; i < 3; ++i) {
         chmod(paths[i], 0666);
         memset(&rec, 0, sizeof(rec));
-        diag = (dom_config_diag_t){record, &rec, 0, 0};
+        diag = (dom_diag_t){record, &rec, 0, 0};
         is_int(dom_config_check_secrets(cfg, &diag), 1);
         static const int cols[] = {15, 38, 48}; /* where each path starts on its line */
         static const char *const what[] = {"pin keys", "audit.hash_key_file", "admin.token_file"};
@@ -337,7 +534,7 @@ static void test_secrets(void)
             printf("#   want \"%s\" in:\n%s", want, rec.text);
         chmod(paths[i], 0644);
         memset(&rec, 0, sizeof(rec));
-        diag = (dom_config_diag_t){record, &rec, 0, 0};
+        diag = (dom_diag_t){record, &rec, 0, 0};
         is_int(dom_config_check_secrets(cfg, &diag), 0);
         is_int(diag.warnings, 1);
         ok(strstr(rec.text, "warning: ") != NULL && strstr(rec.text, "mode 0644 lets every user read it") != NULL);
@@ -346,7 +543,7 @@ static void test_secrets(void)
     /* a missing file is its loader's to report */
     unlink(paths[2]);
     memset(&rec, 0, sizeof(rec));
-    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    diag = (dom_diag_t){record, &rec, 0, 0};
     is_int(dom_config_check_secrets(cfg, &diag), 0);
     is_int(diag.errors + diag.warnings, 0);
 cleanup:
@@ -360,7 +557,7 @@ static void test_files(void)
 {
     dom_config_t *cfg = (dom_config_t *)1;
     memset(&rec, 0, sizeof(rec));
-    diag = (dom_config_diag_t){record, &rec, 0, 0};
+    diag = (dom_diag_t){record, &rec, 0, 0};
     is_int(dom_config_load("/nonexistent/domicile.yaml", &cfg, &diag), DOM_EIO);
     ok(cfg == NULL);
     ok(strstr(rec.text, "/nonexistent/domicile.yaml:0:0: cannot open") != NULL);
@@ -457,15 +654,103 @@ static void test_h2_limits(void)
     expect_error(BASE "limits: { h2_max_resets: -1 }\n", "limits.h2_max_resets (0 = off) must be a number from 0");
 }
 
+static void test_forward_trailers(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE "forward_trailers: true\n", &cfg), 0);
+    ok(cfg != NULL && cfg->forward_trailers == 1);
+    dom_config_free(cfg);
+    cfg = NULL;
+    is_int(load(BASE, &cfg), 0);
+    ok(cfg != NULL && cfg->forward_trailers == 0);
+    dom_config_free(cfg);
+}
+
+/* clusters[].upstream and a node's own upstream: node over cluster over defaults, checks, SIGHUP says restart */
+static void test_upstream(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE "threads: 2\nlimits: { upstream_timeout: 7s }\n"
+                     "clusters:\n"
+                     "  - name: a\n    region: r\n"
+                     "    upstream: { max_connections: 8, queue_timeout: 250ms, tls_ca: ca.pem }\n"
+                     "    nodes:\n"
+                     "      - \"https://n1.internal\"\n"
+                     "      - url: \"https://n2.internal:8443\"\n"
+                     "        upstream: { max_connections: 4, first_byte_timeout: 1s, tls_ca: /etc/n2.pem }\n",
+                &cfg),
+           0);
+    if (!ok(cfg != NULL && cfg->n_clusters == 1 && cfg->clusters[0].n_nodes == 2))
+        goto cleanup;
+    const dom_config_upstream_t *u1 = &cfg->clusters[0].nodes[0].upstream, *u2 = &cfg->clusters[0].nodes[1].upstream;
+    is_int(u1->max_connections, 8);
+    is_int(u1->queue_timeout_ms, 250);
+    is_int(u1->connect_timeout_ms, 7000); /* limits.upstream_timeout */
+    is_int(u1->keepalive_timeout_ms, 2000);
+    is_str(u1->tls_ca, "/etc/domicile/ca.pem");
+    is_int(u2->max_connections, 4);
+    is_int(u2->first_byte_timeout_ms, 1000);
+    is_int(u2->idle_timeout_ms, 7000);
+    is_int(u2->queue_timeout_ms, 250); /* the cluster's */
+    is_str(u2->tls_ca, "/etc/n2.pem");
+    is_str(cfg->clusters[0].nodes[1].url, "https://n2.internal:8443");
+    is_int(cfg->clusters[0].nodes[1].port, 8443);
+    /* defaults without any upstream key */
+    dom_config_free(cfg);
+    cfg = NULL;
+    is_int(load(BASE "clusters: [{ name: a, region: r, nodes: [\"http://x\"] }]\n", &cfg), 0);
+    if (ok(cfg != NULL)) {
+        is_int(cfg->clusters[0].nodes[0].upstream.max_connections, 256);
+        is_int(cfg->clusters[0].nodes[0].upstream.first_byte_timeout_ms, 30000);
+        ok(cfg->clusters[0].nodes[0].upstream.tls_ca == NULL);
+    }
+    expect_error(BASE "threads: 4\nclusters: [{ name: a, region: r, upstream: { max_connections: 2 }, nodes: "
+                      "[\"http://x\"] }]\n",
+                 "upstream.max_connections (2) must be at least threads (4)");
+    expect_error(BASE "clusters: [{ name: a, region: r, upstream: { max_connection: 2 }, nodes: [\"http://x\"] }]\n",
+                 "unknown key \"max_connection\" in upstream");
+    expect_error(BASE "clusters: [{ name: a, region: r, upstream: { idle_timeout: 0s }, nodes: [\"http://x\"] }]\n",
+                 "upstream.idle_timeout");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [{ upstream: { max_connections: 2 } }] }]\n",
+                 "a node needs a url");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [{ url: \"http://x/p\" }] }]\n", "no path");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [{ url: \"http://x\", weight: 2 }] }]\n",
+                 "unknown key \"weight\" in a node");
+    /* a changed upstream key is a cluster change: restart */
+    dom_config_t *next = NULL;
+    dom_config_free(cfg);
+    cfg = NULL;
+    is_int(load(BASE "clusters: [{ name: a, region: r, nodes: [\"http://x\"] }]\n", &cfg), 0);
+    is_int(load(BASE "clusters: [{ name: a, region: r, nodes: [{ url: \"http://x\", upstream: { queue_timeout: 1s } "
+                     "}] }]\n",
+                &next),
+           0);
+    if (cfg != NULL && next != NULL) {
+        struct changes c = {"", ""};
+        is_int(dom_config_compare(cfg, cfg, next, on_change, &c), 0);
+        is_str(c.restart, "clusters");
+        is_str(c.live, "");
+    }
+    dom_config_free(next);
+cleanup:
+    dom_config_free(cfg);
+}
+
 int main(void)
 {
     subtest("examples/domicile.yaml", test_example);
     subtest("values and suffixes", test_values);
+    subtest("request bounds", test_request_keys);
     subtest("errors with file:line:col", test_errors);
     subtest("files and relative paths", test_files);
+    subtest("every error in one run", test_all_errors);
+    subtest("what SIGHUP applies", test_reload_classes);
+    subtest("docs/config.md lists every key", test_keys_documented);
     subtest("admin listener", test_admin);
     subtest("secret files", test_secrets);
     subtest("instance", test_instance);
     subtest("HTTP/2 bounds inside libh2o", test_h2_limits);
+    subtest("forward_trailers", test_forward_trailers);
+    subtest("upstream keys per cluster and node", test_upstream);
     return done_testing();
 }

@@ -12,6 +12,7 @@
  * consent present or not, hostile paths, every method, header names in any case, client-sent
  * X-Domicile-* headers, and times on both sides of the rule set's staged versions.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>

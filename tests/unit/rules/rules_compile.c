@@ -16,13 +16,13 @@
 
 #define FIXTURES DOM_SOURCE_DIR "/tests/fixtures/rules"
 
-static void quiet(void *ctx, const char *file, size_t line, size_t col, const char *message)
+static void quiet(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
 {
 }
 
 static dom_ruleset_t *parse(const char *dir)
 {
-    dom_rules_diag_t diag = {quiet, NULL, 0, 0};
+    dom_diag_t diag = {quiet, NULL, 0, 0};
     dom_ruleset_t *rs = NULL;
     dom_rules_parse_dir(dir, &diag, &rs);
     return rs;
@@ -83,10 +83,10 @@ static int raw_is(raw_t *r, dom__rules_table_t table, const char *key, const dom
         printf("#   no %s record %s\n", dom__rules_table_name(table), key);
         return 0;
     }
-    if (v.mv_size == b->len && memcmp(v.mv_data, b->p != NULL ? b->p : "", b->len) == 0)
+    if (v.mv_size == b->len && memcmp(v.mv_data, b->base != NULL ? b->base : "", b->len) == 0)
         return 1;
     printf("#   %s record %s is \"%.*s\", want \"%s\"\n", dom__rules_table_name(table), key, (int)v.mv_size,
-           (const char *)v.mv_data, b->p != NULL ? b->p : "");
+           (const char *)v.mv_data, b->base != NULL ? b->base : "");
     return 0;
 }
 

@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include "test.h"
 #include "domicile/rules.h"
-#include "rules/iso3166.h"
 
 #define FIXTURES DOM_SOURCE_DIR "/tests/fixtures/rules"
 
@@ -21,17 +20,18 @@ typedef struct collected {
     size_t n;
 } collected_t;
 
-static void collect(void *ctx, const char *file, size_t line, size_t col, const char *message)
+static void collect(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message)
 {
     collected_t *c = ctx;
+    const char *warning = is_warning ? "warning: " : "";
     if (c->n >= 64)
         return;
     const char *base = strrchr(file, '/');
     base = base != NULL && line != 0 ? base + 1 : file;
     if (line == 0)
-        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s: %s", base, message);
+        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s: %s%s", base, warning, message);
     else
-        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s:%zu:%zu: %s", base, line, col, message);
+        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s:%zu:%zu: %s%s", base, line, col, warning, message);
 }
 
 static int64_t day(int y, int m, int d)
@@ -102,7 +102,7 @@ static const dom_jurisdiction_t *enforce_of(const dom_ruleset_t *rs, dom_rules_l
 static void test_good(void)
 {
     collected_t c = {.n = 0};
-    dom_rules_diag_t diag = {collect, &c, 0, 0};
+    dom_diag_t diag = {collect, &c, 0, 0};
     dom_ruleset_t *rs = NULL;
     is_int(dom_rules_parse_dir(FIXTURES "/good", &diag, &rs), DOM_OK);
     if (!ok(rs != NULL))
@@ -114,6 +114,8 @@ static void test_good(void)
     is_int(rs->n_jurisdictions, 9);
     is_int(strlen(rs->source_hash), 64);
     is_str(rs->classes[rs->default_class].name, "content");
+    /* no methods: section: WebDAV's reads */
+    is_str(rs->read_methods, DOM_DEFAULT_READ_METHODS);
 
     const dom_jurisdiction_t *j, *rep;
     /* the country rule has not started yet: the group rule applies */
@@ -192,7 +194,7 @@ static void test_hash(void)
     if (!ok(mkdtemp(dir) != NULL))
         return;
     copy_yaml(FIXTURES "/good", dir);
-    dom_rules_diag_t diag = {collect, &(collected_t){.n = 0}, 0, 0};
+    dom_diag_t diag = {collect, &(collected_t){.n = 0}, 0, 0};
     dom_ruleset_t *a = NULL, *b = NULL, *c = NULL;
     dom_rules_parse_dir(FIXTURES "/good", &diag, &a);
     dom_rules_parse_dir(dir, &diag, &b);
@@ -209,6 +211,28 @@ static void test_hash(void)
     dom_ruleset_release(a);
     dom_ruleset_release(b);
     dom_ruleset_release(c);
+    remove_dir(dir);
+}
+
+/* methods: { read, write } in _classes.yaml: the reads it names, nothing else; undeclared methods write */
+static void test_methods(void)
+{
+    char dir[] = "/tmp/dom-rules-methods-XXXXXX", p[1100];
+    if (!ok(mkdtemp(dir) != NULL))
+        return;
+    copy_yaml(FIXTURES "/good", dir);
+    snprintf(p, sizeof(p), "%s/_classes.yaml", dir);
+    FILE *fp = fopen(p, "a");
+    fputs("methods:\n  read: [PROPFIND, GET, PROPFIND]\n  write: [MKCOL, MOVE]\n", fp);
+    fclose(fp);
+    dom_ruleset_t *rs = NULL;
+    dom_diag_t diag = {0};
+    is_int(dom_rules_parse_dir(dir, &diag, &rs), DOM_OK);
+    is_str(rs != NULL ? rs->read_methods : NULL, "PROPFIND"); /* GET is always a read; repeats once */
+    ok(rs != NULL && dom_ruleset_method_is_read(rs, "PROPFIND", 8));
+    ok(rs != NULL && !dom_ruleset_method_is_read(rs, "REPORT", 6)); /* not declared: a write */
+    ok(rs != NULL && !dom_ruleset_method_is_read(rs, "MKCOL", 5));
+    dom_ruleset_release(rs);
     remove_dir(dir);
 }
 
@@ -232,7 +256,7 @@ static void test_broken_case(const char *name)
         fclose(fp);
 
     collected_t c = {.n = 0};
-    dom_rules_diag_t diag = {collect, &c, 0, 0};
+    dom_diag_t diag = {collect, &c, 0, 0};
     dom_ruleset_t *rs = NULL;
     printf("# broken/%s\n", name);
     is_int(dom_rules_parse_dir(dir, &diag, &rs), DOM_ERULES);
@@ -286,7 +310,7 @@ static void test_broken(void)
 static void test_missing_dir(void)
 {
     collected_t c = {.n = 0};
-    dom_rules_diag_t diag = {collect, &c, 0, 0};
+    dom_diag_t diag = {collect, &c, 0, 0};
     dom_ruleset_t *rs = (dom_ruleset_t *)1;
     is_int(dom_rules_parse_dir("/nonexistent/rules", &diag, &rs), DOM_EIO);
     ok(rs == NULL);
@@ -296,7 +320,7 @@ static void test_missing_dir(void)
 static int parse_str(const char *name, const char *yaml, collected_t *c)
 {
     c->n = 0;
-    dom_rules_diag_t diag = {collect, c, 0, 0};
+    dom_diag_t diag = {collect, c, 0, 0};
     return dom_rules_parse_buffer(name, yaml, strlen(yaml), &diag);
 }
 
@@ -328,7 +352,7 @@ static void test_buffer(void)
     ok(parse_str("x.yaml", deep, &c) == DOM_ERULES);
     free(deep);
     {
-        dom_rules_diag_t diag = {collect, &c, 0, 0};
+        dom_diag_t diag = {collect, &c, 0, 0};
         is_int(dom_rules_parse_buffer("x.yaml", "a: b\0c: d\n", 10, &diag), DOM_ERULES);
         is_int(dom_rules_parse_buffer("x.yaml", "\xfe\xff\0a\0:", 6, &diag), DOM_ERULES);
     }
@@ -348,45 +372,20 @@ static void test_buffer(void)
         for (int i = 0; i < 500; ++i)
             off += (size_t)sprintf(many + off, "k%03d: 1\n", i);
         c.n = 0;
-        dom_rules_diag_t diag = {collect, &c, 0, 0};
+        dom_diag_t diag = {collect, &c, 0, 0};
         is_int(dom_rules_parse_buffer("x.yaml", many, off, &diag), DOM_ERULES);
         ok(diag.errors <= 201);
         free(many);
     }
 }
 
-static void test_iso(void)
-{
-    is_int(dom__iso_country_count(), 250);
-    ok(dom__iso_country_known("DE", 2));
-    ok(dom__iso_country_known("XK", 2));
-    ok(!dom__iso_country_known("XX", 2));
-    ok(!dom__iso_country_known("de", 2));
-    is_int(dom__iso_subdivision_check("US-CA", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("US-XX", 5), DOM__ISO_SUB_UNKNOWN);
-    is_int(dom__iso_subdivision_check("CA-QC", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("BR-SP", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("IN-KA", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("CN-GD", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("RU-MOW", 6), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("GB-SCT", 6), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("DE-BY", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("AU-NSW", 6), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("CH-ZH", 5), DOM__ISO_SUB_OK);
-    is_int(dom__iso_subdivision_check("CH-XY", 5), DOM__ISO_SUB_UNKNOWN);
-    is_int(dom__iso_subdivision_check("FR-75", 5), DOM__ISO_SUB_NO_TABLE);
-    is_int(dom__iso_subdivision_check("QQ-AB", 5), DOM__ISO_SUB_BAD_COUNTRY);
-    is_int(dom__iso_subdivision_check("US-ca", 5), DOM__ISO_SUB_MALFORMED);
-    is_int(dom__iso_subdivision_check("US-ABCD", 7), DOM__ISO_SUB_MALFORMED);
-}
-
 int main(void)
 {
     subtest("good rule set", test_good);
     subtest("source hash", test_hash);
+    subtest("methods", test_methods);
     subtest("broken rule sets", test_broken);
     subtest("missing directory", test_missing_dir);
     subtest("single buffers and hostile input", test_buffer);
-    subtest("ISO 3166", test_iso);
     return done_testing();
 }

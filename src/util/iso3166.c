@@ -6,7 +6,7 @@
  * readability; lookups only run at check time.
  */
 #include <string.h>
-#include "iso3166.h"
+#include "util/validate.h"
 
 static const char countries[] = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ "
                                 "BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ "
