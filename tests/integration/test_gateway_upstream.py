@@ -261,6 +261,11 @@ def https(t, d, rules, backends, de):
             t.ok(r.status == 503 and (r.json() or {}).get("reason") == "region_unavailable",
                  "https node with a %s certificate: 503, refused at the handshake" % name, r)
             t.eq(bad.count("/"), 0, "... and no request reached that node")
+            # the node's thread counts the failed handshake after the gateway has already answered: wait for it
+            try:
+                H.wait_until(lambda: bad.handshake_failures >= 1, 10, what="the node to see the failed handshake")
+            except H.TestFailure:
+                pass
             t.ok(bad.handshake_failures >= 1, "... whose TLS handshake the gateway broke off", bad.handshake_failures)
         stop(t, gw)
         bad.stop()
