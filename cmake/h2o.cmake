@@ -73,7 +73,8 @@ add_custom_command(
     VERBATIM)
 add_custom_target(h2o_evloop ALL DEPENDS "${_h2o_lib}")
 
-set(H2O_INCLUDE_DIRS "${_h2o_dir}/src/include")
+# picohttpparser (phr_*, exported by libh2o) for the upstream client's response parser: src/gateway/phr.h
+set(H2O_INCLUDE_DIRS "${_h2o_dir}/src/include" "${_h2o_dir}/src/deps/picohttpparser")
 set(H2O_LINK_LIBRARIES "${_h2o_lib}" ssl crypto z ${CMAKE_DL_LIBS})
 message(STATUS "libh2o-evloop: Debian's h2o ${DOMICILE_H2O_VERSION} from ${_h2o_source} + patches/"
                "${DOMICILE_H2O_SKIP_PATCHES}")

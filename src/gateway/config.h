@@ -28,11 +28,28 @@ typedef struct dom_config_listener {
     dom_mark_t mark, tls_mark;
 } dom_config_listener_t;
 
+/**
+ * How the gateway talks to a node (docs/config.md, clusters[].upstream and a node's own upstream):
+ * a cluster's keys apply to its nodes, a node's own replace them key by key. After loading, every
+ * node has every value set (0 on a cluster means "not set there").
+ */
+typedef struct dom_config_upstream {
+    unsigned max_connections;       /* to the node, over all worker threads; default 256 */
+    uint64_t connect_timeout_ms;    /* TCP connect and TLS handshake; default limits.upstream_timeout */
+    uint64_t first_byte_timeout_ms; /* request sent → first byte of the answer; default limits.upstream_timeout */
+    uint64_t idle_timeout_ms;       /* longest silence while the answer streams in; default limits.upstream_timeout */
+    uint64_t keepalive_timeout_ms;  /* an unused kept-alive connection is closed after; default 2 s */
+    uint64_t queue_timeout_ms;      /* longest wait for a connection while max_connections are busy; default 5 s */
+    char *tls_ca;                   /* https:// nodes: PEM file of the CAs to trust; NULL = the system store */
+    dom_mark_t mark, tls_ca_mark;
+} dom_config_upstream_t;
+
 typedef struct dom_config_node {
-    char *url;     /* as written: "http://127.0.0.1:9101" */
-    int tls;       /* https:// */
-    char *host;    /* host name or address, without brackets */
-    uint16_t port; /* explicit or the scheme's default */
+    char *url;                      /* as written: "http://127.0.0.1:9101" */
+    int tls;                        /* https:// */
+    char *host;                     /* host name or address, without brackets */
+    uint16_t port;                  /* explicit or the scheme's default */
+    dom_config_upstream_t upstream; /* resolved: the node's own keys, else the cluster's, else the defaults */
     dom_mark_t mark;
 } dom_config_node_t;
 
@@ -51,6 +68,7 @@ typedef struct dom_config_cluster {
     char *region; /* a storage region of the rule set */
     dom_balance_t balance;
     dom_config_health_t health;
+    dom_config_upstream_t upstream; /* as written for the cluster (0 / NULL: not set) */
     dom_config_node_t *nodes;
     size_t n_nodes;
     dom_mark_t mark, region_mark;

@@ -55,6 +55,14 @@ void dom__forward_trailers(h2o_req_t *req, const dom_facts_config_t *fc)
         if (dom_facts_header(&b, t->name->base, t->name->len, t->value.base, t->value.len) == DOM_HEADER_DROP ||
             name_is(t->name, fc->pin_header) || name_is(t->name, fc->consent_header))
             continue;
+        if (h2o_iovec_is_token(t->name)) {
+            /* kept a token: forward.c drops hop-by-hop fields by token and joins cookies; framing and routing
+             * fields (content-length, host, expect, ...) are the gateway's own to write */
+            const h2o_token_t *token = (const h2o_token_t *)t->name;
+            if (!token->proxy_should_drop_for_req && !token->is_init_header_special)
+                h2o_add_header(&req->pool, &req->headers, token, NULL, t->value.base, t->value.len);
+            continue;
+        }
         h2o_add_header_by_str(&req->pool, &req->headers, t->name->base, t->name->len, 0, NULL, t->value.base,
                               t->value.len);
     }

@@ -16,6 +16,7 @@
 #include "domicile/policy.h"
 #include "domicile/rules.h"
 #include "gateway/config.h"
+#include "gateway/http1resp.h"
 #include "gateway/live.h"
 #include "gateway/metrics.h"
 
@@ -26,6 +27,8 @@ struct dom__admin;
 
 /* ---- upstream.c: clusters and nodes ---- */
 
+typedef struct dom__worker dom__worker_t;
+
 /**
  * Shared by all threads: the health of one node. `up` is read with a relaxed load per pick;
  * health.c flips it (active checks, passive marks from the workers).
@@ -34,20 +37,30 @@ typedef struct dom__node_health {
     int up; /* atomic; 1 = may receive requests */
     const dom_config_cluster_t *cluster;
     const dom_config_node_t *node;
+    SSL_CTX *ssl;                                           /* https:// nodes: verifies this node's certificate */
     unsigned passive_streak;                                /* consecutive failed requests (atomic) */
     int64_t passive_down_at;                                /* monotonic ms when passively marked down */
     uint64_t check_failures, passive_failures, transitions; /* atomic counters (off the fast path) */
 } dom__node_health_t;
 
-/** One node as one thread sees it: its own socket pool (pools need a loop for their timeout). */
+/** One node as one thread sees it: its own connections to it (forward.c), its own counts. */
 typedef struct dom__node {
     const dom_config_node_t *config;
     dom__node_health_t *health;
-    h2o_socketpool_t pool;
+    dom__worker_t *worker;
     h2o_url_t url;         /* for rewriting Location headers that point at the node */
     h2o_iovec_t authority; /* "host:port" */
     size_t outstanding;    /* requests of this thread in flight to this node */
     const char *cluster_name;
+    /* forward.c: this thread's connections to the node */
+    struct sockaddr_storage addr; /* a numeric host's address; addrlen 0: the name is resolved per connection */
+    socklen_t addrlen;
+    h2o_linklist_t idle;    /* kept-alive connections, the most recently used first */
+    h2o_linklist_t waiting; /* exchanges waiting for a connection (max_connections reached), oldest first */
+    size_t n_conns;         /* connections open or opening */
+    size_t max_conns;       /* this thread's share of upstream.max_connections */
+    h2o_timeout_t *connect_timeout, *first_byte_timeout, *idle_timeout, *keepalive_timeout, *queue_timeout;
+    h2o_timeout_entry_t kick; /* serves waiting exchanges one loop turn after a connection closed */
 } dom__node_t;
 
 typedef struct dom__cluster {
@@ -61,11 +74,17 @@ typedef struct dom__upstream {
     dom__cluster_t *clusters;
     dom_pick_cluster_t *view; /* region, balance, cursor; nodes' usable/outstanding refreshed per pick */
     size_t n_clusters;
+    h2o_timeout_t *timeouts; /* one per distinct duration the nodes use (h2o checks each list every loop turn) */
+    size_t n_timeouts, cap_timeouts;
 } dom__upstream_t;
 
-/** Builds one thread's view of the clusters; pools get `loop`'s timers. Errors: DOM_ENOMEM. */
-int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
-                       uint64_t keepalive_ms);
+/**
+ * Builds worker w's view of the clusters (w->index of n_workers: its share of each node's
+ * max_connections) with its loop's timeout lists. Errors: DOM_ENOMEM, DOM_EINVAL (a node URL h2o
+ * cannot parse).
+ */
+int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_health_t *health, dom__worker_t *w,
+                       size_t n_workers);
 
 /**
  * Picks a node for a route decision with dom_pick() (include/domicile/pick.h): each node's
@@ -77,6 +96,61 @@ int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_
 dom_pick_result_t dom__upstream_pick(dom__upstream_t *up, const dom_ruleset_t *rules, const dom_decision_t *d,
                                      const dom__node_t *const *skip, size_t n_skip, dom__node_t **node,
                                      const char **region);
+
+/* ---- forward.c: domicile's own HTTP/1.1 client to the nodes ---- */
+
+typedef struct dom__upconn dom__upconn_t;
+typedef struct dom__exchange dom__exchange_t;
+
+/** What the upstream client tells the handler about one exchange. */
+typedef struct dom__exchange_cbs {
+    /**
+     * Nothing of the request reached the node (connect refused or timed out, TLS failed): the handler
+     * may choose another node (set ex->node and call dom__forward_start again, from the loop) or answer.
+     */
+    void (*unreachable)(dom__exchange_t *ex, const char *why);
+    /**
+     * The exchange failed after the request may have reached the node, or waited too long for a
+     * connection (reason "node_busy"). responded = 0: the client got nothing yet and the handler must
+     * answer; 1: the node's answer was cut short and the client sees an error (RST_STREAM, closed
+     * connection). reason: node_busy, upstream_timeout, upstream_closed, upstream_invalid, upstream_incomplete.
+     */
+    void (*failed)(dom__exchange_t *ex, const char *reason, int responded);
+    /** The node's head is in req->res (status, headers, content length): the handler's last word before it goes out. */
+    void (*on_head)(dom__exchange_t *ex);
+} dom__exchange_cbs_t;
+
+/**
+ * One request's trip to a node, embedded in the request's state (req->pool). The handler fills the
+ * public part and calls dom__forward_start; dom__forward_dispose when the request goes away.
+ */
+struct dom__exchange {
+    h2o_req_t *req;
+    dom__node_t *node;
+    const dom__exchange_cbs_t *cbs;
+    const h2o_header_t *extra; /* request headers for this node only (region, Destination) */
+    size_t n_extra;
+    int resendable; /* a safe read: sent once more on a fresh connection if a kept-alive one closes unanswered */
+    /* private to forward.c */
+    h2o_generator_t generator;
+    dom__upconn_t *conn;
+    h2o_linklist_t waiting; /* in node->waiting */
+    h2o_timeout_entry_t wait_timer;
+    h2o_iovec_t head; /* the request head, built for head_node */
+    const dom__node_t *head_node;
+    int state, resent, keepalive, paused, sending, final_sent, body_failed, upstream_done;
+    dom__resp_body_t body;
+    size_t decoded;       /* bytes at the front of the connection's input already decoded */
+    size_t inflight;      /* bytes of `outbuf` handed to h2o_send, not yet acknowledged */
+    h2o_buffer_t *outbuf; /* body bytes being sent to the client */
+    h2o_buffer_t *rest;   /* the body's tail once the connection is released */
+};
+
+/** Sends ex->req to ex->node: a kept-alive connection, a new one, or a place in the node's queue. */
+void dom__forward_start(dom__exchange_t *ex);
+
+/** The request went away (its pool is being cleared): detaches from connections and queues. Safe if never started. */
+void dom__forward_dispose(dom__exchange_t *ex);
 
 /* ---- facts.c: steps 0-3 on an h2o request ---- */
 
@@ -94,8 +168,9 @@ void dom__request_facts(h2o_req_t *req, const dom_addr_t *peer, const dom_facts_
 /**
  * forward_trailers: appends the request's HTTP/2 trailer section (req->trailers, kept apart by patch 0008;
  * never a decision input) to the header section that goes upstream, without the fields no client may send
- * upstream (dom_facts_header's DOM_HEADER_DROP) and without pin and consent fields. h2o 2.2.5's upstream
- * client sends a buffered body with Content-Length, so it cannot send a trailer section of its own.
+ * upstream (dom_facts_header's DOM_HEADER_DROP), without pin and consent fields and without hop-by-hop,
+ * framing and routing fields. The upstream client (forward.c) sends the buffered body with Content-Length,
+ * so the trailers go in the header block it builds from req->headers.
  */
 void dom__forward_trailers(h2o_req_t *req, const dom_facts_config_t *fc);
 
@@ -115,7 +190,7 @@ int dom__expect_before_body(h2o_req_t *req);
 
 typedef struct dom__server dom__server_t;
 
-typedef struct dom__worker {
+struct dom__worker {
     h2o_context_t ctx; /* first: on_req finds the worker from req->conn->ctx */
     dom__server_t *server;
     size_t index;
@@ -134,10 +209,9 @@ typedef struct dom__worker {
     size_t open_connections;
     int draining, done;
     h2o_timeout_entry_t drain_check;
-    int pool_layout;                    /* handler.c: -1 not yet checked, 1 h2o's idle list readable, 0 not */
     h2o_timeout_t proxy_header_timeout; /* proxyproto_accept.c: limits.proxy_header_timeout */
     h2o_linklist_t proxy_pending;       /* connections whose PROXY header is still being read */
-} dom__worker_t;
+};
 
 struct dom__server {
     dom_config_t *config;
@@ -154,7 +228,7 @@ struct dom__server {
     dom__settings_t *settings; /* main thread only: the settings last published */
     h2o_globalconf_t globalconf;
     SSL_CTX **listener_ssl;     /* per listener, NULL for cleartext */
-    SSL_CTX *upstream_ssl;      /* for https:// nodes */
+    SSL_CTX **node_ssl;         /* per node (flattened like health), https:// nodes only (server.c) */
     SSL_CTX *admin_ssl;         /* admin.tls (with admin.tls.client_ca: verifies clients); NULL = cleartext */
     dom__node_health_t *health; /* flattened per cluster/node */
     dom__worker_t *workers;
@@ -244,13 +318,6 @@ void dom__respond_refusal(h2o_req_t *req, const dom__refusal_t *r);
 
 /** Sets status, reason and headers of a refusal and returns its JSON body (in the request pool). */
 h2o_iovec_t dom__refusal_prepare(h2o_req_t *req, const dom__refusal_t *r);
-
-/**
- * Arms a forwarded request so that h2o's own 502 for an unreachable node becomes `r`
- * (a JSON 503 with Retry-After); with echo_request_id (the client sent its own id) the
- * node's answer carries X-Request-Id r->request_id. Strings in r must live in the request pool.
- */
-void dom__respond_on_unreachable(h2o_req_t *req, const dom__refusal_t *r, int echo_request_id);
 
 /** The HTTP reason phrase of a status. */
 const char *dom__status_text(int status);

@@ -43,14 +43,13 @@ struct request_state {
     char country[3], subdivision[8];
     uint64_t decision_ns;
     struct timeval dispatched;
-    /* forwarding: deferred by one loop turn, then a connect of our own before h2o's proxy runs */
+    /* forwarding: deferred by one loop turn, then domicile's own upstream client (forward.c) */
     h2o_timeout_entry_t defer;           /* on the context's zero timeout */
-    h2o_timeout_entry_t connect_timeout; /* on the context's proxy io_timeout while connect_req is pending */
-    h2o_socketpool_connect_request_t *connect_req;
+    dom__exchange_t ex;                  /* the request's trip to its node */
+    h2o_header_t extra[2];               /* the node's request headers: region, Destination */
     dom__node_t *tried[MAX_TRIED_NODES]; /* nodes that refused this request's connect */
     size_t n_tried;
-    dom__refusal_t refusal; /* what the client gets if no node can be reached (strings in req->pool) */
-    int forwarded;
+    dom__refusal_t refusal;       /* what the client gets if no node can be reached (strings in req->pool) */
     int expose_decision_headers;  /* of the live settings on_req saw (the worker may swap them before forward) */
     int protocol;                 /* DOM__PROTO_*: the client's protocol, for step 7 */
     h2o_iovec_t destination;      /* MOVE, COPY: the canonical Destination path (in req->pool) */
@@ -158,12 +157,7 @@ static void request_state_dispose(void *p)
     struct request_state *st = p;
     if (h2o_timeout_is_linked(&st->defer))
         h2o_timeout_unlink(&st->defer);
-    if (h2o_timeout_is_linked(&st->connect_timeout))
-        h2o_timeout_unlink(&st->connect_timeout);
-    if (st->connect_req != NULL) {
-        h2o_socketpool_cancel_connect(st->connect_req);
-        st->connect_req = NULL;
-    }
+    dom__forward_dispose(&st->ex);
     record(st);
     if (st->node != NULL)
         --st->node->outstanding;
@@ -281,50 +275,20 @@ static uint64_t class_limit(const dom_config_t *cfg, const char *class_name)
     return cfg->limits.max_body;
 }
 
-/* Hands the request to h2o's proxy: the node accepted a connection of ours, which now waits in its pool. */
-static void forward(struct request_state *st)
-{
-    h2o_req_t *req = st->req;
-    dom__node_t *node = st->node;
-    h2o_iovec_t region = h2o_strdup(&req->pool, st->region, SIZE_MAX);
-    st->region = region.base;
-    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-domicile-region"), 0, NULL, region.base, region.len);
-    if (st->destination.base != NULL) {
-        /*
-         * the classified path, in the scheme of the node and the authority of the Host header it gets (h2o
-         * forwards the client's): WebDAV servers refuse a Destination naming another host than theirs
-         */
-        h2o_iovec_t dest = h2o_concat(&req->pool, node->url.scheme->name, h2o_iovec_init(H2O_STRLIT("://")),
-                                      req->authority, st->destination);
-        h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("destination"), 0, NULL, dest.base, dest.len);
-    }
-    if (st->expose_decision_headers)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, region.base,
-                              region.len);
-    /* a failure after this point (the node timed out, or closed before answering) may have seen part of the
-     * request: it becomes the client's 503, never a second send */
-    dom__respond_on_unreachable(req, &st->refusal, st->echo_request_id);
-
-    h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-    memset(ov, 0, sizeof(*ov));
-    ov->socketpool = &node->pool;
-    ov->location_rewrite.match = &node->url;
-    ov->location_rewrite.path_prefix = h2o_iovec_init(H2O_STRLIT("/"));
-    req->overrides = ov;
-    st->forwarded = 1;
-    gettimeofday(&st->dispatched, NULL);
-    h2o__proxy_process_request(req);
-}
-
 static void on_defer(h2o_timeout_entry_t *entry);
-static void pool_layout_check(dom__worker_t *w, h2o_socketpool_t *pool, int fd);
+
+/* names of the request headers the gateway adds per node (read-only, shared by the threads) */
+static h2o_iovec_t region_header_name = {H2O_STRLIT("x-domicile-region")};
+static h2o_iovec_t destination_header_name = {H2O_STRLIT("destination")};
 
 /*
- * The chosen node refused the connection (or did not answer it in time): nothing of the request was
- * sent, so it may go elsewhere in the decision's order. The node is marked down passively.
+ * The chosen node refused the connection (or did not answer it in time, or its TLS failed): nothing
+ * of the request was sent, so it may go elsewhere in the decision's order. The node is marked down
+ * passively.
  */
-static void connect_failed(struct request_state *st)
+static void on_unreachable(dom__exchange_t *ex, const char *why)
 {
+    struct request_state *st = H2O_STRUCT_FROM_MEMBER(struct request_state, ex, ex);
     dom__worker_t *w = st->worker;
     dom__node_t *node = st->node;
     DOM__COUNT(&w->metrics.upstream_connect_failures);
@@ -343,7 +307,7 @@ static void connect_failed(struct request_state *st)
         ++next->outstanding;
         st->node = next;
         st->region = region;
-        /* from the loop, not from inside the pool's callback */
+        /* from the loop, not from inside the client's callback */
         st->defer.cb = on_defer;
         h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &st->defer);
         return;
@@ -353,97 +317,87 @@ static void connect_failed(struct request_state *st)
     dom__respond_refusal(st->req, &st->refusal);
 }
 
-static void on_connect_timeout(h2o_timeout_entry_t *entry)
-{
-    struct request_state *st = H2O_STRUCT_FROM_MEMBER(struct request_state, connect_timeout, entry);
-    if (st->connect_req != NULL) {
-        h2o_socketpool_cancel_connect(st->connect_req);
-        st->connect_req = NULL;
-    }
-    connect_failed(st);
-}
-
-static void on_preconnect(h2o_socket_t *sock, const char *errstr, void *data)
-{
-    struct request_state *st = data;
-    st->connect_req = NULL;
-    if (h2o_timeout_is_linked(&st->connect_timeout))
-        h2o_timeout_unlink(&st->connect_timeout);
-    if (errstr != NULL) {
-        connect_failed(st);
-        return;
-    }
-    /*
-     * h2o 2.2.5's proxy takes its connection from the pool and cannot be handed one: the socket goes back
-     * to the node's pool (this thread's own) idle, and the proxy's connect, right below on the same thread,
-     * takes an idle socket from it without waiting.
-     */
-    int fd = st->worker->pool_layout == 0 ? -1 : h2o_socket_get_fd(sock);
-    if (h2o_socketpool_return(&st->node->pool, sock) == 0 && st->worker->pool_layout == -1)
-        pool_layout_check(st->worker, &st->node->pool, fd);
-    forward(st);
-}
-
 /*
- * The head of h2o 2.2.5's private pool entry (lib/common/socketpool.c): the exported socket, then
- * its link in pool->_shared.sockets. Checked at run time (pool_layout_check) before it is trusted.
+ * The node may have seen the request but gave no usable answer (timeout, closed, invalid head), or no
+ * connection freed up in time: never sent again; the client gets the 503 refusal (which counts against
+ * the node's passive health like any 5xx). After the head (responded), the body broke off: the client's
+ * response ends with an error; the audit line says why. A node that answers is reachable: a cut body
+ * alone does not mark it down.
  */
-struct pool_entry_head {
-    h2o_socket_export_t sockinfo;
-    h2o_linklist_t link;
-};
-
-/* The entry the proxy's connect would take next: the head of the idle list (this thread's own pool). */
-static int idle_head_alive(h2o_socketpool_t *pool)
+static void on_failed(dom__exchange_t *ex, const char *reason, int responded)
 {
-    if (h2o_linklist_is_empty(&pool->_shared.sockets))
+    struct request_state *st = H2O_STRUCT_FROM_MEMBER(struct request_state, ex, ex);
+    st->reason = reason;
+    if (responded)
+        return;
+    dom__refusal_t r = st->refusal;
+    if (strcmp(reason, "node_busy") == 0)
+        r.reason = reason;
+    dom__respond_refusal(st->req, &r);
+}
+
+/* The node's head is in req->res: the gateway's own response headers join it. */
+static void on_head(dom__exchange_t *ex)
+{
+    struct request_state *st = H2O_STRUCT_FROM_MEMBER(struct request_state, ex, ex);
+    h2o_req_t *req = st->req;
+    if (st->expose_decision_headers)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-region"), 0, NULL, st->region,
+                              strlen(st->region));
+    /* A client that sent its own id gets it back on the node's answer (the node's copy is replaced). Not for
+     * generated ids: a unique value per response costs h2o 2.2.5's HPACK encoder about 3,900 instructions per
+     * HTTP/2 response (it indexes every new value and scans them all); refusals always carry the id. */
+    if (st->echo_request_id)
+        h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, st->request_id,
+                              strlen(st->request_id), 1);
+}
+
+static const dom__exchange_cbs_t exchange_cbs = {on_unreachable, on_failed, on_head};
+
+/* Safe reads, which the upstream client may send once more if a kept-alive connection closes unanswered. */
+static int resendable(const struct request_state *st)
+{
+    static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT", "SEARCH"};
+    if (st->d.access != DOM_ACCESS_READ || st->req->entity.len != 0)
         return 0;
-    struct pool_entry_head *e = H2O_STRUCT_FROM_MEMBER(struct pool_entry_head, link, pool->_shared.sockets.next);
-    char c;
-    /* the test h2o makes itself: nothing to read (no EOF, no stray bytes) means the node still holds it */
-    return recv(e->sockinfo.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); ++i)
+        if (strcmp(st->method, safe[i]) == 0)
+            return 1;
+    return 0;
 }
 
-/* After returning `fd` to the pool: it must be the tail entry's socket if the layout above is h2o's. */
-static void pool_layout_check(dom__worker_t *w, h2o_socketpool_t *pool, int fd)
+/* Sends the request to st->node: the headers of this node (its region, a WebDAV Destination on its scheme). */
+static void forward(struct request_state *st)
 {
-    if (h2o_linklist_is_empty(&pool->_shared.sockets)) {
-        w->pool_layout = -1;
-        return;
+    h2o_req_t *req = st->req;
+    dom__node_t *node = st->node;
+    size_t n = 0;
+    /* st->region is a name in the rules snapshot the request holds: it outlives the request's headers */
+    st->extra[n++] =
+        (h2o_header_t){.name = &region_header_name, .value = h2o_iovec_init(st->region, strlen(st->region))};
+    if (st->destination.base != NULL) {
+        /*
+         * the classified path, in the scheme of the node and the authority of the Host header it gets (the
+         * client's): WebDAV servers refuse a Destination naming another host than theirs
+         */
+        st->extra[n++] =
+            (h2o_header_t){.name = &destination_header_name,
+                           .value = h2o_concat(&req->pool, node->url.scheme->name, h2o_iovec_init(H2O_STRLIT("://")),
+                                               req->authority, st->destination)};
     }
-    struct pool_entry_head *e = H2O_STRUCT_FROM_MEMBER(struct pool_entry_head, link, pool->_shared.sockets.prev);
-    w->pool_layout = e->sockinfo.fd == fd ? 1 : 0;
-}
-
-static void start_connect(struct request_state *st)
-{
-    dom__worker_t *w = st->worker;
-    /*
-     * Our own connect costs an import, an export and a pool round trip per request. When the socket the
-     * proxy will take is an idle one, nothing can be refused: proxy at once. While the node's last
-     * requests succeeded (no passive failure streak) h2o's own liveness peek on that socket is enough:
-     * a second peek of ours would cost one more system call on every request. Once the node has failed,
-     * the head is checked first, and a dead one goes the long way, which drains the dead sockets and
-     * sees the refusal (a refused connect is retried elsewhere).
-     */
-    if (w->pool_layout == 1 && !h2o_linklist_is_empty(&st->node->pool._shared.sockets) &&
-        (__atomic_load_n(&st->node->health->passive_streak, __ATOMIC_RELAXED) == 0 ||
-         idle_head_alive(&st->node->pool))) {
-        forward(st);
-        return;
-    }
-    h2o_socketpool_connect(&st->connect_req, &st->node->pool, w->ctx.loop, &w->ctx.receivers.hostinfo_getaddr,
-                           on_preconnect, st);
-    /* a pooled socket answers at once (connect_req stays NULL); a new connection gets the upstream timeout */
-    if (st->connect_req != NULL) {
-        st->connect_timeout.cb = on_connect_timeout;
-        h2o_timeout_link(w->ctx.loop, &w->ctx.proxy.io_timeout, &st->connect_timeout);
-    }
+    st->ex.req = req;
+    st->ex.node = node;
+    st->ex.cbs = &exchange_cbs;
+    st->ex.extra = st->extra;
+    st->ex.n_extra = n;
+    st->ex.resendable = resendable(st);
+    st->dispatched = *h2o_get_timestamp(&st->worker->ctx, NULL, NULL);
+    dom__forward_start(&st->ex);
 }
 
 static void on_defer(h2o_timeout_entry_t *entry)
 {
-    start_connect(H2O_STRUCT_FROM_MEMBER(struct request_state, defer, entry));
+    forward(H2O_STRUCT_FROM_MEMBER(struct request_state, defer, entry));
 }
 
 /* The client's own X-Request-Id when it is a sane token (its response then carries it back), else a fresh one. */
@@ -642,7 +596,8 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     dom_addr_t peer;
     int have_peer = dom__peer_of(req, &peer);
     dom_request_facts_t facts;
-    dom__request_facts(req, have_peer ? &peer : NULL, &fc, (int64_t)time(NULL), &facts);
+    /* the loop's clock (ms, read once per turn) instead of a time() call per request */
+    dom__request_facts(req, have_peer ? &peer : NULL, &fc, (int64_t)(h2o_now(w->ctx.loop) / 1000), &facts);
     set_request_id(st, &facts);
     note_facts(st, &facts);
     if (w->server->audit != NULL)

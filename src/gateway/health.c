@@ -207,8 +207,8 @@ static void *checker_main(void *arg)
         int64_t started = dom__now_ms();
         if (cfg->path != NULL) {
             err[0] = '\0';
-            int healthy = dom__health_check_once(n->node->host, n->node->port, n->node->tls ? c->owner->ssl : NULL,
-                                                 cfg->path, cfg->timeout_ms, err, sizeof(err));
+            int healthy = dom__health_check_once(n->node->host, n->node->port, n->node->tls ? n->ssl : NULL, cfg->path,
+                                                 cfg->timeout_ms, err, sizeof(err));
             if (healthy) {
                 fail_streak = 0;
                 if (++ok_streak >= cfg->rise && !__atomic_load_n(&n->up, __ATOMIC_RELAXED))

@@ -290,6 +290,22 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
             "Requests sent to another node after a connect failure (nothing of them had been sent).",
             SUM(upstream_retries));
     counter(out, "domicile_upstream_5xx_total", "5xx responses from nodes.", SUM(upstream_5xx));
+    counter(out, "domicile_upstream_connections_opened_total", "Connections opened to nodes.",
+            SUM(upstream_connections));
+    counter(out, "domicile_upstream_reused_total", "Requests sent on a kept-alive connection.", SUM(upstream_reused));
+    counter(out, "domicile_upstream_queued_total",
+            "Requests that waited for a connection (a node's upstream.max_connections were busy).",
+            SUM(upstream_queued));
+    counter(out, "domicile_upstream_queue_timeouts_total",
+            "Requests answered 503 node_busy after upstream.queue_timeout.", SUM(upstream_queue_timeouts));
+    counter(out, "domicile_upstream_resent_total",
+            "Safe reads sent again on a fresh connection after a kept-alive one closed unanswered.",
+            SUM(upstream_resent));
+    counter(out, "domicile_upstream_failures_total",
+            "Requests sent to a node that gave no usable answer (timeout, closed, invalid head): 503 to the client.",
+            SUM(upstream_failures));
+    counter(out, "domicile_upstream_incomplete_total",
+            "Answers cut short after their head (the client's response ends with an error).", SUM(upstream_incomplete));
     counter(out, "domicile_h2_rapid_reset_connections_total",
             "HTTP/2 connections shut down for cancelling more streams than limits.h2_max_resets.",
             SUM(h2_reset_connections));

@@ -72,9 +72,17 @@ typedef struct dom__metrics {
     uint64_t malformed_forwarding; /* malformed client-address headers */
     uint64_t invalid_pins;
     uint64_t upstream_connect_failures, upstream_retries, upstream_5xx;
-    uint64_t h2_reset_connections;                 /* HTTP/2 connections cut for cancelling too many streams */
-    uint64_t by_protocol[4];                       /* requests by client protocol: DOM__PROTO_* */
-    uint64_t proxy_accepted[2][2];                 /* PROXY headers accepted: [version - 1][local] */
+    /* forward.c: the upstream client */
+    uint64_t upstream_connections;    /* opened */
+    uint64_t upstream_reused;         /* requests sent on a kept-alive connection */
+    uint64_t upstream_queued;         /* requests that waited for a connection (max_connections) */
+    uint64_t upstream_queue_timeouts; /* ... and got 503 node_busy */
+    uint64_t upstream_resent;         /* safe reads sent again after a kept-alive connection closed unanswered */
+    uint64_t upstream_failures;       /* no answer after the request went out (timeout, closed, invalid head) */
+    uint64_t upstream_incomplete;     /* answers cut short after their head (the client saw an error) */
+    uint64_t h2_reset_connections;    /* HTTP/2 connections cut for cancelling too many streams */
+    uint64_t by_protocol[4];          /* requests by client protocol: DOM__PROTO_* */
+    uint64_t proxy_accepted[2][2];    /* PROXY headers accepted: [version - 1][local] */
     uint64_t proxy_refused[DOM__PROXY_N_REFUSALS]; /* connections closed for their PROXY header (index 0 unused) */
 } dom__metrics_t;
 

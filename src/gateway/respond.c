@@ -69,6 +69,7 @@ static const char *message_for(const char *reason, int status)
         {"no_compliant_region",
          "This deployment has no storage cluster in any region where the rules allow this data to be stored."},
         {"region_unavailable", "No storage cluster is reachable in the regions the rules allow. Try again later."},
+        {"node_busy", "The storage node for this request is busy (all its connections are in use). Try again later."},
         {"body_too_large", "The request body is larger than this gateway accepts for this kind of data."},
         {"non_canonical_path", "The request path cannot be read the same way by every server (encoded slashes or dots, "
                                "control bytes, backslashes, '..' above the root): send it in plain form."},
@@ -211,66 +212,4 @@ void dom__respond_refusal(h2o_req_t *req, const dom__refusal_t *r)
 {
     h2o_iovec_t body = dom__refusal_prepare(req, r);
     h2o_send_inline(req, body.base, body.len);
-}
-
-/*
- * h2o's proxy answers a node it cannot reach with its own text/plain 502 ("Gateway
- * Error"). For a residency gateway that is "no cluster reachable in the allowed regions":
- * a JSON 503 with Retry-After, in the one shape. A prefilter sees the response when it
- * starts; an h2o-made 502 is recognised by its reason and its lone Content-Type header
- * (h2o_send_error_generic drops every other header), so an upstream's own 502 passes.
- */
-struct unreachable_filter {
-    h2o_req_prefilter_t super;
-    dom__refusal_t refusal;
-    int echo_request_id;
-};
-
-struct replace_body {
-    h2o_ostream_t super;
-    h2o_iovec_t body;
-    int sent;
-};
-
-static void replace_body_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
-                              h2o_send_state_t state)
-{
-    struct replace_body *rb = (void *)self;
-    if (h2o_send_state_is_in_progress(state) || rb->sent) {
-        h2o_ostream_send_next(self, req, NULL, 0, state);
-        return;
-    }
-    rb->sent = 1;
-    h2o_ostream_send_next(self, req, &rb->body, 1, state);
-}
-
-static void on_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
-{
-    struct unreachable_filter *f = (void *)self;
-    if (req->res.status == 502 && req->res.reason != NULL && strcmp(req->res.reason, "Gateway Error") == 0 &&
-        req->res.headers.size <= 1) {
-        req->res.headers = (h2o_headers_t){NULL, 0, 0};
-        struct replace_body *rb = (void *)h2o_add_ostream(req, sizeof(*rb), slot);
-        rb->super.do_send = replace_body_send;
-        rb->body = dom__refusal_prepare(req, &f->refusal);
-        rb->sent = 0;
-        req->res.content_length = rb->body.len;
-        slot = &rb->super.next;
-    } else if (f->echo_request_id && f->refusal.request_id != NULL) {
-        /* A client that sent its own id gets it back on the node's answer (the node's copy is replaced).
-         * Not for generated ids: a unique value per response costs h2o 2.2.5's HPACK encoder about
-         * 3,900 instructions per HTTP/2 response (it indexes every new value and scans them all);
-         * refusals always carry the id. */
-        h2o_set_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, f->refusal.request_id,
-                              strlen(f->refusal.request_id), 1);
-    }
-    h2o_setup_next_prefilter(self, req, slot);
-}
-
-void dom__respond_on_unreachable(h2o_req_t *req, const dom__refusal_t *r, int echo_request_id)
-{
-    struct unreachable_filter *f = (void *)h2o_add_prefilter(req, sizeof(*f));
-    f->super.on_setup_ostream = on_setup_ostream;
-    f->refusal = *r;
-    f->echo_request_id = echo_request_id;
 }

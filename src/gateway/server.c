@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,6 @@
 #include "gateway/health.h"
 #include "gateway/server.h"
 
-#define UPSTREAM_KEEPALIVE_MS 2000
 #define DRAIN_IDLE_CLOSE_MS 1000
 
 static int draining_flag, force_exit_flag;
@@ -95,6 +95,38 @@ static SSL_CTX *listener_ssl_ctx(const dom_config_listener_t *l, const char *fil
     SSL_CTX *ctx = server_ssl_ctx(l->tls_certificate, l->tls_key, &l->tls_mark, file, diag);
     if (ctx != NULL)
         h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols); /* h2, http/1.1 */
+    return ctx;
+}
+
+/*
+ * The client context of one https:// node: TLS 1.2 or later, the node's certificate verified against
+ * upstream.tls_ca or the system store, and OpenSSL itself checks that it names the node's host
+ * (a DNS name, or an IP address SAN for numeric hosts) before the handshake succeeds.
+ */
+static SSL_CTX *node_ssl_ctx(const dom_config_t *cfg, const dom_config_node_t *node, dom_diag_t *diag)
+{
+    const char *ca = node->upstream.tls_ca;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        report_ssl(diag, cfg->file, &node->mark, "TLS client context for", node->url);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if ((ca != NULL ? SSL_CTX_load_verify_locations(ctx, ca, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+        report_ssl(diag, cfg->file, ca != NULL ? &node->upstream.tls_ca_mark : &node->mark, "upstream.tls_ca",
+                   ca != NULL ? ca : "(system store)");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, node->host) != 1 &&
+        X509_VERIFY_PARAM_set1_host(param, node->host, 0) != 1) {
+        report_ssl(diag, cfg->file, &node->mark, "the host name of", node->url);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     return ctx;
 }
 
@@ -216,19 +248,16 @@ static size_t prepare(dom__server_t *srv, dom_diag_t *diag)
         if (cfg->listeners[i].tls_certificate != NULL)
             srv->listener_ssl[i] = listener_ssl_ctx(&cfg->listeners[i], cfg->file, diag);
 
-    int need_upstream_tls = 0;
+    /* https:// nodes: one client context each, which verifies that node's certificate (name or address) */
+    size_t n_nodes = 0;
     for (size_t i = 0; i < cfg->n_clusters; ++i)
-        for (size_t j = 0; j < cfg->clusters[i].n_nodes; ++j)
-            need_upstream_tls |= cfg->clusters[i].nodes[j].tls;
-    if (need_upstream_tls) {
-        /* upstream TLS verifies the node's certificate against the system store */
-        srv->upstream_ssl = SSL_CTX_new(TLS_client_method());
-        if (srv->upstream_ssl != NULL) {
-            SSL_CTX_set_min_proto_version(srv->upstream_ssl, TLS1_2_VERSION);
-            SSL_CTX_set_default_verify_paths(srv->upstream_ssl);
-            SSL_CTX_set_verify(srv->upstream_ssl, SSL_VERIFY_PEER, NULL);
-        }
-    }
+        n_nodes += cfg->clusters[i].n_nodes;
+    if ((srv->node_ssl = calloc(n_nodes ? n_nodes : 1, sizeof(SSL_CTX *))) == NULL)
+        return ++diag->errors;
+    for (size_t i = 0, k = 0; i < cfg->n_clusters; ++i)
+        for (size_t j = 0; j < cfg->clusters[i].n_nodes; ++j, ++k)
+            if (cfg->clusters[i].nodes[j].tls)
+                srv->node_ssl[k] = node_ssl_ctx(cfg, &cfg->clusters[i].nodes[j], diag);
     return diag->errors - before;
 }
 
@@ -337,7 +366,6 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
     dom_config_t *cfg = srv->config;
     w->server = srv;
     w->index = index;
-    w->pool_layout = -1;
     h2o_evloop_t *loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, loop, &srv->globalconf);
     w->queue = h2o_multithread_create_queue(loop);
@@ -349,8 +377,8 @@ static int init_worker(dom__server_t *srv, dom__worker_t *w, size_t index, char 
         return -1;
     }
     w->live = dom__live_acquire(&srv->live, &w->live_generation);
-    if (dom__upstream_init(&w->upstream, cfg, srv->health, loop, UPSTREAM_KEEPALIVE_MS) != 0) {
-        snprintf(err, errlen, "cannot set up upstream pools");
+    if (dom__upstream_init(&w->upstream, cfg, srv->health, w, cfg->threads) != 0) {
+        snprintf(err, errlen, "cannot set up the upstream nodes");
         return -1;
     }
     w->listeners = calloc(cfg->n_listeners, sizeof(*w->listeners));
@@ -391,13 +419,8 @@ static void setup_globalconf(dom__server_t *srv)
     gc->server_name = h2o_iovec_init(H2O_STRLIT("domicile"));
     uint64_t largest = dom_config_largest_body(cfg);
     gc->max_request_entity_size = largest > SIZE_MAX ? SIZE_MAX : (size_t)largest;
-    gc->proxy.io_timeout = cfg->limits.upstream_timeout_ms;
     dom__h2limits_apply(gc, cfg, stderr); /* header list, CONTINUATION, request bodies, Rapid Reset */
-    /* the handler rebuilds X-Forwarded-For / Forwarded / X-Forwarded-Proto from the resolved client */
-    gc->proxy.emit_x_forwarded_headers = 0;
-    gc->proxy.preserve_x_forwarded_proto = 1;
-    gc->proxy.emit_via_header = 0;
-    gc->proxy.ssl_ctx = srv->upstream_ssl;
+    /* h2o's proxy is not used: requests go upstream through forward.c, which rebuilds nothing the handler set */
     h2o_hostconf_t *host = h2o_config_register_host(gc, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
@@ -561,7 +584,7 @@ static int start_ops(dom__server_t *srv, size_t n_nodes)
             return -1;
         }
     }
-    if (dom__health_start(srv->health, n_nodes, srv->upstream_ssl, &srv->healthmon) != 0) {
+    if (dom__health_start(srv->health, n_nodes, NULL, &srv->healthmon) != 0) {
         fprintf(stderr, "domicile: cannot start health checks\n");
         return -1;
     }
@@ -582,6 +605,7 @@ static int serve(dom__server_t *srv)
             srv->health[k].up = 1;
             srv->health[k].cluster = &cfg->clusters[i];
             srv->health[k].node = &cfg->clusters[i].nodes[j];
+            srv->health[k].ssl = srv->node_ssl[k];
         }
     }
     srv->start_time = (int64_t)time(NULL);
@@ -742,7 +766,14 @@ cleanup:
         for (size_t i = 0; i < srv->config->n_listeners; ++i)
             SSL_CTX_free(srv->listener_ssl[i]);
     free(srv->listener_ssl);
-    SSL_CTX_free(srv->upstream_ssl);
+    if (srv->node_ssl != NULL && srv->config != NULL) {
+        size_t n_nodes = 0;
+        for (size_t i = 0; i < srv->config->n_clusters; ++i)
+            n_nodes += srv->config->clusters[i].n_nodes;
+        for (size_t k = 0; k < n_nodes; ++k)
+            SSL_CTX_free(srv->node_ssl[k]);
+    }
+    free(srv->node_ssl);
     SSL_CTX_free(srv->admin_ssl);
     OPENSSL_cleanse(srv->admin_token_sha256, sizeof(srv->admin_token_sha256));
     dom_config_free(srv->config);

@@ -1,6 +1,6 @@
 /*
  * Step 6, where to: from a route decision's ordered regions to one node. Each thread
- * holds its own copy of the clusters (socket pool, round-robin cursor, outstanding
+ * holds its own copy of the clusters (connections, round-robin cursor, outstanding
  * counts), so choosing takes no lock; only a node's health is shared (atomic flag).
  */
 #include <arpa/inet.h>
@@ -9,11 +9,24 @@
 #include <string.h>
 #include "gateway/gateway.h"
 
-static int node_init(dom__node_t *node, const dom_config_node_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
-                     uint64_t keepalive_ms)
+/* The worker's timeout list for a duration: nodes with the same value share one (h2o checks each list every turn). */
+static h2o_timeout_t *timeout_for(dom__upstream_t *up, h2o_loop_t *loop, uint64_t ms)
 {
+    for (size_t i = 0; i < up->n_timeouts; ++i)
+        if (up->timeouts[i].timeout == ms)
+            return &up->timeouts[i];
+    h2o_timeout_t *t = &up->timeouts[up->n_timeouts++]; /* capacity reserved for every node's five values */
+    h2o_timeout_init(loop, t, ms);
+    return t;
+}
+
+static int node_init(dom__upstream_t *up, dom__node_t *node, const dom_config_node_t *cfg, dom__node_health_t *health,
+                     dom__worker_t *w, size_t n_workers)
+{
+    h2o_loop_t *loop = w->ctx.loop;
     node->config = cfg;
     node->health = health;
+    node->worker = w;
     int v6 = strchr(cfg->host, ':') != NULL;
     size_t len = strlen(cfg->host) + 16;
     char *authority = malloc(len);
@@ -25,38 +38,48 @@ static int node_init(dom__node_t *node, const dom_config_node_t *cfg, dom__node_
                      h2o_iovec_init(H2O_STRLIT("/"))) != 0)
         return DOM_EINVAL;
 
-    /* Numeric hosts skip the resolver; names are resolved per new connection by h2o. */
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *sin = (void *)&ss;
-    struct sockaddr_in6 *sin6 = (void *)&ss;
+    /* Numeric hosts skip the resolver; names are resolved per new connection (h2o's resolver threads). */
+    memset(&node->addr, 0, sizeof(node->addr));
+    struct sockaddr_in *sin = (void *)&node->addr;
+    struct sockaddr_in6 *sin6 = (void *)&node->addr;
     if (inet_pton(AF_INET, cfg->host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
         sin->sin_port = htons(cfg->port);
-        h2o_socketpool_init_by_address(&node->pool, (void *)&ss, sizeof(*sin), cfg->tls, SIZE_MAX);
+        node->addrlen = sizeof(*sin);
     } else if (inet_pton(AF_INET6, cfg->host, &sin6->sin6_addr) == 1) {
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons(cfg->port);
-        h2o_socketpool_init_by_address(&node->pool, (void *)&ss, sizeof(*sin6), cfg->tls, SIZE_MAX);
-    } else {
-        h2o_socketpool_init_by_hostport(&node->pool, h2o_iovec_init(cfg->host, strlen(cfg->host)), cfg->port, cfg->tls,
-                                        SIZE_MAX);
+        node->addrlen = sizeof(*sin6);
     }
-    /* Must happen before the first connect: the pool's idle-close timer needs a loop. */
-    h2o_socketpool_set_timeout(&node->pool, loop, keepalive_ms);
+    h2o_linklist_init_anchor(&node->idle);
+    h2o_linklist_init_anchor(&node->waiting);
+    /* every worker holds its share of the node's connections: together never more than max_connections */
+    size_t max = cfg->upstream.max_connections;
+    node->max_conns = max / n_workers + (w->index < max % n_workers);
+    const dom_config_upstream_t *u = &cfg->upstream;
+    node->connect_timeout = timeout_for(up, loop, u->connect_timeout_ms);
+    node->first_byte_timeout = timeout_for(up, loop, u->first_byte_timeout_ms);
+    node->idle_timeout = timeout_for(up, loop, u->idle_timeout_ms);
+    node->keepalive_timeout = timeout_for(up, loop, u->keepalive_timeout_ms);
+    node->queue_timeout = timeout_for(up, loop, u->queue_timeout_ms);
     return 0;
 }
 
-int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_health_t *health, h2o_loop_t *loop,
-                       uint64_t keepalive_ms)
+int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_health_t *health, dom__worker_t *w,
+                       size_t n_workers)
 {
     memset(out, 0, sizeof(*out));
     if (cfg->n_clusters == 0)
         return 0;
-    /* Pools and clusters live as long as the process: requests may still hold them at exit. */
+    size_t n_nodes = 0;
+    for (size_t i = 0; i < cfg->n_clusters; ++i)
+        n_nodes += cfg->clusters[i].n_nodes;
+    /* Clusters, nodes and timeout lists live as long as the process: requests may still hold them at exit. */
     dom__cluster_t *clusters = calloc(cfg->n_clusters, sizeof(*clusters));
     dom_pick_cluster_t *view = calloc(cfg->n_clusters, sizeof(*view));
-    if (clusters == NULL || view == NULL)
+    out->cap_timeouts = 5 * n_nodes;
+    out->timeouts = calloc(out->cap_timeouts, sizeof(*out->timeouts));
+    if (clusters == NULL || view == NULL || out->timeouts == NULL)
         return DOM_ENOMEM;
     out->clusters = clusters;
     out->view = view;
@@ -72,7 +95,7 @@ int dom__upstream_init(dom__upstream_t *out, const dom_config_t *cfg, dom__node_
         view[i] =
             (dom_pick_cluster_t){.region = cc->region, .balance = cc->balance, .nodes = nodes, .n_nodes = cc->n_nodes};
         for (size_t j = 0; j < cc->n_nodes; ++j) {
-            int ret = node_init(&clusters[i].nodes[j], &cc->nodes[j], &health[h++], loop, keepalive_ms);
+            int ret = node_init(out, &clusters[i].nodes[j], &cc->nodes[j], &health[h++], w, n_workers);
             if (ret != 0)
                 return ret;
             clusters[i].nodes[j].cluster_name = cc->name;

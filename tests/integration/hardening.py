@@ -115,25 +115,47 @@ def open_fds(pid):
         return -1
 
 
+# One MiB of a fixed pattern: what the /big- paths of BadBackend stream, block after block.
+BIG_BLOCK = bytes(range(256)) * 4096
+
+
 class BadBackend:
     """A storage node that misbehaves on purpose, on a thread of the test process. By path:
 
     .../trunc-...        200 with Content-Length: 1000, then 10 bytes, then close
     .../stall-...        reads the request, never answers (the socket stays open until stop())
     .../chunked-cut-...  200 chunked, one chunk, then close without the last chunk
-    anything else: 200 with a small body
+    .../arm-...          200, and the next request on the same connection is read, counted, and
+                         answered by closing the connection (a node closing a kept-alive connection
+                         just as a request is sent)
+    .../slow-N-...       200 after N ms
+    .../big-N-...        200 with Content-Length N MiB of BIG_BLOCK, sent as fast as the reader takes it
+    .../bigchunked-N-... the same in chunks of 1 MiB
+    .../interim-...      103 Early Hints and 100 Continue, then 200 "ok"
+    .../nocontent-...    204
+    .../hopbyhop-...     200 with "Connection: x-secret" and an X-Secret field (hop-by-hop by name)
+    anything else: 200 with a small body; HEAD gets the head only
 
-    Every request line is counted in `seen` (path -> count), every connection in `accepted`."""
+    Every request line is counted in `seen` (path -> count), every connection in `accepted`; `open_now`
+    and `max_open` count connections open at once. tls=(cert, key) serves HTTPS."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", tls=None):
         self.host = host
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind((host, 0))
         self.lsock.listen(256)
         self.port = self.lsock.getsockname()[1]
+        self.tls = None
+        if tls is not None:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(tls[0], tls[1])
         self.seen = {}
         self.accepted = 0
+        self.handshake_failures = 0
+        self.open_now = 0
+        self.max_open = 0
         self.held = []
         self.lock = threading.Lock()
         self.stopping = False
@@ -141,7 +163,7 @@ class BadBackend:
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
 
     def _accept(self):
         while not self.stopping:
@@ -151,12 +173,22 @@ class BadBackend:
                 return
             with self.lock:
                 self.accepted += 1
+                self.open_now += 1
+                self.max_open = max(self.max_open, self.open_now)
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
         try:
             c.settimeout(60)
+            if self.tls is not None:
+                try:
+                    c = self.tls.wrap_socket(c, server_side=True)
+                except OSError:
+                    with self.lock:
+                        self.handshake_failures += 1
+                    return
             buf = b""
+            armed = False
             while True:
                 while b"\r\n\r\n" not in buf:
                     d = c.recv(65536)
@@ -165,7 +197,8 @@ class BadBackend:
                     buf += d
                 head, _, buf = buf.partition(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
+                parts = lines[0].split(" ")
+                method, path = parts[0], parts[1] if len(parts) > 1 else "/"
                 cl = 0
                 for ln in lines[1:]:
                     if ln.lower().startswith("content-length:"):
@@ -178,27 +211,67 @@ class BadBackend:
                 buf = buf[cl:]
                 with self.lock:
                     self.seen[path] = self.seen.get(path, 0) + 1
-                if path == "/__health":
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                elif "/trunc-" in path:
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                              b"Content-Length: 1000\r\n\r\n" + b"0123456789")
+                if armed:
+                    return  # read and counted: closed without a byte of answer
+                if not self._answer(c, method, path):
+                    if "/stall-" in path:
+                        with self.lock:
+                            self.held.append(c)
+                        c = None
                     return
-                elif "/chunked-cut-" in path:
-                    c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n")
-                    return
-                elif "/stall-" in path:
-                    with self.lock:
-                        self.held.append(c)
-                    c = None
-                    return
-                else:
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfine\n")
+                armed = "/arm-" in path
         except OSError:
             pass
         finally:
+            with self.lock:
+                self.open_now -= 1
             if c is not None:
                 c.close()
+
+    @staticmethod
+    def _n(path, tag):
+        return int(path.split(tag, 1)[1].split("-", 1)[0])
+
+    def _answer(self, c, method, path):
+        """Answers one request; False when the connection must end (after a cut, or never answered)."""
+        if path == "/__health":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        elif "/trunc-" in path:
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                      b"Content-Length: 1000\r\n\r\n" + b"0123456789")
+            return False
+        elif "/chunked-cut-" in path:
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n")
+            return False
+        elif "/stall-" in path:
+            return False
+        elif "/slow-" in path:
+            time.sleep(self._n(path, "/slow-") / 1000.0)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nslow\n")
+        elif "/bigchunked-" in path:
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(self._n(path, "/bigchunked-")):
+                c.sendall(b"100000\r\n" + BIG_BLOCK + b"\r\n")
+            c.sendall(b"0\r\n\r\n")
+        elif "/big-" in path:
+            n = self._n(path, "/big-")
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (n * len(BIG_BLOCK)))
+            for _ in range(n):
+                c.sendall(BIG_BLOCK)
+        elif "/interim-" in path:
+            c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                      b"HTTP/1.1 100 Continue\r\n\r\n"
+                      b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        elif "/nocontent-" in path:
+            c.sendall(b"HTTP/1.1 204 No Content\r\nX-Node: yes\r\n\r\n")
+        elif "/hopbyhop-" in path:
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: node-only\r\nX-Public: yes\r\n"
+                      b"Keep-Alive: timeout=5\r\nContent-Length: 3\r\n\r\nhop")
+        elif method == "HEAD":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
+        else:
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nfine\n")
+        return True
 
     def count(self, prefix):
         with self.lock:

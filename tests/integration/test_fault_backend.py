@@ -7,8 +7,9 @@
 - A node reads the request and never answers. limits.upstream_timeout (2 s here) applies:
   the client gets a refusal (503 region_unavailable, JSON) within the timeout plus a margin,
   and meanwhile the single worker thread keeps serving other requests promptly.
-- A chunked answer cut after a whole chunk: h2o 2.2.5 takes it as the end of the body (a
-  known limit, measured here and documented in docs/security.md, not asserted)."""
+- A chunked answer cut after a whole chunk (no last chunk): the same, an error over every
+  protocol. (h2o 2.2.5's own proxy took it as the end of the body; the gateway's upstream client,
+  src/gateway/forward.c, ends a body only where its framing says it ends.)"""
 import os
 import sys
 import threading
@@ -41,15 +42,24 @@ def main(t):
         t.ok(not (r.error is None and r.status == 200), "truncated over %s: never a success" % proto, r)
         t.eq(bad.count(path), 1, "truncated over %s: the request reached the node once" % proto)
 
-    # Known limit of h2o 2.2.5 (lib/common/http1client.c): an upstream that closes right after a
-    # whole chunk, without the terminating 0-chunk, is treated as a normal end of body. The gateway
-    # never sees the difference. Measured and documented (docs/security.md), not asserted.
-    cut = []
-    for proto in ("h1c", "h2c"):
+    # --- a chunked body cut after a whole chunk, without the last chunk
+    for proto in ("h1", "h1c", "h2", "h2c"):
+        port = clear_port if proto in ("h1c", "h2c") else tls_port
         path = "/v1/sync/chunked-cut-%s-%s" % (proto, H.uid())
-        r = H.curl(clear_port, path, "GET", {"X-Forwarded-For": de}, proto=proto, timeout=15)
-        cut.append("%s: %s %s" % (proto, r.status, "curl error" if r.error else "success, %d bytes" % len(r.body)))
-    t.note("FIGURE backend.chunked_cut (h2o 2.2.5 limit) = %s" % "; ".join(cut))
+        r = H.curl(port, path, "GET", {"X-Forwarded-For": de}, proto=proto, timeout=15)
+        t.ok(r.error is not None, "chunked, one whole chunk, close, over %s: curl exits non-zero" % proto,
+             "status %s, %d body bytes, error %r" % (r.status, len(r.body), r.error))
+        t.eq(bad.count(path), 1, "chunked cut over %s: the request reached the node once" % proto)
+
+    c = h2raw.H2Conn("127.0.0.1", clear_port)
+    sid = c.request("GET", "/v1/sync/chunked-cut-raw-" + H.uid(), {"x-forwarded-for": de})
+    c.pump(until=lambda c: c.done(sid), timeout=15)
+    st = c.streams[sid]
+    t.ok(st.rst_code is not None and not st.ended,
+         "h2c raw: a chunked body cut after a whole chunk ends the stream with RST_STREAM", st)
+    t.note("FIGURE backend.chunked_cut_h2 = status %s, %d bytes, then RST_STREAM(%s)"
+           % (st.status, len(st.data), None if st.rst_code is None else h2raw.error_name(st.rst_code)))
+    c.close()
 
     c = h2raw.H2Conn("127.0.0.1", clear_port)
     sid = c.request("GET", "/v1/sync/trunc-raw-" + H.uid(), {"x-forwarded-for": de})

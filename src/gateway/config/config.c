@@ -159,7 +159,8 @@ static const dom__config_key_t top_keys[] = {
 /* What the whole file needs, whatever else is wrong in it (each said once: no echo of another error). */
 static void check_top(dom__config_parser_t *p, yaml_node_t *map, void *obj, const dom__yaml_keys_t *seen)
 {
-    const dom_config_t *cfg = obj;
+    dom_config_t *cfg = obj;
+    dom__config_clusters_resolve(p, cfg);
     if (!dom__yaml_has(seen, K_LISTEN))
         dom__yaml_error(&p->y, map, "no listeners: add a \"listen\" list");
     if (!dom__yaml_has(seen, K_RULES))

@@ -129,6 +129,8 @@ void dom__config_refuse_methods_release(void *obj);
 void dom__config_parse_clusters(dom__config_parser_t *p, const dom__config_key_t *row, yaml_node_t *value, void *obj);
 int dom__config_clusters_equal(const void *a, const void *b);
 void dom__config_clusters_release(void *obj);
+/** After the whole file: every node's upstream values (its own, its cluster's, the defaults) and their checks. */
+void dom__config_clusters_resolve(dom__config_parser_t *p, dom_config_t *cfg);
 
 /* ---- the walker and the shared value readers (config.c, values.c) ---- */
 

@@ -666,6 +666,76 @@ static void test_forward_trailers(void)
     dom_config_free(cfg);
 }
 
+/* clusters[].upstream and a node's own upstream: node over cluster over defaults, checks, SIGHUP says restart */
+static void test_upstream(void)
+{
+    dom_config_t *cfg = NULL;
+    is_int(load(BASE "threads: 2\nlimits: { upstream_timeout: 7s }\n"
+                     "clusters:\n"
+                     "  - name: a\n    region: r\n"
+                     "    upstream: { max_connections: 8, queue_timeout: 250ms, tls_ca: ca.pem }\n"
+                     "    nodes:\n"
+                     "      - \"https://n1.internal\"\n"
+                     "      - url: \"https://n2.internal:8443\"\n"
+                     "        upstream: { max_connections: 4, first_byte_timeout: 1s, tls_ca: /etc/n2.pem }\n",
+                &cfg),
+           0);
+    if (!ok(cfg != NULL && cfg->n_clusters == 1 && cfg->clusters[0].n_nodes == 2))
+        goto cleanup;
+    const dom_config_upstream_t *u1 = &cfg->clusters[0].nodes[0].upstream, *u2 = &cfg->clusters[0].nodes[1].upstream;
+    is_int(u1->max_connections, 8);
+    is_int(u1->queue_timeout_ms, 250);
+    is_int(u1->connect_timeout_ms, 7000); /* limits.upstream_timeout */
+    is_int(u1->keepalive_timeout_ms, 2000);
+    is_str(u1->tls_ca, "/etc/domicile/ca.pem");
+    is_int(u2->max_connections, 4);
+    is_int(u2->first_byte_timeout_ms, 1000);
+    is_int(u2->idle_timeout_ms, 7000);
+    is_int(u2->queue_timeout_ms, 250); /* the cluster's */
+    is_str(u2->tls_ca, "/etc/n2.pem");
+    is_str(cfg->clusters[0].nodes[1].url, "https://n2.internal:8443");
+    is_int(cfg->clusters[0].nodes[1].port, 8443);
+    /* defaults without any upstream key */
+    dom_config_free(cfg);
+    cfg = NULL;
+    is_int(load(BASE "clusters: [{ name: a, region: r, nodes: [\"http://x\"] }]\n", &cfg), 0);
+    if (ok(cfg != NULL)) {
+        is_int(cfg->clusters[0].nodes[0].upstream.max_connections, 256);
+        is_int(cfg->clusters[0].nodes[0].upstream.first_byte_timeout_ms, 30000);
+        ok(cfg->clusters[0].nodes[0].upstream.tls_ca == NULL);
+    }
+    expect_error(BASE "threads: 4\nclusters: [{ name: a, region: r, upstream: { max_connections: 2 }, nodes: "
+                      "[\"http://x\"] }]\n",
+                 "upstream.max_connections (2) must be at least threads (4)");
+    expect_error(BASE "clusters: [{ name: a, region: r, upstream: { max_connection: 2 }, nodes: [\"http://x\"] }]\n",
+                 "unknown key \"max_connection\" in upstream");
+    expect_error(BASE "clusters: [{ name: a, region: r, upstream: { idle_timeout: 0s }, nodes: [\"http://x\"] }]\n",
+                 "upstream.idle_timeout");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [{ upstream: { max_connections: 2 } }] }]\n",
+                 "a node needs a url");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [{ url: \"http://x/p\" }] }]\n", "no path");
+    expect_error(BASE "clusters: [{ name: a, region: r, nodes: [{ url: \"http://x\", weight: 2 }] }]\n",
+                 "unknown key \"weight\" in a node");
+    /* a changed upstream key is a cluster change: restart */
+    dom_config_t *next = NULL;
+    dom_config_free(cfg);
+    cfg = NULL;
+    is_int(load(BASE "clusters: [{ name: a, region: r, nodes: [\"http://x\"] }]\n", &cfg), 0);
+    is_int(load(BASE "clusters: [{ name: a, region: r, nodes: [{ url: \"http://x\", upstream: { queue_timeout: 1s } "
+                     "}] }]\n",
+                &next),
+           0);
+    if (cfg != NULL && next != NULL) {
+        struct changes c = {"", ""};
+        is_int(dom_config_compare(cfg, cfg, next, on_change, &c), 0);
+        is_str(c.restart, "clusters");
+        is_str(c.live, "");
+    }
+    dom_config_free(next);
+cleanup:
+    dom_config_free(cfg);
+}
+
 int main(void)
 {
     subtest("examples/domicile.yaml", test_example);
@@ -681,5 +751,6 @@ int main(void)
     subtest("instance", test_instance);
     subtest("HTTP/2 bounds inside libh2o", test_h2_limits);
     subtest("forward_trailers", test_forward_trailers);
+    subtest("upstream keys per cluster and node", test_upstream);
     return done_testing();
 }
