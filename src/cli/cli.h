@@ -11,6 +11,9 @@ int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */
 
+/** `rules report` (report.c): the HTML residency report; argv[0] is "report". Exit status as above. */
+int dom__cli_rules_report(int argc, char **argv);
+
 /**
  * Writes s as a JSON string (NULL as null) with the one JSON writer (util/json.h): quotes,
  * backslashes and controls escaped, invalid UTF-8 as U+FFFD. Kept for explain.c; new code uses

@@ -18,11 +18,14 @@ static void usage(FILE *fp)
     fputs("usage: domicile rules check DIR\n"
           "       domicile rules compile DIR -o FILE\n"
           "       domicile rules show FILE [--json]\n"
+          "       domicile rules report --html OUT.html RULES [--geo-db FILE] [--plan-from LIVE] [--at DATE]\n"
           "\n"
           "  check     validate every rule file in DIR; problems go to stderr as file:line:col: message\n"
           "  compile   check, then write the rule set into the LMDB file FILE in one transaction\n"
           "            (safe while a gateway reads it); nothing is written when check finds errors\n"
-          "  show      print the version and every jurisdiction of a compiled database\n",
+          "  show      print the version and every jurisdiction of a compiled database\n"
+          "  report    write one self-contained HTML page: a world map by jurisdiction, every version and\n"
+          "            its class x read/write regions (`domicile rules report --help`)\n",
           fp);
 }
 
@@ -325,6 +328,8 @@ int dom_cli_rules(int argc, char **argv)
         return cmd_compile(argc - 1, argv + 1);
     if (strcmp(argv[1], "show") == 0)
         return cmd_show(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0)
+        return dom__cli_rules_report(argc - 1, argv + 1);
     fprintf(stderr, "domicile rules: unknown subcommand \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;
