@@ -54,6 +54,7 @@ typedef struct dom_jurisdiction {
     const char *source_file;   /* "regions/eu-gdpr.yaml" (for explain) */
     dom_class_rule_t *classes; /* indexed like dom_ruleset_t.classes */
     const char *applies_to;    /* the applies_to entries as written, ", "-separated ("EEA, CH"); "" for the default */
+    char hash[65];             /* SHA-256 of its canonical text (domicile/ledger.h): the audit line's rule_hash */
 } dom_jurisdiction_t;
 
 typedef struct dom_data_class {
@@ -110,6 +111,8 @@ typedef struct dom_ruleset {
     uint64_t generation;  /* incremented by every compile into the same database */
     char source_hash[65]; /* sha256 hex of the sorted source files (names and bytes) */
     int64_t compiled_at;  /* unix seconds */
+    char hash[65];        /* SHA-256 of the set's canonical text (domicile/ledger.h): the audit line's ruleset */
+    const char *sources;  /* "name sha256\n" per source file (set by the parser; NULL when loaded from LMDB) */
 
     dom_region_t *regions;
     size_t n_regions;

@@ -6,7 +6,11 @@
 
 /* Each returns the process exit status: 0 success, 1 the thing checked is bad, 2 usage error. */
 int dom_cli_serve(int argc, char **argv);   /* serve.c */
-int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show */
+int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show | history */
+/** `rules history FILE [JURISDICTION] [--json]` (rules_ledger.c); 2 on a usage error. */
+int dom__cli_rules_history(int argc, char **argv);
+/** `rules show FILE --hash H`: prints the exact canonical text of one ledger version (rules_ledger.c). */
+int dom__cli_rules_show_hash(const char *path, const char *hash);
 int dom_cli_explain(int argc, char **argv); /* explain.c */
 int dom_cli_pin(int argc, char **argv);     /* pin.c: issue | verify */
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli/cli.h"
+#include "domicile/ledger.h"
 #include "domicile/rules.h"
 #include "domicile/rules_record.h"
 #include "util/json.h"
@@ -16,14 +18,20 @@
 static void usage(FILE *fp)
 {
     fputs("usage: domicile rules check DIR\n"
-          "       domicile rules compile DIR -o FILE\n"
-          "       domicile rules show FILE [--json]\n"
+          "       domicile rules compile DIR -o FILE [--ledger-from LIVE] [--source-rev REV]\n"
+          "       domicile rules show FILE [--json] | --hash HASH\n"
+          "       domicile rules history FILE [JURISDICTION] [--json]\n"
           "       domicile rules report --html OUT.html RULES [--geo-db FILE] [--plan-from LIVE] [--at DATE]\n"
           "\n"
           "  check     validate every rule file in DIR; problems go to stderr as file:line:col: message\n"
           "  compile   check, then write the rule set into the LMDB file FILE in one transaction\n"
-          "            (safe while a gateway reads it); nothing is written when check finds errors\n"
-          "  show      print the version and every jurisdiction of a compiled database\n"
+          "            (safe while a gateway reads it); nothing is written when check finds errors.\n"
+          "            The ledger of every version ever compiled is carried forward from FILE (or from\n"
+          "            --ledger-from LIVE when delivering by rename); a (jurisdiction, version) reused\n"
+          "            with other content is an error. --source-rev records e.g. a git commit\n"
+          "  show      print the version, the ruleset hash and every jurisdiction of a compiled database;\n"
+          "            --hash HASH prints the exact canonical text of a version in the ledger\n"
+          "  history   list the ledger: every compile and every version, and when each was live\n"
           "  report    write one self-contained HTML page: a world map by jurisdiction, every version and\n"
           "            its class x read/write regions (`domicile rules report --help`)\n",
           fp);
@@ -76,10 +84,14 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_compile(int argc, char **argv)
 {
-    const char *dir = NULL, *out = NULL;
+    const char *dir = NULL, *out = NULL, *ledger_from = NULL, *source_rev = NULL;
     for (int i = 1; i < argc; ++i) {
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--ledger-from") == 0 && i + 1 < argc) {
+            ledger_from = argv[++i];
+        } else if (strcmp(argv[i], "--source-rev") == 0 && i + 1 < argc) {
+            source_rev = argv[++i];
         } else if (argv[i][0] != '-' && dir == NULL) {
             dir = argv[i];
         } else {
@@ -92,23 +104,47 @@ static int cmd_compile(int argc, char **argv)
         return 2;
     }
     dom_diag_t diag;
-    dom_ruleset_t *rs;
-    if (parse(dir, &diag, &rs) != 0) {
-        fprintf(stderr, "%s: not written\n", out);
-        return 1;
-    }
+    dom_ruleset_t *rs = NULL;
+    dom_ledger_t *carried = NULL, *own = NULL;
     char err[512];
+    int status = 1;
+    /* the ledger to carry and check against: --ledger-from's, else the output's own (kept in place by the write) */
+    if (ledger_from != NULL) {
+        int r = dom_ledger_open(ledger_from, &carried, err, sizeof(err));
+        if (r != 0) {
+            fprintf(stderr, "--ledger-from %s (%s); %s: not written\n", err, dom_strerror(r), out);
+            goto cleanup;
+        }
+    } else if (access(out, F_OK) == 0 && dom_ledger_open(out, &own, err, sizeof(err)) != 0) {
+        own = NULL; /* not a rules database: the compile refuses it with its own message */
+    }
+    memset(&diag, 0, sizeof(diag));
+    int ret = dom_rules_parse_dir_ledger(dir, carried != NULL ? carried : own, &diag, &rs);
+    if (ret != 0) {
+        if (ret == DOM_ERULES)
+            fprintf(stderr, "%s: %zu error%s\n", dir, diag.errors, diag.errors == 1 ? "" : "s");
+        else
+            fprintf(stderr, "%s: %s\n", dir, dom_strerror(ret));
+        fprintf(stderr, "%s: not written\n", out);
+        goto cleanup;
+    }
     uint64_t generation = 0;
-    int ret = dom_rules_compile_ex(rs, out, &generation, err, sizeof(err));
+    dom_rules_compile_options_t opts = {carried, source_rev};
+    ret = dom_rules_compile_ledger(rs, out, &opts, &generation, err, sizeof(err));
     if (ret != 0) {
         fprintf(stderr, "%s: %s (%s); the database is unchanged\n", out, err, dom_strerror(ret));
-        dom_ruleset_release(rs);
-        return 1;
+        goto cleanup;
     }
     summary(stdout, dir, rs, &diag);
-    printf("\n%s: generation %" PRIu64 ", source sha256 %s\n", out, generation, rs->source_hash);
+    printf("\n%s: generation %" PRIu64 ", ruleset %s, source sha256 %s\n", out, generation, rs->hash,
+           rs->source_hash);
+    status = 0;
+
+cleanup:
     dom_ruleset_release(rs);
-    return 0;
+    dom_ledger_close(carried);
+    dom_ledger_close(own);
+    return status;
 }
 
 /* ---- show ---- */
@@ -153,7 +189,9 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
 {
     char buf[64];
     dom__json_t json = dom__json_file(fp), *w = &json;
-    dom__json_rawf(w, "{\"generation\":%" PRIu64 ",\"source_hash\":", rs->generation);
+    dom__json_rawf(w, "{\"generation\":%" PRIu64 ",\"ruleset\":", rs->generation);
+    json_str(w, rs->hash);
+    dom__json_lit(w, ",\"source_hash\":");
     json_str(w, rs->source_hash);
     date(rs->compiled_at, buf, sizeof(buf), DOM__TIME_FMT_ISO);
     dom__json_lit(w, ",\"compiled_at\":");
@@ -198,6 +236,8 @@ static void show_json(FILE *fp, const dom_ruleset_t *rs, int64_t now)
         json_str(w, j->name);
         dom__json_lit(w, ",\"version\":");
         json_str(w, j->version);
+        dom__json_lit(w, ",\"hash\":");
+        json_str(w, j->hash);
         date(j->effective, buf, sizeof(buf), DOM__TIME_FMT_DATE);
         dom__json_lit(w, ",\"effective\":");
         json_str(w, buf);
@@ -237,8 +277,8 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
 {
     char buf[64];
     date(rs->compiled_at, buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC");
-    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\n", path, rs->generation, buf,
-            rs->source_hash);
+    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\nruleset: %s\n", path, rs->generation,
+            buf, rs->source_hash, rs->hash);
     fprintf(fp, "regions:");
     for (size_t i = 0; i < rs->n_regions; ++i)
         fprintf(fp, "%s %s (%s)", i ? "," : "", rs->regions[i].name, rs->regions[i].location);
@@ -258,6 +298,7 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
         fprintf(fp, "\njurisdiction %s version %s, effective %s, %s%s%s\n", j->name, j->version, buf,
                 dom_rule_mode_name(j->mode), j->is_default ? ", default" : "",
                 in_effect(rs, j, now) ? ", in effect" : (j->effective > now ? ", staged" : ", superseded"));
+        fprintf(fp, "  sha256: %s\n", j->hash);
         if (!j->is_default)
             fprintf(fp, "  applies to: %s\n", j->applies_to);
         if (j->law[0] != '\0')
@@ -282,11 +323,13 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
 
 static int cmd_show(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *hash = NULL;
     int json = 0;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp(argv[i], "--hash") == 0 && i + 1 < argc)
+            hash = argv[++i];
         else if (argv[i][0] != '-' && path == NULL)
             path = argv[i];
         else {
@@ -294,10 +337,12 @@ static int cmd_show(int argc, char **argv)
             return 2;
         }
     }
-    if (path == NULL) {
+    if (path == NULL || (hash != NULL && json)) {
         usage(stderr);
         return 2;
     }
+    if (hash != NULL)
+        return dom__cli_rules_show_hash(path, hash);
     dom_rules_store_t *store;
     char err[512];
     int ret = dom_rules_store_open(path, &store, err, sizeof(err));
@@ -330,6 +375,12 @@ int dom_cli_rules(int argc, char **argv)
         return cmd_show(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0)
         return dom__cli_rules_report(argc - 1, argv + 1);
+    if (strcmp(argv[1], "history") == 0) {
+        int r = dom__cli_rules_history(argc - 1, argv + 1);
+        if (r == 2)
+            usage(stderr);
+        return r;
+    }
     fprintf(stderr, "domicile rules: unknown subcommand \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

@@ -350,6 +350,11 @@ static void put_field(dom__record_buf_t *b, const char *name, const char *value)
     put_bytes(b, "\n", 1);
 }
 
+void dom__record_put_field(dom__record_buf_t *b, const char *name, const char *value)
+{
+    put_field(b, name, value);
+}
+
 static void put_field_int(dom__record_buf_t *b, const char *name, int64_t v)
 {
     char tmp[24];
@@ -563,6 +568,23 @@ static int split(dom__record_decoder_t *d, dom__rules_table_t table, const void 
     return 0;
 }
 
+size_t dom__record_unescape(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t k = 0; k < n; ++k) {
+        unsigned char c = (unsigned char)s[k];
+        if (c == '\\') {
+            char e = ++k < n ? s[k] : '\0';
+            c = e == '\\' ? '\\' : e == 'n' ? '\n' : e == 't' ? '\t' : 0;
+        }
+        if (c == 0 || (c < 0x20 && c != '\n' && c != '\t'))
+            return (size_t)-1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 /* The unescaped value of a field, in the arena; NULL (and d->failed) when missing, malformed or longer than max. */
 static char *get(dom__record_decoder_t *d, dom__rules_table_t table, const record_t *rec, const char *name, size_t max)
 {
@@ -576,17 +598,9 @@ static char *get(dom__record_decoder_t *d, dom__rules_table_t table, const recor
             dom__record_fail(d, DOM_ENOMEM, "out of memory");
             return NULL;
         }
-        for (size_t k = 0; k < n; ++k) {
-            unsigned char c = (unsigned char)s[k];
-            if (c == '\\') {
-                char e = ++k < n ? s[k] : '\0';
-                c = e == '\\' ? '\\' : e == 'n' ? '\n' : e == 't' ? '\t' : 0;
-            }
-            if (c == 0 || (c < 0x20 && c != '\n' && c != '\t')) {
-                dom__record_fail(d, DOM_ECORRUPT, WHERE ": field %s has a bad byte", WHERE_ARGS(d, table), name);
-                return NULL;
-            }
-            out[o++] = (char)c;
+        if ((o = dom__record_unescape(s, n, out)) == (size_t)-1) {
+            dom__record_fail(d, DOM_ECORRUPT, WHERE ": field %s has a bad byte", WHERE_ARGS(d, table), name);
+            return NULL;
         }
         if (o > max) {
             dom__record_fail(d, DOM_ECORRUPT, WHERE ": field %s is too long", WHERE_ARGS(d, table), name);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <lmdb.h>
+#include "domicile/ledger.h"
 #include "rules_record_internal.h"
 
 struct dom_rules_store {
@@ -248,6 +249,11 @@ static int load(MDB_env *env, dom_ruleset_t **out, uint64_t *txnid, char *err, s
         goto cleanup;
     dom__ruleset_sort_claims(rs);
     dom__ruleset_sort_routes(rs);
+    /* the content addresses the gateway reports (rule_hash, ruleset), from what was loaded */
+    if (dom_ruleset_compute_hashes(rs) != 0) {
+        dom__record_fail(&l.dec, DOM_ENOMEM, "out of memory");
+        goto cleanup;
+    }
     *txnid = mdb_txn_id(l.txn);
 
 cleanup:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <lmdb.h>
+#include "ledger_internal.h"
 #include "rules_record_internal.h"
 
 #define MAPSIZE_START ((size_t)64 << 20)
@@ -42,7 +43,8 @@ static int put(writer_t *w, MDB_dbi dbi, const char *key, dom__record_buf_t *val
 
 /* One attempt at the whole transaction. Returns an LMDB code (MDB_MAP_FULL means: grow and retry) or -1 for a
  * refusal described in err. */
-static int write_all(MDB_env *env, const dom_ruleset_t *rs, uint64_t *generation, char *err, size_t errlen)
+static int write_all(MDB_env *env, const dom_ruleset_t *rs, const dom_rules_compile_options_t *opts, uint64_t *generation,
+                     char *err, size_t errlen)
 {
     writer_t w = {NULL, "beginning the write transaction", 0};
     dom__record_buf_t b = {0};
@@ -130,6 +132,18 @@ static int write_all(MDB_env *env, const dom_ruleset_t *rs, uint64_t *generation
     }
     if ((rc = w.rc) != 0)
         goto fail;
+    /* the ledger, in the same transaction: a compile the ledger refuses writes nothing */
+    rc = dom__ledger_write(w.txn, opts != NULL ? opts->ledger_from : NULL, rs, opts != NULL ? opts->source_rev : NULL,
+                           gen, err, errlen);
+    if (rc == DOM_ERULES || rc == DOM_ENOMEM) {
+        mdb_txn_abort(w.txn);
+        dom__record_buf_free(&b);
+        return rc == DOM_ERULES ? -2 : ENOMEM;
+    }
+    if (rc != 0) {
+        w.stage = "writing the ledger";
+        goto fail;
+    }
     w.stage = "committing";
     rc = mdb_txn_commit(w.txn);
     w.txn = NULL;
@@ -143,13 +157,14 @@ static int write_all(MDB_env *env, const dom_ruleset_t *rs, uint64_t *generation
 fail:
     if (w.txn != NULL)
         mdb_txn_abort(w.txn);
-    if (rc > 0 || rc < -1)
+    if (rc > 0 || rc < -2)
         snprintf(err, errlen, "%s: %s", w.stage, rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
     dom__record_buf_free(&b);
     return rc;
 }
 
-int dom_rules_compile_ex(const dom_ruleset_t *rs, const char *path, uint64_t *generation, char *err, size_t errlen)
+int dom_rules_compile_ledger(const dom_ruleset_t *rs, const char *path, const dom_rules_compile_options_t *opts,
+                             uint64_t *generation, char *err, size_t errlen)
 {
     char dummy[8];
     if (err == NULL || errlen == 0) {
@@ -162,7 +177,7 @@ int dom_rules_compile_ex(const dom_ruleset_t *rs, const char *path, uint64_t *ge
         MDB_env *env = NULL;
         int rc = mdb_env_create(&env);
         if (rc == 0)
-            rc = mdb_env_set_maxdbs(env, DOM__TABLE_COUNT + 2);
+            rc = mdb_env_set_maxdbs(env, DOM__TABLE_COUNT + 4);
         if (rc == 0)
             rc = mdb_env_set_mapsize(env, mapsize);
         if (rc == 0)
@@ -178,7 +193,7 @@ int dom_rules_compile_ex(const dom_ruleset_t *rs, const char *path, uint64_t *ge
         mdb_env_info(env, &info);
         if (info.me_mapsize > mapsize)
             mapsize = info.me_mapsize;
-        rc = write_all(env, rs, generation, err, errlen);
+        rc = write_all(env, rs, opts, generation, err, errlen);
         mdb_env_close(env);
         if (rc == 0)
             return 0;
@@ -186,8 +201,13 @@ int dom_rules_compile_ex(const dom_ruleset_t *rs, const char *path, uint64_t *ge
             mapsize *= 2;
             continue;
         }
-        return rc == -1 ? DOM_ECORRUPT : rc == ENOMEM ? DOM_ENOMEM : DOM_ELMDB;
+        return rc == -1 ? DOM_ECORRUPT : rc == -2 ? DOM_ERULES : rc == ENOMEM ? DOM_ENOMEM : DOM_ELMDB;
     }
+}
+
+int dom_rules_compile_ex(const dom_ruleset_t *rs, const char *path, uint64_t *generation, char *err, size_t errlen)
+{
+    return dom_rules_compile_ledger(rs, path, NULL, generation, err, errlen);
 }
 
 int dom_rules_compile(const dom_ruleset_t *rs, const char *path, char *err, size_t errlen)

@@ -20,8 +20,10 @@
 #include <time.h>
 #include <yaml.h>
 #include <openssl/evp.h>
+#include "domicile/ledger.h"
 #include "domicile/rules_record.h"
 #include "ruleset_internal.h"
+#include "util/text.h"
 #include "util/time.h"
 #include "util/validate.h"
 #include "util/yaml.h"
@@ -62,6 +64,7 @@ typedef struct entry {
 typedef struct jur_src {
     dom_jurisdiction_t j;
     mark_t at;        /* the jurisdiction name's value */
+    mark_t version_at; /* the version key (where a reused version is reported) */
     size_t order;     /* reading order, to report the later of two duplicates */
     entry_t *entries; /* applies_to */
     size_t n_entries;
@@ -89,6 +92,7 @@ typedef struct builder {
     const char *read_methods; /* "," joined; NULL until _classes.yaml's methods: says (then the default applies) */
     jur_src_t *jurs;
     size_t n_jurs, cap_jurs;
+    const dom_ledger_t *ledger; /* versions compiled before (may be NULL): a reused version is an error */
 } builder_t;
 
 /* ---- diagnostics ---- */
@@ -931,6 +935,7 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
             }
             break;
         case K_VERSION:
+            js.version_at = seen_at(f, &t, K_VERSION);
             if ((s = text_value(f, v, "version", &n)) == NULL)
                 break;
             if (n == 0 || n > DOM_NAME_MAX)
@@ -1156,6 +1161,60 @@ static void fmt_date(int64_t t, char *out, size_t len)
     dom__time_format(t, DOM__TIME_FMT_DATE, out, len);
 }
 
+/* A (jurisdiction, version) names one content: the same pair with other decisions (dom_rule_same_decisions), in
+ * this tree or in the ledger of what was compiled before, is an error at the version key (the later file's, within
+ * the tree). The same decisions under another date or mode are a version watched, then enforced. */
+static void check_versions(builder_t *b)
+{
+    dom_ruleset_t *rs = b->rs;
+    char **text = calloc(b->n_jurs + 1, sizeof(char *));
+    size_t *len = calloc(b->n_jurs + 1, sizeof(size_t));
+    if (text == NULL || len == NULL || dom_ruleset_compute_hashes(rs) != 0)
+        goto nomem;
+    for (size_t i = 0; i < b->n_jurs; ++i)
+        if (dom_rule_canonical(rs, &rs->jurisdictions[i], &text[i], &len[i]) != 0)
+            goto nomem;
+    for (size_t i = 0; i < b->n_jurs; ++i) {
+        const jur_src_t *js = &b->jurs[i];
+        const dom_jurisdiction_t *j = &rs->jurisdictions[i];
+        for (size_t k = 0; k < i; ++k) {
+            const jur_src_t *other = &b->jurs[k];
+            const dom_jurisdiction_t *oj = &rs->jurisdictions[k];
+            if (strcmp(j->name, oj->name) != 0 || strcmp(j->version, oj->version) != 0 ||
+                dom_rule_same_decisions(text[i], len[i], text[k], len[k]))
+                continue;
+            const jur_src_t *later = js->order > other->order ? js : other, *earlier = later == js ? other : js;
+            const dom_jurisdiction_t *lj = later == js ? j : oj, *ej = later == js ? oj : j;
+            error_at(b, later->version_at,
+                     "%s version \"%s\" has sha256 %s, but %s:%zu:%zu uses the same version with other content "
+                     "(sha256 %s): give changed rules a new version",
+                     j->name, j->version, lj->hash, earlier->version_at.file, earlier->version_at.line,
+                     earlier->version_at.col, ej->hash);
+        }
+        for (size_t k = 0; k < dom_ledger_n_versions(b->ledger); ++k) {
+            const dom_ledger_version_t *old = dom_ledger_version_at(b->ledger, k);
+            if (strcmp(old->jurisdiction, j->name) != 0 || strcmp(old->version, j->version) != 0 ||
+                dom_rule_same_decisions(text[i], len[i], old->text, old->text_len))
+                continue;
+            char when[32];
+            dom__time_format(old->first_compiled, "%Y-%m-%d %H:%M:%S UTC", when, sizeof(when));
+            error_at(b, js->version_at,
+                     "%s version \"%s\" has sha256 %s, but the ledger holds that version with other content "
+                     "(sha256 %s, from %s, compiled %s): give changed rules a new version",
+                     j->name, j->version, j->hash, old->hash, old->source_file, when);
+            break;
+        }
+    }
+    goto cleanup;
+nomem:
+    b->nomem = b->y.stop = 1;
+cleanup:
+    for (size_t i = 0; text != NULL && i < b->n_jurs; ++i)
+        free(text[i]);
+    free(text);
+    free(len);
+}
+
 static void finish(builder_t *b)
 {
     dom_ruleset_t *rs = b->rs;
@@ -1284,6 +1343,7 @@ static void finish(builder_t *b)
             rs->read_methods = b->read_methods != NULL ? b->read_methods : DOM_DEFAULT_READ_METHODS;
             dom__ruleset_sort_claims(rs);
             dom__ruleset_sort_routes(rs);
+            check_versions(b);
         }
     }
     free(cs);
@@ -1358,6 +1418,11 @@ static int read_all(const char *path, size_t max, char **buf, size_t *len, char 
 
 int dom_rules_parse_dir(const char *dir, dom_diag_t *diag, dom_ruleset_t **out)
 {
+    return dom_rules_parse_dir_ledger(dir, NULL, diag, out);
+}
+
+int dom_rules_parse_dir_ledger(const char *dir, const dom_ledger_t *ledger, dom_diag_t *diag, dom_ruleset_t **out)
+{
     dom_diag_t fallback;
     builder_t b;
     source_file_t *files = NULL;
@@ -1365,9 +1430,11 @@ int dom_rules_parse_dir(const char *dir, dom_diag_t *diag, dom_ruleset_t **out)
     int ret = DOM_OK;
     DIR *d = NULL;
     EVP_MD_CTX *md = NULL;
+    dom__text_t sources = {0};
     *out = NULL;
     if ((ret = builder_init(&b, diag, &fallback, dir)) != 0)
         return ret;
+    b.ledger = ledger;
     if ((d = opendir(dir)) == NULL) {
         mark_t at = {dir, 0, 0};
         error_at(&b, at, "cannot open directory: %s", strerror(errno));
@@ -1428,6 +1495,18 @@ int dom_rules_parse_dir(const char *dir, dom_diag_t *diag, dom_ruleset_t **out)
         EVP_DigestUpdate(md, files[i].name, strlen(files[i].name) + 1);
         EVP_DigestUpdate(md, lenle, 8);
         EVP_DigestUpdate(md, files[i].buf, files[i].len);
+        /* each file's own hash, for the ledger: "name sha256\n" */
+        char sha[65];
+        if (dom_sha256_hex(files[i].buf, files[i].len, sha) != 0) {
+            ret = DOM_ENOMEM;
+            goto cleanup;
+        }
+        dom__text_printf(&sources, "%s %s\n", files[i].name, sha);
+    }
+    b.rs->sources = dup(&b, sources.base != NULL ? sources.base : "", sources.len);
+    if (sources.failed || b.nomem) {
+        ret = DOM_ENOMEM;
+        goto cleanup;
     }
     unsigned char digest[32];
     unsigned int dlen = 0;
@@ -1467,6 +1546,7 @@ cleanup:
     if (d != NULL)
         closedir(d);
     EVP_MD_CTX_free(md);
+    dom__text_free(&sources);
     for (size_t i = 0; i < n_files; ++i) {
         free(files[i].name);
         free(files[i].path);

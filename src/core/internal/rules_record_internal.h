@@ -71,6 +71,14 @@ void dom__record_buf_clear(dom__record_buf_t *b);
 /** Frees the buffer's memory. */
 void dom__record_buf_free(dom__record_buf_t *b);
 
+/** Appends one line "name=value\n" to b, the value escaped (\\ \n \t): the framing of every record and of the
+ * canonical rule texts (src/core/rules_hash.c). NULL value: "". */
+void dom__record_put_field(dom__record_buf_t *b, const char *name, const char *value);
+
+/** Unescapes n bytes of a field's value into out (room for n + 1; NUL-terminated). Returns the length, or (size_t)-1
+ * for a bad escape or a control byte other than \n and \t. */
+size_t dom__record_unescape(const char *s, size_t n, char *out);
+
 /**
  * Appends one record of `table` to b: `record` points to the struct the table holds (see dom__rules_table_t; a
  * jurisdiction's class rules are records of their own). rs gives the names of the regions and classes the record
