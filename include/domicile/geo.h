@@ -125,6 +125,15 @@ int dom_geo_each_location(const dom_geo_t *geo, void (*fn)(void *ctx, const char
  */
 int dom_addr_is_special(const dom_addr_t *addr);
 
+/**
+ * Whether a lookup can ever give the subdivision `code` ("US-CA"): 1 if an override names it or a
+ * record of the database holds it, 0 if none does (a country-only database, the subdivision path
+ * turned off, no database), -1 when it cannot be told (the database was too large to decode every
+ * record at open). For `rules check --geo-db` and `serve --check`: a rule for a subdivision the
+ * database never gives can never match.
+ */
+int dom_geo_resolves_subdivision(const dom_geo_t *geo, const char *code);
+
 /** Human name of a source ("database", "special", ...). */
 const char *dom_geo_source_name(dom_geo_source_t source);
 

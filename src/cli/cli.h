@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 /* Each returns the process exit status: 0 success, 1 the thing checked is bad, 2 usage error. */
-int dom_cli_serve(int argc, char **argv);   /* serve.c */
-int dom_cli_rules(int argc, char **argv);   /* rules.c: check | compile | show | history */
+int dom_cli_serve(int argc, char **argv); /* serve.c */
+int dom_cli_rules(int argc, char **argv); /* rules.c: check | compile | show | history */
 /** `rules history FILE [JURISDICTION] [--json]` (rules_ledger.c); 2 on a usage error. */
 int dom__cli_rules_history(int argc, char **argv);
 /** `rules show FILE --hash H`: prints the exact canonical text of one ledger version (rules_ledger.c). */
@@ -17,6 +17,24 @@ int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas
 
 /** `rules report` (report.c): the HTML residency report; argv[0] is "report". Exit status as above. */
 int dom__cli_rules_report(int argc, char **argv);
+
+int dom_cli_rules_plan(int argc, char **argv); /* plan.c: `rules plan` (exit 0 no change, 2 changes, 1 error) */
+
+struct dom_ruleset;
+struct dom_rules_sources;
+struct dom_lint_options;
+struct dom_diag;
+/**
+ * Loads a rule set from a compiled database or a directory of rule files (parse problems through diag;
+ * sources, when not NULL, gets the positions of a directory's versions). Says what is wrong on stderr
+ * and returns -1, or 0. (plan.c)
+ */
+int dom__cli_load_rules(const char *path, struct dom_diag *diag, struct dom_ruleset **out,
+                        struct dom_rules_sources **sources);
+/** Lints a compiled set, with positions from its source directory when that still holds the same files. (plan.c) */
+size_t dom__cli_lint_compiled(const struct dom_ruleset *rs, const struct dom_lint_options *opts, struct dom_diag *diag);
+/** A dom_diag_t report callback that drops every diagnostic. (plan.c) */
+void dom__cli_diag_discard(void *ctx, const char *file, size_t line, size_t col, int is_warning, const char *message);
 
 /**
  * Writes s as a JSON string (NULL as null) with the one JSON writer (util/json.h): quotes,

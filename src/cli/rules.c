@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "domicile/ledger.h"
+#include "domicile/lint.h"
 #include "domicile/rules.h"
 #include "domicile/rules_record.h"
 #include "util/json.h"
@@ -17,13 +18,18 @@
 
 static void usage(FILE *fp)
 {
-    fputs("usage: domicile rules check DIR\n"
+    fputs("usage: domicile rules check DIR [--against LIVE.mdb|DIR] [--geo-db FILE] [--now DATE] [--strict]\n"
           "       domicile rules compile DIR -o FILE [--ledger-from LIVE] [--source-rev REV]\n"
           "       domicile rules show FILE [--json] | --hash HASH\n"
           "       domicile rules history FILE [JURISDICTION] [--json]\n"
+          "       domicile rules plan --from LIVE.mdb|DIR --to DIR [options]   (rules plan --help)\n"
           "       domicile rules report --html OUT.html RULES [--geo-db FILE] [--plan-from LIVE] [--at DATE]\n"
           "\n"
-          "  check     validate every rule file in DIR; problems go to stderr as file:line:col: message\n"
+          "  check     validate every rule file in DIR; problems go to stderr as file:line:col: message;\n"
+          "            semantic lints are warnings (--strict: errors): countries only the default claims,\n"
+          "            with --against the live set: new versions dated in the past, locations that move\n"
+          "            to another jurisdiction; with --geo-db: subdivision rules the database never resolves\n"
+          "  plan      what the rules in DIR would decide differently from the live ones (exit 0/2/1)\n"
           "  compile   check, then write the rule set into the LMDB file FILE in one transaction\n"
           "            (safe while a gateway reads it); nothing is written when check finds errors.\n"
           "            The ledger of every version ever compiled is carried forward from FILE (or from\n"
@@ -68,18 +74,76 @@ static int parse(const char *dir, dom_diag_t *diag, dom_ruleset_t **rs)
 
 static int cmd_check(int argc, char **argv)
 {
-    if (argc != 2) {
+    const char *dir = NULL, *against = NULL, *geo_db = NULL, *now = NULL;
+    int strict = 0;
+    for (int i = 1; i < argc; ++i) {
+        const char **slot = strcmp(argv[i], "--against") == 0  ? &against
+                            : strcmp(argv[i], "--geo-db") == 0 ? &geo_db
+                            : strcmp(argv[i], "--now") == 0    ? &now
+                                                               : NULL;
+        if (slot != NULL && i + 1 < argc) {
+            *slot = argv[++i];
+        } else if (strcmp(argv[i], "--strict") == 0) {
+            strict = 1;
+        } else if (argv[i][0] != '-' && dir == NULL) {
+            dir = argv[i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (dir == NULL) {
         usage(stderr);
         return 2;
     }
+    dom_lint_options_t lo = {.now = (int64_t)time(NULL), .strict = strict, .geo_name = geo_db};
+    if (now != NULL && dom__time_parse(now, strlen(now), DOM__TIME_ANY, &lo.now) != 0) {
+        fprintf(stderr, "domicile rules check: --now wants " DOM__TIME_ANY_WORDS ", got \"%s\"\n", now);
+        return 2;
+    }
     dom_diag_t diag;
-    dom_ruleset_t *rs;
-    if (parse(argv[1], &diag, &rs) != 0)
+    dom_ruleset_t *rs = NULL, *base = NULL;
+    dom_rules_sources_t *src = NULL;
+    dom_geo_t *geo = NULL;
+    int status = 1;
+    memset(&diag, 0, sizeof(diag));
+    int ret = dom_rules_parse_dir_sources(dir, &diag, &rs, &src);
+    if (ret != 0) {
+        if (ret == DOM_ERULES)
+            fprintf(stderr, "%s: %zu error%s\n", dir, diag.errors, diag.errors == 1 ? "" : "s");
+        else
+            fprintf(stderr, "%s: %s\n", dir, dom_strerror(ret));
         return 1;
-    summary(stdout, argv[1], rs, &diag);
+    }
+    if (against != NULL) {
+        dom_diag_t quiet = {.report = dom__cli_diag_discard};
+        if (dom__cli_load_rules(against, &quiet, &base, NULL) != 0)
+            goto out;
+        lo.baseline = base;
+    }
+    if (geo_db != NULL) {
+        char err[512] = "";
+        dom_geo_options_t go = {0};
+        if (dom_geo_open(geo_db, &go, &geo, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err[0] ? err : geo_db);
+            goto out;
+        }
+        lo.geo = geo;
+    }
+    dom_rules_lint(rs, src, &lo, &diag);
+    summary(stdout, dir, rs, &diag);
+    if (diag.errors != 0) {
+        printf(": %zu lint%s (--strict)\n", diag.errors, diag.errors == 1 ? "" : "s");
+        goto out;
+    }
     fputs(": OK\n", stdout);
+    status = 0;
+out:
+    dom_geo_release(geo);
+    dom_rules_sources_free(src);
+    dom_ruleset_release(base);
     dom_ruleset_release(rs);
-    return 0;
+    return status;
 }
 
 static int cmd_compile(int argc, char **argv)
@@ -136,8 +200,7 @@ static int cmd_compile(int argc, char **argv)
         goto cleanup;
     }
     summary(stdout, dir, rs, &diag);
-    printf("\n%s: generation %" PRIu64 ", ruleset %s, source sha256 %s\n", out, generation, rs->hash,
-           rs->source_hash);
+    printf("\n%s: generation %" PRIu64 ", ruleset %s, source sha256 %s\n", out, generation, rs->hash, rs->source_hash);
     status = 0;
 
 cleanup:
@@ -277,8 +340,8 @@ static void show_text(FILE *fp, const char *path, const dom_ruleset_t *rs, int64
 {
     char buf[64];
     date(rs->compiled_at, buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC");
-    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\nruleset: %s\n", path, rs->generation,
-            buf, rs->source_hash, rs->hash);
+    fprintf(fp, "%s: generation %" PRIu64 ", compiled %s, source sha256 %s\nruleset: %s\n", path, rs->generation, buf,
+            rs->source_hash, rs->hash);
     fprintf(fp, "regions:");
     for (size_t i = 0; i < rs->n_regions; ++i)
         fprintf(fp, "%s %s (%s)", i ? "," : "", rs->regions[i].name, rs->regions[i].location);
@@ -381,6 +444,8 @@ int dom_cli_rules(int argc, char **argv)
             usage(stderr);
         return r;
     }
+    if (strcmp(argv[1], "plan") == 0)
+        return dom_cli_rules_plan(argc - 1, argv + 1);
     fprintf(stderr, "domicile rules: unknown subcommand \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

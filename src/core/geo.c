@@ -1157,3 +1157,25 @@ const char *dom_geo_shape_name(dom_geo_shape_t shape)
     }
     return "unknown";
 }
+
+int dom_geo_resolves_subdivision(const dom_geo_t *geo, const char *code)
+{
+    size_t len = code != NULL ? strlen(code) : 0;
+    if (geo == NULL || len < 4 || len > 6 || code[2] != '-')
+        return 0;
+    for (size_t i = 0; i < geo->n_overrides; ++i)
+        if (strcmp(geo->overrides[i].subdivision, code) == 0)
+            return 1;
+    if (!geo->has_db || !geo->subdivision.enabled)
+        return 0;
+    if (geo->records == NULL)
+        return -1;
+    char part[3] = {0};
+    memcpy(part, code + 3, len - 3);
+    for (uint32_t i = 0; i <= geo->records_mask; ++i) {
+        const record_slot_t *slot = &geo->records[i];
+        if (slot->offset != SLOT_FREE && memcmp(slot->country, code, 2) == 0 && memcmp(slot->subdivision, part, 3) == 0)
+            return 1;
+    }
+    return 0;
+}

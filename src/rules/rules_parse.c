@@ -27,6 +27,8 @@
 #include "util/time.h"
 #include "util/validate.h"
 #include "util/yaml.h"
+#include "domicile/lint.h"
+#include "rules/sources.h"
 
 #define MAX_FILE_SIZE (4u << 20)
 #define MAX_FILES 4096
@@ -63,10 +65,11 @@ typedef struct entry {
 
 typedef struct jur_src {
     dom_jurisdiction_t j;
-    mark_t at;        /* the jurisdiction name's value */
-    mark_t version_at; /* the version key (where a reused version is reported) */
-    size_t order;     /* reading order, to report the later of two duplicates */
-    entry_t *entries; /* applies_to */
+    mark_t at;           /* the jurisdiction name's value */
+    mark_t version_at;   /* the version key (where a reused version is reported) */
+    mark_t effective_at; /* the effective date's value (line 0: none given) */
+    size_t order;        /* reading order, to report the later of two duplicates */
+    entry_t *entries;    /* applies_to */
     size_t n_entries;
     int conflict_reported;
 } jur_src_t;
@@ -323,6 +326,51 @@ static int find_group(builder_t *b, const char *s, size_t len)
 
 /* ---- _regions.yaml ---- */
 
+/* ---- "did you mean" for near-miss codes ---- */
+
+/* 1 if a and b (lengths la, lb) are at most one edit apart (ASCII case ignored): "EAA" and "EEA". */
+static int one_edit(const char *a, size_t la, const char *b, size_t lb)
+{
+    if (la > lb + 1 || lb > la + 1)
+        return 0;
+    size_t i = 0, j = 0, edits = 0;
+    while (i < la && j < lb) {
+        if (toupper((unsigned char)a[i]) == toupper((unsigned char)b[j])) {
+            ++i, ++j;
+            continue;
+        }
+        if (++edits > 1)
+            return 0;
+        if (la > lb)
+            ++i;
+        else if (lb > la)
+            ++j;
+        else
+            ++i, ++j;
+    }
+    return edits + (la - i) + (lb - j) <= 1;
+}
+
+/*
+ * What an unknown applies_to entry or group member most likely meant, as "; did you mean X?" (or ""):
+ * an alpha-3 or reserved country code ("CHE": CH, "UK": GB), lower case, or a group one edit away.
+ */
+static const char *did_you_mean(builder_t *b, const char *s, size_t len, int groups, char *buf, size_t buflen)
+{
+    char cc[3];
+    buf[0] = '\0';
+    if (dom__iso_country_suggest(s, len, cc) != NULL) {
+        snprintf(buf, buflen, "; did you mean %s?", cc);
+        return buf;
+    }
+    for (size_t g = 0; groups && g < b->n_groups; ++g)
+        if (one_edit(s, len, b->groups[g].name, strlen(b->groups[g].name))) {
+            snprintf(buf, buflen, "; did you mean %s?", b->groups[g].name);
+            return buf;
+        }
+    return buf;
+}
+
 static void parse_regions(file_ctx_t *f, yaml_node_t *root)
 {
     builder_t *b = f->b;
@@ -436,8 +484,9 @@ static void parse_groups(file_ctx_t *f, yaml_node_t *root)
                 if (s == NULL)
                     continue;
                 if (!dom__iso_country_known(s, n)) {
-                    error_at(b, node_mark(f->file, c), "unknown country %s (groups hold ISO 3166-1 alpha-2 codes)",
-                             show(c).s);
+                    char hint[80];
+                    error_at(b, node_mark(f->file, c), "unknown country %s (groups hold ISO 3166-1 alpha-2 codes)%s",
+                             show(c).s, did_you_mean(b, s, n, 0, hint, sizeof(hint)));
                     continue;
                 }
                 int dupl = 0;
@@ -851,8 +900,10 @@ static void parse_applies(file_ctx_t *f, yaml_node_t *v, jur_src_t *js)
             ent.group = (size_t)g;
         } else if (len == 2) {
             if (!dom__iso_country_known(s, len)) {
-                error_at(b, ent.at, "unknown country %s (not an ISO 3166-1 alpha-2 code%s)", show(e).s,
-                         islower((unsigned char)s[0]) || islower((unsigned char)s[1]) ? "; codes are upper case" : "");
+                char hint[80];
+                error_at(b, ent.at, "unknown country %s (not an ISO 3166-1 alpha-2 code%s)%s", show(e).s,
+                         islower((unsigned char)s[0]) || islower((unsigned char)s[1]) ? "; codes are upper case" : "",
+                         did_you_mean(b, s, len, 1, hint, sizeof(hint)));
                 continue;
             }
             ent.kind = ENTRY_COUNTRY;
@@ -875,8 +926,10 @@ static void parse_applies(file_ctx_t *f, yaml_node_t *v, jur_src_t *js)
             }
             ent.kind = ENTRY_SUBDIVISION;
         } else {
-            error_at(b, ent.at, "unknown group %s%s", show(e).s,
-                     b->n_groups == 0 ? " (no groups are defined: add _groups.yaml)" : "");
+            char hint[80];
+            error_at(b, ent.at, "unknown group %s%s%s", show(e).s,
+                     b->n_groups == 0 ? " (no groups are defined: add _groups.yaml)" : "",
+                     did_you_mean(b, s, len, 1, hint, sizeof(hint)));
             continue;
         }
         if (ent.kind != ENTRY_GROUP)
@@ -944,6 +997,7 @@ static void parse_jurisdiction(file_ctx_t *f, yaml_node_t *root, size_t order)
                 js.j.version = dup(b, s, n);
             break;
         case K_EFFECTIVE:
+            js.effective_at = node_mark(f->file, v);
             if ((s = scalar(f, v, "effective", &n)) == NULL ||
                 dom__time_parse(s, n, DOM__TIME_DATE, &js.j.effective) != 0)
                 bad_date = 1;
@@ -1416,12 +1470,65 @@ static int read_all(const char *path, size_t max, char **buf, size_t *len, char 
     return 0;
 }
 
+void dom_rules_sources_free(dom_rules_sources_t *src)
+{
+    if (src == NULL)
+        return;
+    for (size_t i = 0; i < src->n_versions; ++i)
+        free(src->versions[i].entries);
+    free(src->versions);
+    free(src);
+}
+
+/* Where each version (in the order of the set's jurisdictions) and each of its applies_to entries was written. */
+static dom_rules_sources_t *build_sources(const builder_t *b)
+{
+    dom_rules_sources_t *src = calloc(1, sizeof(*src));
+    if (src == NULL || (src->versions = calloc(b->n_jurs + 1, sizeof(src->versions[0]))) == NULL)
+        goto fail;
+    src->n_versions = b->n_jurs;
+    for (size_t i = 0; i < b->n_jurs; ++i) {
+        const jur_src_t *js = &b->jurs[i];
+        dom__rules_version_src_t *v = &src->versions[i];
+        v->name_at = (dom_mark_t){js->at.line, js->at.col};
+        v->effective_at = (dom_mark_t){js->effective_at.line, js->effective_at.col};
+        if ((v->entries = calloc(js->n_entries + 1, sizeof(v->entries[0]))) == NULL)
+            goto fail;
+        v->n_entries = js->n_entries;
+        for (size_t e = 0; e < js->n_entries; ++e) {
+            const entry_t *ent = &js->entries[e];
+            snprintf(v->entries[e].text, sizeof(v->entries[e].text), "%s",
+                     ent->kind == ENTRY_GROUP ? b->groups[ent->group].name : ent->key);
+            v->entries[e].at = (dom_mark_t){ent->at.line, ent->at.col};
+        }
+    }
+    return src;
+fail:
+    dom_rules_sources_free(src);
+    return NULL;
+}
+
+static int parse_dir(const char *dir, const dom_ledger_t *ledger, dom_diag_t *diag, dom_ruleset_t **out,
+                     dom_rules_sources_t **positions);
+
 int dom_rules_parse_dir(const char *dir, dom_diag_t *diag, dom_ruleset_t **out)
 {
-    return dom_rules_parse_dir_ledger(dir, NULL, diag, out);
+    return parse_dir(dir, NULL, diag, out, NULL);
 }
 
 int dom_rules_parse_dir_ledger(const char *dir, const dom_ledger_t *ledger, dom_diag_t *diag, dom_ruleset_t **out)
+{
+    return parse_dir(dir, ledger, diag, out, NULL);
+}
+
+int dom_rules_parse_dir_sources(const char *dir, dom_diag_t *diag, dom_ruleset_t **out, dom_rules_sources_t **sources)
+{
+    *sources = NULL;
+    return parse_dir(dir, NULL, diag, out, sources);
+}
+
+static int parse_dir(const char *dir, const dom_ledger_t *ledger, dom_diag_t *diag, dom_ruleset_t **out,
+                     dom_rules_sources_t **positions)
 {
     dom_diag_t fallback;
     builder_t b;
@@ -1536,6 +1643,10 @@ int dom_rules_parse_dir_ledger(const char *dir, const dom_ledger_t *ledger, dom_
     }
     if (b.y.diag->errors != 0) {
         ret = DOM_ERULES;
+        goto cleanup;
+    }
+    if (positions != NULL && (*positions = build_sources(&b)) == NULL) {
+        ret = DOM_ENOMEM;
         goto cleanup;
     }
     b.rs->compiled_at = (int64_t)time(NULL);

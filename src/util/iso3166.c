@@ -109,3 +109,65 @@ dom__iso_sub_t dom__iso_subdivision_check(const char *s, size_t len)
             return in_list(subdivisions[i].codes, s + 3, len - 3) ? DOM__ISO_SUB_OK : DOM__ISO_SUB_UNKNOWN;
     return DOM__ISO_SUB_NO_TABLE;
 }
+
+/* ISO 3166-1 alpha-3 to alpha-2 (from Debian's iso-codes), for "did you mean": each entry is the
+ * three letters then the two. XKX is the user-assigned code Kosovo's authorities and some databases use. */
+static const char alpha3[] =
+    "ABWAW AFGAF AGOAO AIAAI ALAAX ALBAL ANDAD AREAE ARGAR ARMAM ASMAS ATAAQ ATFTF ATGAG AUSAU AUTAT "
+    "AZEAZ BDIBI BELBE BENBJ BESBQ BFABF BGDBD BGRBG BHRBH BHSBS BIHBA BLMBL BLRBY BLZBZ BMUBM BOLBO "
+    "BRABR BRBBB BRNBN BTNBT BVTBV BWABW CAFCF CANCA CCKCC CHECH CHLCL CHNCN CIVCI CMRCM CODCD COGCG "
+    "COKCK COLCO COMKM CPVCV CRICR CUBCU CUWCW CXRCX CYMKY CYPCY CZECZ DEUDE DJIDJ DMADM DNKDK DOMDO "
+    "DZADZ ECUEC EGYEG ERIER ESHEH ESPES ESTEE ETHET FINFI FJIFJ FLKFK FRAFR FROFO FSMFM GABGA GBRGB "
+    "GEOGE GGYGG GHAGH GIBGI GINGN GLPGP GMBGM GNBGW GNQGQ GRCGR GRDGD GRLGL GTMGT GUFGF GUMGU GUYGY "
+    "HKGHK HMDHM HNDHN HRVHR HTIHT HUNHU IDNID IMNIM INDIN IOTIO IRLIE IRNIR IRQIQ ISLIS ISRIL ITAIT "
+    "JAMJM JEYJE JORJO JPNJP KAZKZ KENKE KGZKG KHMKH KIRKI KNAKN KORKR KWTKW LAOLA LBNLB LBRLR LBYLY "
+    "LCALC LIELI LKALK LSOLS LTULT LUXLU LVALV MACMO MAFMF MARMA MCOMC MDAMD MDGMG MDVMV MEXMX MHLMH "
+    "MKDMK MLIML MLTMT MMRMM MNEME MNGMN MNPMP MOZMZ MRTMR MSRMS MTQMQ MUSMU MWIMW MYSMY MYTYT NAMNA "
+    "NCLNC NERNE NFKNF NGANG NICNI NIUNU NLDNL NORNO NPLNP NRUNR NZLNZ OMNOM PAKPK PANPA PCNPN PERPE "
+    "PHLPH PLWPW PNGPG POLPL PRIPR PRKKP PRTPT PRYPY PSEPS PYFPF QATQA REURE ROURO RUSRU RWARW SAUSA "
+    "SDNSD SENSN SGPSG SGSGS SHNSH SJMSJ SLBSB SLESL SLVSV SMRSM SOMSO SPMPM SRBRS SSDSS STPST SURSR "
+    "SVKSK SVNSI SWESE SWZSZ SXMSX SYCSC SYRSY TCATC TCDTD TGOTG THATH TJKTJ TKLTK TKMTM TLSTL TONTO "
+    "TTOTT TUNTN TURTR TUVTV TWNTW TZATZ UGAUG UKRUA UMIUM URYUY USAUS UZBUZ VATVA VCTVC VENVE VGBVG "
+    "VIRVI VNMVN VUTVU WLFWF WSMWS YEMYE ZAFZA ZMBZM ZWEZW XKXXK";
+
+/* Codes people write for a country that ISO 3166-1 reserves for another use, and what they mean. */
+static const char *const reserved[][2] = {{"UK", "GB"}, {"EL", "GR"}, {"SU", "RU"}, {"YU", "RS"}};
+
+int dom__iso_country_at(size_t i, char out[3])
+{
+    if (i >= dom__iso_country_count())
+        return -1;
+    out[0] = countries[i * 3];
+    out[1] = countries[i * 3 + 1];
+    out[2] = '\0';
+    return 0;
+}
+
+const char *dom__iso_country_suggest(const char *s, size_t len, char out[3])
+{
+    char up[3];
+    if (len != 2 && len != 3)
+        return NULL;
+    for (size_t i = 0; i < len; ++i)
+        up[i] = s[i] >= 'a' && s[i] <= 'z' ? (char)(s[i] - 'a' + 'A') : s[i];
+    if (len == 2) {
+        for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); ++i)
+            if (memcmp(reserved[i][0], up, 2) == 0) {
+                memcpy(out, reserved[i][1], 3);
+                return out;
+            }
+        if (memcmp(up, s, 2) != 0 && dom__iso_country_known(up, 2)) { /* "de": DE */
+            memcpy(out, up, 2);
+            out[2] = '\0';
+            return out;
+        }
+        return NULL;
+    }
+    for (const char *p = alpha3; *p != '\0'; p += p[5] == ' ' ? 6 : 5)
+        if (memcmp(p, up, 3) == 0) {
+            memcpy(out, p + 3, 2);
+            out[2] = '\0';
+            return out;
+        }
+    return NULL;
+}

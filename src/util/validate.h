@@ -49,4 +49,14 @@ dom__iso_sub_t dom__iso_subdivision_check(const char *s, size_t len);
 /** Number of countries in the table (for tests). */
 size_t dom__iso_country_count(void);
 
+/** The i-th country of the table (alphabetical, XK last) into out; -1 past the end. For `rules plan`'s grid. */
+int dom__iso_country_at(size_t i, char out[3]);
+
+/**
+ * The ISO 3166-1 alpha-2 code someone most likely meant by s (len bytes) when s is not one: an alpha-3
+ * code ("CHE": CH), a code ISO reserves for another use ("UK": GB, "EL": GR), or lower case ("de": DE).
+ * Writes it into out and returns out, or NULL when there is no such guess.
+ */
+const char *dom__iso_country_suggest(const char *s, size_t len, char out[3]);
+
 #endif
