@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "domicile/plan.h"
 #include "domicile/policy.h"
 #include "domicile/rules.h"
+#include "domicile/rules_record.h"
 #include "util/html.h"
 #include "util/text.h"
 #include "util/time.h"
@@ -44,6 +46,7 @@ typedef struct country {
     int subdivision_rules;            /* some subdivision of it has a rule of its own */
     int geo_country;                  /* with --geo-db: the database places clients in it */
     int geo_subdivisions;             /* with --geo-db: ... and in its subdivisions */
+    int changed;                      /* with --plan-from: some decision for it (or a subdivision) changes */
 } country_t;
 
 typedef struct report {
@@ -55,6 +58,9 @@ typedef struct report {
     int geo_enumerated; /* the database's locations are known (geo_country/geo_subdivisions valid) */
     country_t countries[MAX_COUNTRIES];
     size_t n_countries;
+    const char *plan_from; /* NULL: no --plan-from */
+    dom_ruleset_t *live;   /* the rules in use, with --plan-from */
+    dom_plan_t *plan;      /* what RULES decides differently from them (include/domicile/plan.h) */
 } report_t;
 
 static void usage(FILE *fp)
@@ -74,37 +80,6 @@ static void usage(FILE *fp)
 }
 
 /* ---- gathering ---- */
-
-static int load_rules(const char *path, dom_ruleset_t **out)
-{
-    struct stat st;
-    char err[512] = "";
-    *out = NULL;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "domicile rules report: cannot read %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        int ret = dom_rules_parse_dir(path, NULL, out);
-        if (ret != 0)
-            fprintf(stderr, "domicile rules report: rules in %s cannot be used: %s\n", path, dom_strerror(ret));
-        return ret != 0;
-    }
-    dom_rules_store_t *store = NULL;
-    int ret = dom_rules_store_open(path, &store, err, sizeof(err));
-    if (ret != 0) {
-        fprintf(stderr, "domicile rules report: cannot use rules database %s: %s\n", path,
-                err[0] ? err : dom_strerror(ret));
-        return 1;
-    }
-    *out = dom_rules_store_current(store);
-    dom_rules_store_close(store);
-    if (*out == NULL) {
-        fprintf(stderr, "domicile rules report: rules database %s holds no rule set\n", path);
-        return 1;
-    }
-    return 0;
-}
 
 static country_t *find_country(report_t *r, const char *code)
 {
@@ -189,6 +164,16 @@ static void geo_location(void *ctx, const char *country, const char *subdivision
         c->geo_subdivisions = 1;
 }
 
+/* A country (or the country of a subdivision) some of whose decisions the plan changes. */
+static void mark_changed(report_t *r, const dom_plan_subject_t *subject)
+{
+    if (subject->kind != DOM_PLAN_COUNTRY && subject->kind != DOM_PLAN_SUBDIVISION)
+        return;
+    country_t *c = find_country(r, subject->code);
+    if (c != NULL)
+        c->changed = 1;
+}
+
 static int gather(report_t *r)
 {
     map_countries(r);
@@ -200,6 +185,11 @@ static int gather(report_t *r)
         decide_country(r, &r->countries[i]);
     if (r->geo != NULL)
         r->geo_enumerated = dom_geo_each_location(r->geo, geo_location, r) == 0;
+    for (size_t i = 0; r->plan != NULL && i < r->plan->n_changes; ++i)
+        for (size_t k = 0; k < r->plan->changes[i].n_subjects; ++k)
+            mark_changed(r, &r->plan->subjects[r->plan->changes[i].subjects[k]]);
+    for (size_t i = 0; r->plan != NULL && i < r->plan->n_moves; ++i)
+        mark_changed(r, &r->plan->subjects[r->plan->moves[i].subject]);
     return 0;
 }
 
@@ -244,15 +234,11 @@ static const char *colour_of(const dom_ruleset_t *rs, const char *name)
     return DEFAULT_COLOUR;
 }
 
-/*
- * The rule hash of a version, once rule hashes exist (the ledger: `rules show --hash`); NULL until
- * then, and the page says so.
- */
+/* The rule hash of a version (domicile/ledger.h: what audit lines and `rules show --hash` name), or NULL. */
 static const char *rule_hash(const dom_ruleset_t *rs, const dom_jurisdiction_t *j)
 {
     (void)rs;
-    (void)j;
-    return NULL;
+    return j->hash[0] != '\0' ? j->hash : NULL;
 }
 
 static const char *page_style =
@@ -354,7 +340,7 @@ static void write_version(dom__text_t *t, const report_t *r, const dom_jurisdict
         dom__html_escape(t, hash);
         dom__text_printf(t, "</code>");
     } else {
-        dom__text_printf(t, "not recorded by this rule set (rule hashes come with the rules ledger)");
+        dom__text_printf(t, "none");
     }
     dom__text_printf(t, "</dd><dt>Source</dt><dd><code>");
     dom__html_escape(t, j->source_file);
@@ -431,6 +417,9 @@ static void write_legend(dom__text_t *t, const report_t *r)
         dom__text_printf(t, "<li><span class=\"sw dots\" aria-hidden=\"true\">&#160;</span>dotted outline, pale: the "
                             "geo database cannot place "
                             "a client there (or in the subdivisions a rule names)</li>\n");
+    if (r->plan != NULL)
+        dom__text_printf(t, "<li><span class=\"sw red\" aria-hidden=\"true\">&#160;</span>red outline: the change "
+                            "from the rules in use decides something differently there (see the plan below)</li>\n");
     dom__text_printf(t, "<li><span class=\"sw\" style=\"background:#f4f4f4\" aria-hidden=\"true\">&#160;</span>light "
                         "grey: land without an "
                         "ISO 3166-1 code of its own</li>\n</ul>\n");
@@ -460,6 +449,8 @@ static void write_map(dom__text_t *t, const report_t *r)
             dom__text_printf(t, " sub");
         if (r->geo_enumerated && (!c->geo_country || (c->subdivision_rules && !c->geo_subdivisions)))
             dom__text_printf(t, " nogeo");
+        if (c->changed)
+            dom__text_printf(t, " changed");
         dom__text_printf(t, "\"");
     }
     dom__text_append(t, p, (size_t)(end - p));
@@ -606,6 +597,117 @@ static void write_jurisdictions(dom__text_t *t, const report_t *r)
     }
 }
 
+static void outcome_text(dom__text_t *t, const dom_plan_outcome_t *o)
+{
+    dom__html_escape(t, o->jurisdiction != NULL ? o->jurisdiction : "no jurisdiction");
+    if (o->version != NULL) {
+        dom__text_printf(t, " ");
+        dom__html_escape(t, o->version);
+    }
+    if (o->action == DOM_ACTION_REJECT) {
+        dom__text_printf(t, ": refused %d ", o->status);
+        dom__html_escape(t, o->reason);
+        return;
+    }
+    dom__text_printf(t, ": to ");
+    for (size_t i = 0; i < o->n_regions; ++i) {
+        dom__text_printf(t, "%s", i ? ", " : "");
+        dom__html_escape(t, o->regions[i]);
+    }
+    if (o->anonymize)
+        dom__text_printf(t, " (anonymized)");
+}
+
+static void subject_text(dom__text_t *t, const dom_plan_subject_t *s)
+{
+    switch (s->kind) {
+    case DOM_PLAN_UNKNOWN:
+        dom__text_printf(t, "unknown location");
+        break;
+    case DOM_PLAN_PIN:
+        dom__text_printf(t, "pinned to ");
+        dom__html_escape(t, s->code);
+        break;
+    default:
+        dom__html_escape(t, s->code);
+    }
+}
+
+/* The plan view: the same data as `rules plan --json`, as tables, and the JSON itself folded away. */
+static void write_plan(dom__text_t *t, const report_t *r)
+{
+    const dom_plan_t *p = r->plan;
+    char date[32];
+    dom__text_printf(t, "<section id=\"plan\"><h2>What changes against the rules in use</h2>\n<p>Rules in use <code>");
+    dom__html_escape(t, r->plan_from);
+    dom__text_printf(t, "</code> (ruleset <code>%.16s</code>) against <code>", r->live->hash);
+    dom__html_escape(t, r->rules_path);
+    dom__text_printf(t,
+                     "</code> (ruleset <code>%.16s</code>): %zu location%s move%s, %zu group%s of decisions change "
+                     "(%llu requests decided on each side). Changed countries have a red outline on the map.</p>\n",
+                     r->rules->hash, p->n_moves, p->n_moves == 1 ? "" : "s", p->n_moves == 1 ? "s" : "", p->n_changes,
+                     p->n_changes == 1 ? "" : "s", (unsigned long long)p->cells);
+    dom__text_printf(t, "<h3>Locations that move to another jurisdiction</h3>\n<table id=\"plan-moves\"><thead><tr>"
+                        "<th scope=\"col\">Location</th><th scope=\"col\">From</th><th scope=\"col\">To</th>"
+                        "<th scope=\"col\">For</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < p->n_moves; ++i) {
+        const dom_plan_move_t *m = &p->moves[i];
+        const dom_plan_subject_t *s = &p->subjects[m->subject];
+        dom__text_printf(t, "<tr data-location=\"");
+        dom__html_escape(t, s->code);
+        dom__text_printf(t, "\"><td>");
+        subject_text(t, s);
+        dom__text_printf(t, "</td><td>");
+        dom__html_escape(t, m->from != NULL ? m->from : "none");
+        dom__text_printf(t, "</td><td>");
+        dom__html_escape(t, m->to != NULL ? m->to : "none");
+        dom__text_printf(t, "</td><td>%s</td></tr>\n", m->every_class ? "every class" : "some classes");
+    }
+    if (p->n_moves == 0)
+        dom__text_printf(t, "<tr><td colspan=\"4\">none</td></tr>\n");
+    dom__text_printf(t, "</tbody></table>\n<h3>Decisions that change</h3>\n<table id=\"plan-changes\"><thead><tr>"
+                        "<th scope=\"col\">From</th><th scope=\"col\">Class</th><th scope=\"col\">Access</th>"
+                        "<th scope=\"col\">Consent</th><th scope=\"col\">Before</th><th scope=\"col\">After</th>"
+                        "<th scope=\"col\">Locations</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < p->n_changes; ++i) {
+        const dom_plan_change_t *c = &p->changes[i];
+        dom__text_printf(t, "<tr><td>");
+        dom__html_escape(t, dom__time_format(p->instants[c->instant], DOM__TIME_FMT_DATE, date, sizeof(date)));
+        dom__text_printf(t, "</td><td>");
+        dom__html_escape(t, c->class_name);
+        dom__text_printf(t, "</td><td>%s</td><td>%s</td><td>", dom_access_name(c->access),
+                         c->consent == DOM_PLAN_CONSENT_GIVEN    ? "given"
+                         : c->consent == DOM_PLAN_CONSENT_ABSENT ? "absent"
+                                                                 : "either");
+        outcome_text(t, &c->from);
+        dom__text_printf(t, "</td><td>");
+        outcome_text(t, &c->to);
+        dom__text_printf(t, "</td><td class=\"codes\">");
+        for (size_t k = 0; k < c->n_subjects; ++k) {
+            dom__text_printf(t, "%s", k ? " " : "");
+            subject_text(t, &p->subjects[c->subjects[k]]);
+        }
+        dom__text_printf(t, "</td></tr>\n");
+    }
+    if (p->n_changes == 0)
+        dom__text_printf(t, "<tr><td colspan=\"7\">none</td></tr>\n");
+    dom__text_printf(t, "</tbody></table>\n");
+    /* the machine-readable form, exactly as `rules plan --json` prints it */
+    char *json = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&json, &len);
+    if (fp != NULL) {
+        dom_plan_write_json(p, r->plan_from, r->rules_path, fp);
+        fclose(fp);
+        dom__text_printf(t, "<details><summary>The same as <code>domicile rules plan --json</code></summary>"
+                            "<pre id=\"plan-json\">");
+        dom__html_escape_n(t, json, len);
+        dom__text_printf(t, "</pre></details>\n");
+    }
+    free(json);
+    dom__text_printf(t, "</section>\n");
+}
+
 static void write_page(dom__text_t *t, const report_t *r)
 {
     const dom_ruleset_t *rs = r->rules;
@@ -620,6 +722,8 @@ static void write_page(dom__text_t *t, const report_t *r)
     write_css(t, r);
     dom__text_printf(t, "</head>\n<body>\n<header><h1>Data residency report</h1>\n<p class=\"meta\">Rules <code>");
     dom__html_escape(t, r->rules_path);
+    dom__text_printf(t, "</code>, ruleset <code>");
+    dom__html_escape(t, rs->hash);
     dom__text_printf(t, "</code>, source sha256 <code>");
     dom__html_escape(t, rs->source_hash);
     dom__text_printf(t, "</code>, generation %" PRIu64 ", compiled %s.</p>\n<p class=\"meta\">Decided as of <strong>",
@@ -637,15 +741,20 @@ static void write_page(dom__text_t *t, const report_t *r)
         dom__text_printf(t, "</code>)%s</p>\n",
                          r->geo_enumerated ? "" : ": its records could not be enumerated, so no country is marked");
     }
-    dom__text_printf(t, "</header>\n<nav><ul><li><a href=\"#map\">Map</a></li><li><a href=\"#jurisdictions\">"
-                        "Jurisdictions</a></li><li><a href=\"#countries\">Every country</a></li></ul></nav>\n"
-                        "<main>\n<section id=\"map\"><h2>Which jurisdiction decides each country</h2>\n<figure>\n");
+    dom__text_printf(t,
+                     "</header>\n<nav><ul><li><a href=\"#map\">Map</a></li>%s<li><a href=\"#jurisdictions\">"
+                     "Jurisdictions</a></li><li><a href=\"#countries\">Every country</a></li></ul></nav>\n"
+                     "<main>\n<section id=\"map\"><h2>Which jurisdiction decides each country</h2>\n<figure>\n",
+                     r->plan != NULL ? "<li><a href=\"#plan\">What changes</a></li>" : "");
     write_map(t, r);
     dom__text_printf(t, "<figcaption>Each country is coloured by the jurisdiction whose rules decide where a client "
                         "located there is stored (a residency pin overrides location). Legend:</figcaption>\n"
                         "</figure>\n");
     write_legend(t, r);
-    dom__text_printf(t, "</section>\n<section id=\"jurisdictions\"><h2>Jurisdictions</h2>\n<p>For each, the version "
+    dom__text_printf(t, "</section>\n");
+    if (r->plan != NULL)
+        write_plan(t, r);
+    dom__text_printf(t, "<section id=\"jurisdictions\"><h2>Jurisdictions</h2>\n<p>For each, the version "
                         "in force, and beside it any version in report mode (evaluated and recorded, never applied) "
                         "or staged for a later date. Regions are listed in the order a request tries them.</p>\n");
     write_jurisdictions(t, r);
@@ -732,15 +841,23 @@ int dom__cli_rules_report(int argc, char **argv)
         fprintf(stderr, "domicile rules report: --at wants " DOM__TIME_ANY_WORDS ", got \"%s\"\n", at);
         goto cleanup;
     }
-    if (plan_from != NULL) {
-        fprintf(stderr, "domicile rules report: --plan-from needs `rules plan` (include/domicile/plan.h), which this "
-                        "build does not have yet\n");
-        goto cleanup;
-    }
     ret = 1;
     r->rules_path = rules;
-    if (load_rules(rules, &r->rules) != 0)
+    dom_diag_t diag = {dom__cli_diag_discard, NULL, 0, 0}; /* the page is no place for lints: `rules check` */
+    if (dom__cli_load_rules(rules, &diag, &r->rules, NULL) != 0)
         goto cleanup;
+    if (plan_from != NULL) {
+        /* the plan of `rules plan --from LIVE --to RULES --at DATE`: the same computation, drawn */
+        dom_plan_options_t po = {.start = r->at, .end = r->at};
+        if (dom__cli_load_rules(plan_from, &diag, &r->live, NULL) != 0)
+            goto cleanup;
+        int rc = dom_plan_compute(r->live, r->rules, &po, &r->plan);
+        if (rc != 0) {
+            fprintf(stderr, "domicile rules report: cannot plan against %s: %s\n", plan_from, dom_strerror(rc));
+            goto cleanup;
+        }
+        r->plan_from = plan_from;
+    }
     if (geo_db != NULL) {
         char err[512] = "";
         dom_geo_options_t opts = {0};
@@ -766,6 +883,8 @@ int dom__cli_rules_report(int argc, char **argv)
 cleanup:
     dom__text_free(&page);
     dom_geo_release(r->geo);
+    dom_plan_free(r->plan);
+    dom_ruleset_release(r->live);
     dom_ruleset_release(r->rules);
     free(r);
     return ret;

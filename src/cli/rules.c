@@ -59,19 +59,6 @@ static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const d
         fprintf(fp, ", %zu warning%s", diag->warnings, diag->warnings == 1 ? "" : "s");
 }
 
-static int parse(const char *dir, dom_diag_t *diag, dom_ruleset_t **rs)
-{
-    memset(diag, 0, sizeof(*diag));
-    int ret = dom_rules_parse_dir(dir, diag, rs);
-    if (ret == 0)
-        return 0;
-    if (ret == DOM_ERULES)
-        fprintf(stderr, "%s: %zu error%s\n", dir, diag->errors, diag->errors == 1 ? "" : "s");
-    else
-        fprintf(stderr, "%s: %s\n", dir, dom_strerror(ret));
-    return -1;
-}
-
 static int cmd_check(int argc, char **argv)
 {
     const char *dir = NULL, *against = NULL, *geo_db = NULL, *now = NULL;

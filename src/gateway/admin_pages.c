@@ -180,7 +180,9 @@ void dom__admin_status_page(dom__server_t *srv, const dom__metrics_globals_t *g,
     dom__text_printf(t, "</dd>");
     if (rules != NULL) {
         dl_text(t, "Rules database", g->rules_path);
-        dom__text_printf(t, "<dt>Ruleset</dt><dd>generation %llu, source sha256 <code id=\"rules-hash\">",
+        dom__text_printf(t, "<dt>Ruleset</dt><dd>hash <code id=\"ruleset-hash\">");
+        dom__html_escape(t, rules->hash);
+        dom__text_printf(t, "</code>, generation %llu, source sha256 <code id=\"rules-hash\">",
                          (unsigned long long)g->rules_generation);
         dom__html_escape(t, g->rules_hash);
         dom__text_printf(t, "</code>, compiled ");
