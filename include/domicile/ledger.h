@@ -60,8 +60,8 @@ int dom_ruleset_compute_hashes(dom_ruleset_t *rs);
 typedef struct dom_ledger_class {
     const char *name; /* "content" */
     int deny;
-    const char *reason;                   /* deny reason ("" when not denied) */
-    const char *write[DOM_MAX_REGIONS];   /* region names, in order of preference */
+    const char *reason;                 /* deny reason ("" when not denied) */
+    const char *write[DOM_MAX_REGIONS]; /* region names, in order of preference */
     size_t n_write;
     const char *read[DOM_MAX_REGIONS];
     size_t n_read;
@@ -79,19 +79,19 @@ typedef struct dom_ledger_version {
     int is_default;
     const char *text; /* the exact canonical text (what `rules show --hash` prints) */
     size_t text_len;
-    const char *source_file;   /* the file's name in the rules directory ("eu-gdpr.yaml") */
-    const char *source_sha256; /* SHA-256 of that file's bytes at its first compile */
-    int64_t first_compiled;    /* unix seconds of the first compile that held it */
-    const char *source_rev;    /* --source-rev of that compile ("" when none was given) */
+    const char *source_file;           /* the file's name in the rules directory ("eu-gdpr.yaml") */
+    const char *source_sha256;         /* SHA-256 of that file's bytes at its first compile */
+    int64_t first_compiled;            /* unix seconds of the first compile that held it */
+    const char *source_rev;            /* --source-rev of that compile ("" when none was given) */
     const dom_ledger_class_t *classes; /* sorted by name */
     size_t n_classes;
 } dom_ledger_version_t;
 
 /** One compile in the ledger. */
 typedef struct dom_ledger_compile {
-    uint64_t seq;          /* 1, 2, ... in the order of compiles (carried across files) */
-    int64_t compiled_at;   /* unix seconds */
-    uint64_t generation;   /* the database generation it wrote */
+    uint64_t seq;            /* 1, 2, ... in the order of compiles (carried across files) */
+    int64_t compiled_at;     /* unix seconds */
+    uint64_t generation;     /* the database generation it wrote */
     const char *source_rev;  /* "" when none was given */
     const char *ruleset;     /* the rule set's hash */
     const char *source_hash; /* sha256 of the sources (dom_ruleset_t.source_hash) */
@@ -137,8 +137,7 @@ const dom_ledger_class_t *dom_ledger_class(const dom_ledger_version_t *v, const 
  * Whether version v allowed `region` for `class_name` and access (the write or the read list; a denied
  * class allows nothing). Returns 1 allowed, 0 not allowed, DOM_ENOTFOUND (v has no such class).
  */
-int dom_ledger_allowed(const dom_ledger_version_t *v, const char *class_name, dom_access_t access,
-                       const char *region);
+int dom_ledger_allowed(const dom_ledger_version_t *v, const char *class_name, dom_access_t access, const char *region);
 
 /** Number of compiles; dom_ledger_compile_at(i) in seq order. */
 size_t dom_ledger_n_compiles(const dom_ledger_t *ledger);

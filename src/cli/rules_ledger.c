@@ -62,8 +62,8 @@ static void history_text(FILE *fp, const char *path, const dom_ledger_t *l, cons
     for (size_t i = 0; i < nc; ++i) {
         const dom_ledger_compile_t *c = dom_ledger_compile_at(l, i);
         dom__time_format(c->compiled_at, "%Y-%m-%d %H:%M:%S UTC", when, sizeof(when));
-        fprintf(fp, "compile %" PRIu64 "  %s  ruleset %s  generation %" PRIu64 "%s%s  (%zu versions)%s\n", c->seq,
-                when, c->ruleset, c->generation, c->source_rev[0] ? "  rev " : "", c->source_rev, c->n_live,
+        fprintf(fp, "compile %" PRIu64 "  %s  ruleset %s  generation %" PRIu64 "%s%s  (%zu versions)%s\n", c->seq, when,
+                c->ruleset, c->generation, c->source_rev[0] ? "  rev " : "", c->source_rev, c->n_live,
                 i + 1 == nc ? "  <- last" : "");
     }
     for (size_t i = 0; i < nv; ++i) {
@@ -206,8 +206,9 @@ int dom__cli_rules_show_hash(const char *path, const char *hash)
     const dom_ledger_version_t *v = dom_ledger_find(l, hash, &err);
     if (v == NULL) {
         if (err == DOM_EINVAL)
-            fprintf(stderr, "%s: %s is not a rule hash (64 hex digits, or a prefix of 8 or more that one version "
-                            "has)\n",
+            fprintf(stderr,
+                    "%s: %s is not a rule hash (64 hex digits, or a prefix of 8 or more that one version "
+                    "has)\n",
                     path, hash);
         else
             fprintf(stderr, "%s: no version with sha256 %s in the ledger\n", path, hash);

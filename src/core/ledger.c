@@ -460,8 +460,7 @@ const dom_ledger_class_t *dom_ledger_class(const dom_ledger_version_t *v, const 
     return NULL;
 }
 
-int dom_ledger_allowed(const dom_ledger_version_t *v, const char *class_name, dom_access_t access,
-                       const char *region)
+int dom_ledger_allowed(const dom_ledger_version_t *v, const char *class_name, dom_access_t access, const char *region)
 {
     const dom_ledger_class_t *c = dom_ledger_class(v, class_name);
     if (c == NULL)

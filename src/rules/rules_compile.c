@@ -43,8 +43,8 @@ static int put(writer_t *w, MDB_dbi dbi, const char *key, dom__record_buf_t *val
 
 /* One attempt at the whole transaction. Returns an LMDB code (MDB_MAP_FULL means: grow and retry) or -1 for a
  * refusal described in err. */
-static int write_all(MDB_env *env, const dom_ruleset_t *rs, const dom_rules_compile_options_t *opts, uint64_t *generation,
-                     char *err, size_t errlen)
+static int write_all(MDB_env *env, const dom_ruleset_t *rs, const dom_rules_compile_options_t *opts,
+                     uint64_t *generation, char *err, size_t errlen)
 {
     writer_t w = {NULL, "beginning the write transaction", 0};
     dom__record_buf_t b = {0};
