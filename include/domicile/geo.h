@@ -48,9 +48,11 @@ typedef enum dom_geo_source {
 /** Result of a lookup. All strings are copied into the struct (no pointers into mmdb memory). */
 typedef struct dom_geo_result {
     dom_geo_source_t source;
-    char country[3];                     /* ISO 3166-1 alpha-2, "" when unknown */
-    char subdivision[8];                 /* ISO 3166-2 with country prefix ("US-CA"), "" when unknown */
-    int in_eu;                           /* the database's EU flag; missing means 0 */
+    char country[3];     /* ISO 3166-1 alpha-2, "" when unknown */
+    char subdivision[8]; /* ISO 3166-2 with country prefix ("US-CA"), "" when unknown */
+    int in_eu;           /* in the EU: the database's flag, or the EU-27 list (in_eu_derived) */
+    int in_eu_derived;   /* 1: the database carries no EU flag (or an override gave the country): in_eu is derived from
+                            the EU-27 member list of the project's ISO 3166 table */
     char jurisdiction[DOM_NAME_MAX + 1]; /* set only by a CIDR -> jurisdiction override */
 } dom_geo_result_t;
 
@@ -136,6 +138,9 @@ int dom_geo_resolves_subdivision(const dom_geo_t *geo, const char *code);
 
 /** Human name of a source ("database", "special", ...). */
 const char *dom_geo_source_name(dom_geo_source_t source);
+
+/** Where a result's in_eu came from: "database" (the database's EU flag) or "derived" (the EU-27 list). */
+const char *dom_geo_in_eu_source_name(const dom_geo_result_t *r);
 
 /** Human name of a shape ("auto", "geoip2", "flat"). */
 const char *dom_geo_shape_name(dom_geo_shape_t shape);

@@ -477,7 +477,9 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, g->country[0] != '\0' ? g->country : NULL);
     fputs(", \"subdivision\": ", fp);
     dom__cli_json_str(fp, g->subdivision[0] != '\0' ? g->subdivision : NULL);
-    fprintf(fp, ", \"in_eu\": %s, \"source\": ", g->in_eu ? "true" : "false");
+    fprintf(fp, ", \"in_eu\": %s, \"in_eu_source\": ", g->in_eu ? "true" : "false");
+    dom__cli_json_str(fp, g->country[0] != '\0' ? dom_geo_in_eu_source_name(g) : NULL);
+    fputs(", \"source\": ", fp);
     dom__cli_json_str(fp, dom_geo_source_name(g->source));
     fputs(", \"override_jurisdiction\": ", fp);
     dom__cli_json_str(fp, g->jurisdiction[0] != '\0' ? g->jurisdiction : NULL);
@@ -503,6 +505,8 @@ static void print_json(FILE *fp, const explanation_t *e)
     dom__cli_json_str(fp, dom_jurisdiction_source_name(d->source));
     fputs(",\n  \"rule_version\": ", fp);
     dom__cli_json_str(fp, j != NULL ? j->version : NULL);
+    fputs(",\n  \"rule_hash\": ", fp);
+    dom__cli_json_str(fp, j != NULL ? j->hash : NULL);
     fputs(",\n  \"rule_effective\": ", fp);
     if (j != NULL) {
         dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
@@ -537,6 +541,8 @@ static void print_json(FILE *fp, const explanation_t *e)
         dom__cli_json_str(fp, r->jurisdiction->name);
         fputs(", \"rule_version\": ", fp);
         dom__cli_json_str(fp, r->jurisdiction->version);
+        fputs(", \"rule_hash\": ", fp);
+        dom__cli_json_str(fp, r->jurisdiction->hash);
         fputs(", \"jurisdiction_source\": ", fp);
         dom__cli_json_str(fp, dom_jurisdiction_source_name(r->source));
         fputs(", \"action\": ", fp);
@@ -551,7 +557,9 @@ static void print_json(FILE *fp, const explanation_t *e)
         fputs(",\n  \"report\": null", fp);
     }
 
-    fprintf(fp, ",\n  \"rules\": {\"generation\": %" PRIu64 ", \"source_hash\": ", e->rules->generation);
+    fputs(",\n  \"rules\": {\"ruleset\": ", fp);
+    dom__cli_json_str(fp, e->rules->hash);
+    fprintf(fp, ", \"generation\": %" PRIu64 ", \"source_hash\": ", e->rules->generation);
     dom__cli_json_str(fp, e->rules->source_hash);
     fputs(", \"path\": ", fp);
     dom__cli_json_str(fp, e->rules_path);
@@ -633,6 +641,18 @@ static const char *pin_refusal(const explanation_t *e)
     return dom_strerror(e->facts.pin_status);
 }
 
+/* Whether the location is in the EU, and on whose word; a member state is never said to be outside the EU. */
+static const char *eu_words(const dom_geo_result_t *g)
+{
+    int member = g->country[0] != '\0' && dom__iso_country_in_eu(g->country, 2);
+    if (member && !g->in_eu)
+        return "in the EU (an EU-27 member state, though the geo database's EU flag says not)";
+    if (g->in_eu_derived)
+        return g->in_eu ? "in the EU (derived from the EU-27 list: the geo database has no EU flag)"
+                        : "not in the EU (derived from the EU-27 list: the geo database has no EU flag)";
+    return g->in_eu ? "in the EU" : "not in the EU";
+}
+
 static void print_words(FILE *fp, const explanation_t *e)
 {
     const dom_decision_t *d = &e->decision;
@@ -689,8 +709,8 @@ static void print_words(FILE *fp, const explanation_t *e)
     else if (g->jurisdiction[0] != '\0')
         fprintf(fp, "operator override to jurisdiction %s", g->jurisdiction);
     else
-        fprintf(fp, "%s%s%s, %s the EU (%s)", g->country[0] ? g->country : "no country", g->subdivision[0] ? ", " : "",
-                g->subdivision, g->in_eu ? "in" : "not in",
+        fprintf(fp, "%s%s%s, %s (%s)", g->country[0] ? g->country : "no country", g->subdivision[0] ? ", " : "",
+                g->subdivision, eu_words(g),
                 g->source == DOM_GEO_OVERRIDE ? "an operator override" : "from the geo database");
     fputc('\n', fp);
     if (e->geo_path != NULL)
@@ -711,10 +731,12 @@ static void print_words(FILE *fp, const explanation_t *e)
 
     fprintf(fp, "rules         %s (generation %" PRIu64 ", sha256 %.12s)\n", e->rules_path, e->rules->generation,
             e->rules->source_hash);
+    fprintf(fp, "  ruleset     %s\n", e->rules->hash);
     if (j != NULL) {
         dom__time_format(j->effective, DOM__TIME_FMT_DATE, date, sizeof(date));
         fprintf(fp, "jurisdiction  %s, version %s (effective %s, %s)\n", j->name, j->version, date,
                 j->source_file != NULL ? j->source_file : "?");
+        fprintf(fp, "  rule hash   %s (domicile rules show --hash prints its text)\n", j->hash);
         fprintf(fp, "  why         %s: %s\n", dom_jurisdiction_source_name(d->source), why_jurisdiction(e));
         if (j->applies_to != NULL && j->applies_to[0] != '\0')
             fprintf(fp, "  applies to  %s\n", j->applies_to);

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "domicile/geo.h"
+#include "util/validate.h"
 
 #define PATH_MAX_ELEMS 16
 #define PATH_MAX_LEN 255
@@ -59,6 +60,7 @@ struct dom_geo {
     atomic_size_t refs;
     _Atomic uint64_t errors;
     int has_db;
+    int eu_flagged; /* some record carries the EU flag (else every in_eu is derived from the EU-27 list) */
     MMDB_s mmdb;
     dom_geo_metadata_t meta;
     char *path;
@@ -238,7 +240,7 @@ static int get_value(MMDB_entry_s *entry, const data_path_t *path, MMDB_entry_da
  * Reads country, subdivision and EU flag of a data record into out (which the caller zeroed).
  * Returns MMDB_SUCCESS or the libmaxminddb error of a decode failure. Garbage codes are dropped.
  */
-static int read_record(const dom_geo_t *geo, MMDB_entry_s *entry, dom_geo_result_t *out)
+static int read_record(const dom_geo_t *geo, MMDB_entry_s *entry, dom_geo_result_t *out, int *eu_found)
 {
     MMDB_entry_data_s v;
     int found, rc;
@@ -270,6 +272,8 @@ static int read_record(const dom_geo_t *geo, MMDB_entry_s *entry, dom_geo_result
         return rc;
     if (found && v.type == MMDB_DATA_TYPE_BOOLEAN)
         out->in_eu = v.boolean ? 1 : 0;
+    if (eu_found != NULL)
+        *eu_found = found && v.type == MMDB_DATA_TYPE_BOOLEAN;
     return MMDB_SUCCESS;
 }
 
@@ -295,7 +299,7 @@ static int lookup_db(const dom_geo_t *geo, const dom_addr_t *a, dom_geo_result_t
         return mmdb_error;
     if (!res.found_entry)
         return MMDB_SUCCESS;
-    int rc = read_record(geo, &res.entry, out);
+    int rc = read_record(geo, &res.entry, out, NULL);
     if (rc != MMDB_SUCCESS) {
         out->country[0] = out->subdivision[0] = '\0';
         out->in_eu = 0;
@@ -436,6 +440,15 @@ static int lookup_table(const dom_geo_t *geo, const dom_addr_t *a, dom_geo_resul
     return 1;
 }
 
+/* Where nothing says whether the country is in the EU, the EU-27 list of the ISO 3166 table does. */
+static void derive_in_eu(dom_geo_result_t *out)
+{
+    if (out->country[0] == '\0')
+        return;
+    out->in_eu = dom__iso_country_in_eu(out->country, 2);
+    out->in_eu_derived = 1;
+}
+
 void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -455,6 +468,7 @@ void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *ou
             memcpy(out->country, ov->country, sizeof(out->country));
             memcpy(out->subdivision, ov->subdivision, sizeof(out->subdivision));
             memcpy(out->jurisdiction, ov->jurisdiction, sizeof(out->jurisdiction));
+            derive_in_eu(out);
             return;
         }
     }
@@ -464,12 +478,19 @@ void dom_geo_lookup(dom_geo_t *geo, const dom_addr_t *addr, dom_geo_result_t *ou
     }
     if (!geo->has_db)
         return;
-    if (geo->records != NULL && lookup_table(geo, &a, out))
-        return;
-    if (lookup_db(geo, &a, out) != MMDB_SUCCESS) {
-        atomic_fetch_add_explicit(&geo->errors, 1, memory_order_relaxed);
-        out->source = DOM_GEO_ERROR;
+    if (geo->records == NULL || !lookup_table(geo, &a, out)) {
+        if (lookup_db(geo, &a, out) != MMDB_SUCCESS) {
+            atomic_fetch_add_explicit(&geo->errors, 1, memory_order_relaxed);
+            out->source = DOM_GEO_ERROR;
+        }
     }
+    if (!geo->eu_flagged)
+        derive_in_eu(out);
+}
+
+const char *dom_geo_in_eu_source_name(const dom_geo_result_t *r)
+{
+    return r->in_eu_derived ? "derived" : "database";
 }
 
 /* ---- options ---- */
@@ -840,7 +861,7 @@ static record_slot_t *new_record_table(uint32_t n, uint32_t *mask)
  */
 static int check_records(dom_geo_t *geo, const uint8_t *seen, uint32_t n_records, char *err, size_t errlen)
 {
-    uint32_t checked = 0, with_country = 0;
+    uint32_t checked = 0, with_country = 0, with_eu = 0;
     uint64_t size = geo->mmdb.data_section_size;
     geo->records = new_record_table(n_records, &geo->records_mask);
     for (uint64_t off = next_record(seen, 0, size); off != UINT64_MAX && checked < VERIFY_MAX_RECORDS;
@@ -848,7 +869,9 @@ static int check_records(dom_geo_t *geo, const uint8_t *seen, uint32_t n_records
         MMDB_entry_s entry = {.mmdb = &geo->mmdb, .offset = (uint32_t)off};
         dom_geo_result_t r;
         memset(&r, 0, sizeof(r));
-        int rc = read_record(geo, &entry, &r);
+        int eu_found = 0;
+        int rc = read_record(geo, &entry, &r, &eu_found);
+        with_eu += eu_found;
         if (rc != MMDB_SUCCESS) {
             corrupt_record(geo, off, rc, err, errlen);
             return DOM_EGEO;
@@ -860,6 +883,8 @@ static int check_records(dom_geo_t *geo, const uint8_t *seen, uint32_t n_records
     if (checked != n_records) { /* cannot happen (the bitmap holds n_records marks); be safe, not fast */
         free(geo->records);
         geo->records = NULL;
+    } else if (with_eu == 0) {
+        geo->eu_flagged = 0; /* every record checked, none with the flag: derive it (a flat country_code database) */
     }
     if (checked != 0 && with_country == 0) {
         snprintf(err, errlen,
@@ -946,6 +971,7 @@ static int check_database(dom_geo_t *geo, const dom_geo_options_t *opts, int che
     geo->meta.shape = shape;
     if ((rc = set_paths(geo, opts, shape, err, errlen)) != 0)
         goto cleanup;
+    geo->eu_flagged = geo->eu.enabled; /* until the records say otherwise */
     find_v4_start(geo);
     if (check_data && (rc = check_records(geo, seen, n_records, err, errlen)) != 0)
         goto cleanup;

@@ -349,6 +349,8 @@ int dom_ledger_open(const char *path, dom_ledger_t **out, char *err, size_t errl
         ret = DOM_ELMDB;
         goto cleanup;
     }
+    if ((ret = dom__rules_file_complete(env, err, errlen)) != 0)
+        goto cleanup;
     /* a database of another kind is not a ledger */
     MDB_dbi meta;
     const char *fk = dom__rules_meta_key(DOM__META_FORMAT);

@@ -173,6 +173,26 @@ static int load_claim(loader_t *l, size_t i, const MDB_val *v, void *ctx)
     return dom__record_decode(&l->dec, DOM__TABLE_CLAIMS, v->mv_data, v->mv_size, &l->dec.rs->claims[i]);
 }
 
+int dom__rules_file_complete(MDB_env *env, char *err, size_t errlen)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    struct stat fst;
+    mdb_filehandle_t fd;
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || mdb_env_get_fd(env, &fd) != 0 ||
+        fstat(fd, &fst) != 0) {
+        snprintf(err, errlen, "cannot read the database's size");
+        return DOM_ECORRUPT;
+    }
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    if ((uint64_t)fst.st_size < need) {
+        snprintf(err, errlen, "not a domicile rules database (truncated: %lld bytes, its pages need %llu)",
+                 (long long)fst.st_size, (unsigned long long)need);
+        return DOM_ECORRUPT;
+    }
+    return 0;
+}
+
 /* One snapshot, in one read transaction. */
 static int load(MDB_env *env, dom_ruleset_t **out, uint64_t *txnid, char *err, size_t errlen)
 {
@@ -191,6 +211,11 @@ static int load(MDB_env *env, dom_ruleset_t **out, uint64_t *txnid, char *err, s
         return DOM_ELMDB;
     }
     dom_ruleset_t *rs = dom__ruleset_new();
+    if (rs != NULL && dom__rules_file_complete(env, err, errlen) != 0) {
+        mdb_txn_abort(l.txn);
+        dom_ruleset_release(rs);
+        return DOM_ECORRUPT;
+    }
     if (rs == NULL) {
         dom__record_fail(&l.dec, DOM_ENOMEM, "out of memory");
         goto cleanup;

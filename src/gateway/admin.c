@@ -92,6 +92,7 @@ static void take_snapshot(dom__server_t *srv, struct snapshot *s)
         g->rules_loaded = 1;
         g->rules_generation = s->rules->generation;
         g->rules_hash = s->rules->source_hash;
+        g->ruleset = s->rules->hash;
         g->rules_compiled_at = s->rules->compiled_at;
         g->rules_path = s->rules_file->path;
         g->rules_inode = (uint64_t)s->rules_file->id.ino;
@@ -241,7 +242,9 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
                    (unsigned long long)g->config_reload_failures);
     dom__json_lit(&j, ",\"rules\":");
     if (s->rules != NULL) {
-        dom__json_rawf(&j, "{\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
+        dom__json_lit(&j, "{\"ruleset\":");
+        dom__json_str(&j, g->ruleset);
+        dom__json_rawf(&j, ",\"generation\":%llu,\"source_hash\":", (unsigned long long)g->rules_generation);
         dom__json_str(&j, g->rules_hash);
         dom__json_rawf(&j, ",\"compiled_at\":%lld,\"database\":", (long long)g->rules_compiled_at);
         dom__json_str(&j, g->rules_path);
@@ -257,6 +260,8 @@ static void render_status(dom__server_t *srv, const struct snapshot *s, dom__tex
             dom__json_str(&j, jur->name);
             dom__json_lit(&j, ",\"version\":");
             dom__json_str(&j, jur->version);
+            dom__json_lit(&j, ",\"hash\":");
+            dom__json_str(&j, jur->hash);
             dom__json_rawf(&j, ",\"effective\":%lld,\"mode\":\"%s\"}", (long long)jur->effective,
                            dom_rule_mode_name(jur->mode));
         }

@@ -126,6 +126,8 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     dom__json_lit(&o, ",\"rules_generation\":");
     dom__json_u64(&o, r->rules_generation);
     put_str(&o, "rules_hash", r->rules_hash);
+    put_str(&o, "ruleset", r->ruleset);
+    put_str(&o, "rule_hash", r->rule_hash);
     put_str(&o, "geo_sha256", r->geo_sha256);
     put_str(&o, "protocol", r->protocol);
     dom__json_lit(&o, ",\"tls\":");

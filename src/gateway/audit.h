@@ -41,6 +41,8 @@ typedef struct dom__audit_record {
     const char *jurisdiction, *jurisdiction_source, *rule_version;
     uint64_t rules_generation;
     const char *rules_hash; /* sha256 of the rule set's sources: which rule text decided */
+    const char *ruleset;    /* the rule set's content hash (domicile/ledger.h) */
+    const char *rule_hash;  /* the deciding version's content hash: `rules show --hash` prints its text */
     const char *geo_sha256; /* sha256 of the geo database file that located the client; NULL: none */
     const char *protocol;   /* "h1" or "h2" */
     int tls;

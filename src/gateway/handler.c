@@ -115,6 +115,8 @@ static void record(struct request_state *st)
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
         .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
+        .ruleset = st->rules != NULL ? st->rules->hash : NULL,
+        .rule_hash = st->decided && d->jurisdiction != NULL ? d->jurisdiction->hash : NULL,
         .geo_sha256 = st->geo_sha256[0] != '\0' ? st->geo_sha256 : NULL,
         .protocol = st->protocol >= DOM__PROTO_H2 ? "h2" : "h1",
         .tls = st->protocol == DOM__PROTO_H1_TLS || st->protocol == DOM__PROTO_H2_TLS,
@@ -546,9 +548,17 @@ static void rewrite_upstream(struct request_state *st, const dom_config_t *cfg, 
             h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("forwarded"), 0, NULL, fwd.base, fwd.len);
         }
     }
-    if (st->expose_decision_headers)
+    if (st->expose_decision_headers) {
+        /* which rule text decided: `domicile rules show --hash` prints it */
+        const char *rule_hash = st->d.jurisdiction != NULL ? pool_cstr(req, st->d.jurisdiction->hash) : "";
+        const char *ruleset = st->rules != NULL ? pool_cstr(req, st->rules->hash) : "";
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-version"), 0, NULL, version,
                               strlen(version));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-rule-hash"), 0, NULL, rule_hash,
+                              strlen(rule_hash));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("domicile-ruleset"), 0, NULL, ruleset,
+                              strlen(ruleset));
+    }
     /* no node reachable in the regions we may use: never another one */
     st->refusal = *r;
     st->refusal.status = 503;

@@ -316,11 +316,14 @@ void dom__metrics_render(dom__text_t *out, dom__metrics_t *const *threads, size_
           (double)g->config_generation);
     gauge(out, "domicile_config_loaded_timestamp_seconds", "When the configuration in force was loaded (unix seconds).",
           (double)g->config_loaded_at);
-    dom__text_printf(out, "# HELP domicile_rules_info The rule set in force (generation of the compiled database).\n"
-                          "# TYPE domicile_rules_info gauge\n");
+    dom__text_printf(
+        out,
+        "# HELP domicile_rules_info The rule set in force (its content hash, generation of the compiled database).\n"
+        "# TYPE domicile_rules_info gauge\n");
     if (g->rules_loaded) {
-        dom__text_printf(out, "domicile_rules_info{generation=\"%llu\",source_hash=\"",
-                         (unsigned long long)g->rules_generation);
+        dom__text_printf(out, "domicile_rules_info{ruleset=\"");
+        dom__text_escape(out, g->ruleset);
+        dom__text_printf(out, "\",generation=\"%llu\",source_hash=\"", (unsigned long long)g->rules_generation);
         dom__text_escape(out, g->rules_hash);
         dom__text_printf(out, "\",compiled_at=\"%lld\"} 1\n", (long long)g->rules_compiled_at);
     }

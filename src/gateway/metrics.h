@@ -117,6 +117,7 @@ typedef struct dom__metrics_globals {
     int rules_loaded;
     uint64_t rules_generation;
     const char *rules_hash;
+    const char *ruleset; /* the rule set's content hash (domicile/ledger.h) */
     int64_t rules_compiled_at;
     uint64_t rules_reloads, rules_reload_failures;
     const char *rules_path; /* the file in use: path as configured, inode, when it was opened */

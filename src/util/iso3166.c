@@ -89,6 +89,19 @@ int dom__iso_country_known(const char *s, size_t len)
     return in_list(countries, s, len);
 }
 
+/* The EU-27 member states (since 1 February 2020). */
+static const char eu_members[] = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK";
+
+int dom__iso_country_in_eu(const char *s, size_t len)
+{
+    return dom__iso_country_known(s, len) && in_list(eu_members, s, len);
+}
+
+size_t dom__iso_eu_member_count(void)
+{
+    return (sizeof(eu_members) - 1 + 1) / 3;
+}
+
 size_t dom__iso_country_count(void)
 {
     return (sizeof(countries) - 1 + 1) / 3;

@@ -34,6 +34,12 @@ int dom__valid_http_token(const char *s, size_t len);
 /** 1 if s (len bytes) is an assigned ISO 3166-1 alpha-2 code, upper case (plus XK, Kosovo, as geo databases use it). */
 int dom__iso_country_known(const char *s, size_t len);
 
+/** 1 if s (len bytes) is one of the 27 EU member states (ISO 3166-1 alpha-2; Greece is GR, not EL). */
+int dom__iso_country_in_eu(const char *s, size_t len);
+
+/** Number of EU member states in the table (27; for tests). */
+size_t dom__iso_eu_member_count(void);
+
 /** What dom__iso_subdivision_check found. */
 typedef enum dom__iso_sub {
     DOM__ISO_SUB_OK = 0,      /* a known subdivision */

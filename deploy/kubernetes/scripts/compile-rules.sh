@@ -11,7 +11,10 @@ last=""
 while :; do
     sum=$(find -L "$SRC" -maxdepth 1 -type f -name '*.yaml' | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)
     if [ "$sum" != "$last" ]; then
-        if domicile rules compile "$SRC" -o "$DEST.new"; then
+        # carry the ledger of every rule version compiled so far into the new file (rules history, audit verify)
+        set --
+        [ -f "$DEST" ] && set -- --ledger-from "$DEST"
+        if domicile rules compile "$SRC" -o "$DEST.new" "$@"; then
             mv -f "$DEST.new" "$DEST"
             echo "compile-rules: $(date -u +%Y-%m-%dT%H:%M:%SZ) rule files $sum compiled into $DEST"
         else

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <lmdb.h>
 #include "domicile/rules_record.h"
 #include "ruleset_internal.h"
 #include "util/text.h"
@@ -122,5 +123,11 @@ int dom__record_decode(dom__record_decoder_t *d, dom__rules_table_t table, const
  * DOM__META_DEFAULT_CLASS needs d->rs->classes). Errors as dom__record_decode().
  */
 int dom__meta_decode(dom__record_decoder_t *d, dom__rules_meta_t key, const void *data, size_t len);
+
+/**
+ * Checks that the file of an open LMDB environment holds every page its last commit uses: a truncated file would
+ * otherwise fault (SIGBUS) when a reader touches a page past its end. Returns 0, or DOM_ECORRUPT with a message.
+ */
+int dom__rules_file_complete(MDB_env *env, char *err, size_t errlen);
 
 #endif

@@ -138,9 +138,11 @@ static void test_geoip2_table(void)
     r = look(geo, "5.4.0.1"); /* NO: no EU key in the record means false */
     is_str(r.country, "NO");
     is_int(r.in_eu, 0);
+    is_int(r.in_eu_derived, 0); /* the database carries the flag (in other records): its word counts */
     r = look(geo, "5.21.0.1");
     is_str(r.country, "AT");
     is_int(r.in_eu, 1);
+    is_str(dom_geo_in_eu_source_name(&r), "database");
 
     /* IPv4-mapped IPv6, whether or not the caller unmapped it */
     dom_addr_t mapped = addr_of("::ffff:5.2.2.3", 1);
@@ -450,9 +452,23 @@ static void test_flat(void)
         is_int(r.source, DOM_GEO_DATABASE);
         is_str(r.country, "US");
         is_str(r.subdivision, ""); /* the flat shape has no subdivisions */
+        is_int(r.in_eu, 0);
+        is_int(r.in_eu_derived, 1);
+        is_str(dom_geo_in_eu_source_name(&r), "derived");
         r = look(geo, "2a00:1a::5");
         is_str(r.country, "SE");
-        is_int(r.in_eu, 0); /* nor an EU flag: EU membership is the rules' business then */
+        /* nor an EU flag: membership is derived from the EU-27 list of the ISO 3166 table */
+        is_int(r.in_eu, 1);
+        is_int(r.in_eu_derived, 1);
+        is_str(dom_geo_in_eu_source_name(&r), "derived");
+        r = look(geo, "5.1.2.3");
+        is_str(r.country, "DE");
+        is_int(r.in_eu, 1);
+        is_int(r.in_eu_derived, 1);
+        r = look(geo, "5.8.1.1");
+        is_str(r.country, "GB"); /* left in 2020 */
+        is_int(r.in_eu, 0);
+        is_int(r.in_eu_derived, 1);
         r = look(geo, "10.1.2.3");
         is_int(r.source, DOM_GEO_SPECIAL);
         dom_geo_release(geo);
@@ -501,7 +517,8 @@ static void test_custom_paths(void)
         is_str(r.subdivision, "");
         r = look(geo, "5.1.2.3");
         is_str(r.country, "DE");
-        is_int(r.in_eu, 0);
+        is_int(r.in_eu, 1); /* no EU flag read: derived from the EU-27 list */
+        is_int(r.in_eu_derived, 1);
         dom_geo_release(geo);
     }
 

@@ -35,6 +35,7 @@ static void test_counts_and_render(void)
     dom__metrics_globals_t g = {.rules_loaded = 1,
                                 .rules_generation = 7,
                                 .rules_hash = "ab",
+                                .ruleset = "cd",
                                 .geo_loaded = 1,
                                 .geo_build_epoch = 1704067200,
                                 .geo_type = "GeoIP2-City",
@@ -57,7 +58,7 @@ static void test_counts_and_render(void)
     ok(strstr(t.base, "domicile_decision_duration_seconds_bucket{le=\"5e-05\"} 1\n") != NULL);
     ok(strstr(t.base, "domicile_decision_duration_seconds_bucket{le=\"+Inf\"} 3\n") != NULL);
     ok(strstr(t.base, "domicile_decision_duration_seconds_count 3\n") != NULL);
-    ok(strstr(t.base, "domicile_rules_info{generation=\"7\"") != NULL);
+    ok(strstr(t.base, "domicile_rules_info{ruleset=\"cd\",generation=\"7\",source_hash=\"ab\"") != NULL);
     ok(strstr(t.base, "domicile_node_up{cluster=\"eu-1\",region=\"eu-central\",node=\"http://127.0.0.1:1\"} 1") !=
        NULL);
     ok(strstr(t.base, "domicile_geo_database_build_timestamp_seconds 1704067200\n") != NULL);

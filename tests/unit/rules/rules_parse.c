@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "test.h"
+#include "rules_dir.h"
 #include "domicile/rules.h"
 
 #define FIXTURES DOM_SOURCE_DIR "/tests/fixtures/rules"
@@ -41,52 +42,6 @@ static int64_t day(int y, int m, int d)
     tm.tm_mon = m - 1;
     tm.tm_mday = d;
     return (int64_t)timegm(&tm);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    char buf[8192];
-    size_t n;
-    while (in != NULL && out != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-        fwrite(buf, 1, n, out);
-    if (in)
-        fclose(in);
-    if (out)
-        fclose(out);
-}
-
-static void copy_yaml(const char *from, const char *to)
-{
-    DIR *d = opendir(from);
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
-            continue;
-        char a[1024], b[1024];
-        snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
-        snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
-        copy_file(a, b);
-    }
-    if (d)
-        closedir(d);
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
 }
 
 static const dom_jurisdiction_t *enforce_of(const dom_ruleset_t *rs, dom_rules_level_t level, const char *key,

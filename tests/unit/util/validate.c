@@ -49,6 +49,16 @@ static void test_tokens(void)
 static void test_iso(void)
 {
     is_int(dom__iso_country_count(), 250);
+    /* the EU-27 list the geo layer derives in_eu from when a database has no EU flag */
+    is_int(dom__iso_eu_member_count(), 27);
+    static const char *const members[] = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES",
+                                          "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
+                                          "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"};
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); ++i)
+        ok(dom__iso_country_in_eu(members[i], 2));
+    static const char *const others[] = {"GB", "CH", "NO", "IS", "LI", "US", "EL", "EU", "de", "D"};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); ++i)
+        ok(!dom__iso_country_in_eu(others[i], strlen(others[i])));
     ok(dom__iso_country_known("DE", 2));
     ok(dom__iso_country_known("XK", 2));
     ok(!dom__iso_country_known("XX", 2));
