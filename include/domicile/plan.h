@@ -65,6 +65,7 @@ typedef struct dom_plan_change {
     dom_plan_outcome_t from, to;
     size_t *subjects; /* indices into dom_plan_t.subjects, in grid order */
     size_t n_subjects;
+    int version_only; /* the same decision, by another version of the same jurisdiction */
 } dom_plan_change_t;
 
 /** A location whose jurisdiction changes. */
@@ -85,9 +86,10 @@ typedef struct dom_plan_lint {
 
 /** The replay of audit lines: counts per instant. */
 typedef struct dom_plan_replay_count {
-    uint64_t differ;    /* lines decided differently by the two sets */
-    char **change_keys; /* "FROM → TO" in words, per kind of difference */
-    uint64_t *change_n; /* how many lines each */
+    uint64_t differ;       /* lines decided differently by the two sets */
+    uint64_t version_only; /* lines decided the same, by another version of the same jurisdiction */
+    char **change_keys;    /* "FROM → TO" in words, per kind of difference */
+    uint64_t *change_n;    /* how many lines each */
     size_t n_change_keys;
 } dom_plan_replay_count_t;
 
@@ -135,7 +137,8 @@ int dom_plan_changed(const dom_plan_t *plan);
  * instant of the plan and counts it. Lines the rules did not decide (the request itself, its
  * path or its pin were refused first), MOVE and COPY (their Destination is not recorded) and
  * lines naming a class neither set knows are counted as skipped; a line that is not such a
- * JSON object as malformed. Errors: DOM_ENOMEM.
+ * JSON object as malformed; blank lines and the log's own lines (with a "type": the hash
+ * chain's open and checkpoint lines) are not counted at all. Errors: DOM_ENOMEM.
  */
 int dom_plan_replay_line(dom_plan_t *plan, const char *line, size_t len);
 

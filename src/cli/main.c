@@ -13,6 +13,7 @@ static void usage(FILE *fp)
           "  rules check DIR                    validate rule files (file:line:col: message)\n"
           "  rules compile DIR -o FILE          compile rule files into LMDB, atomically\n"
           "  rules show FILE                    print what a compiled rules database holds\n"
+          "  rules plan --from LIVE --to DIR    what a rule change decides differently (exit 0/2/1)\n"
           "  explain [options]                  print the whole decision for one request\n"
           "  pin issue|verify [options]         mint or check residency pins\n"
           "  fleet status URL...                every replica's rule set, geo database, readiness\n"

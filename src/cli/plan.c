@@ -20,7 +20,7 @@
 static void usage(FILE *fp)
 {
     fputs("usage: domicile rules plan --from LIVE.mdb|DIR --to DIR [--at DATE | --window FROM..TO]\n"
-          "                           [--replay AUDIT.log]... [--json] [--strict]\n"
+          "                           [--replay AUDIT.log...] [--json] [--strict]\n"
           "\n"
           "Decides, under the live rules (--from) and the changed ones (--to), every ISO 3166 country,\n"
           "every subdivision a rule names, the unknown location and a user pinned to each jurisdiction,\n"
@@ -29,7 +29,7 @@ static void usage(FILE *fp)
           "\n"
           "  --at DATE           decide at this moment only (" DOM__TIME_ANY_WORDS ")\n"
           "  --window FROM..TO   decide at FROM and at every effective date up to TO\n"
-          "  --replay FILE       re-decide the requests of an audit log under both sets (repeatable)\n"
+          "  --replay FILE...    re-decide the requests of audit logs under both sets (- reads stdin)\n"
           "  --json              one JSON object (format domicile-plan/1, see docs/rules.md)\n"
           "  --strict            lints are errors (exit 1)\n"
           "\n"
@@ -141,14 +141,19 @@ static void print_subjects(FILE *fp, const dom_plan_t *p, const size_t *subjects
     char name[128];
     for (size_t i = 0; i < n; ++i)
         ++kinds[p->subjects[subjects[i]].kind];
-    if (kinds[DOM_PLAN_COUNTRY] == n)
-        fprintf(fp, "%zu countr%s: ", n, n == 1 ? "y" : "ies");
-    else if (kinds[DOM_PLAN_SUBDIVISION] == n)
-        fprintf(fp, "%zu subdivision%s: ", n, n == 1 ? "" : "s");
-    else if (kinds[DOM_PLAN_PIN] == n)
-        fprintf(fp, "%zu pinned user%s: ", n, n == 1 ? "" : "s");
-    else if (n != 1)
-        fprintf(fp, "%zu locations and pins: ", n);
+    static const char *const one[] = {"country", "subdivision", "the unknown location", "pinned user"};
+    static const char *const many[] = {"countries", "subdivisions", "", "pinned users"};
+    const char *sep = "";
+    for (int k = 0; k < 4; ++k) {
+        if (kinds[k] == 0)
+            continue;
+        if (k == DOM_PLAN_UNKNOWN)
+            fprintf(fp, "%s%s", sep, one[k]);
+        else
+            fprintf(fp, "%s%zu %s", sep, kinds[k], kinds[k] == 1 ? one[k] : many[k]);
+        sep = ", ";
+    }
+    fputs(": ", fp);
     for (size_t i = 0; i < n; ++i)
         fprintf(fp, "%s%s", i ? ", " : "", dom_plan_subject_name(&p->subjects[subjects[i]], name, sizeof(name)));
 }
@@ -207,6 +212,42 @@ static int carried(const dom_plan_t *p, const dom_plan_change_t *c)
     return 0;
 }
 
+/* Decisions that stay the same under a new version of the same jurisdiction: one line per version and subjects. */
+static void print_version_only(FILE *fp, const dom_plan_t *p, size_t t)
+{
+    int header = 0;
+    char *done = calloc(p->n_changes + 1, 1);
+    if (done == NULL)
+        return;
+    for (size_t i = 0; i < p->n_changes; ++i) {
+        const dom_plan_change_t *c = &p->changes[i];
+        if (c->instant != t || !c->version_only || done[i] || carried(p, c))
+            continue;
+        if (!header++)
+            fputs("  the same decisions under a new version:\n", fp);
+        fprintf(fp, "    %s %s → %s:", c->from.jurisdiction, c->from.version, c->to.version);
+        const char *sep = " ";
+        for (size_t k = i; k < p->n_changes; ++k) {
+            const dom_plan_change_t *o = &p->changes[k];
+            if (o->instant != t || !o->version_only || done[k] || carried(p, o) ||
+                o->from.jurisdiction != c->from.jurisdiction || o->from.version != c->from.version ||
+                o->to.version != c->to.version || o->n_subjects != c->n_subjects ||
+                memcmp(o->subjects, c->subjects, c->n_subjects * sizeof(size_t)) != 0)
+                continue;
+            done[k] = 1;
+            fprintf(fp, "%s%s %s%s", sep, o->class_name, dom_access_name(o->access),
+                    o->consent == DOM_PLAN_CONSENT_GIVEN    ? " with consent"
+                    : o->consent == DOM_PLAN_CONSENT_ABSENT ? " without consent"
+                                                            : "");
+            sep = ", ";
+        }
+        fputs(" — ", fp);
+        print_subjects(fp, p, c->subjects, c->n_subjects);
+        fputc('\n', fp);
+    }
+    free(done);
+}
+
 static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const char *to)
 {
     char date[40], name[128];
@@ -218,10 +259,11 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
             p->n_countries, p->n_subdivisions, p->n_pins, p->n_classes, p->n_instants, p->n_instants == 1 ? "" : "s",
             p->cells, p->seconds);
     for (size_t t = 0; t < p->n_instants; ++t) {
-        size_t n = 0, shown = 0, moves = 0;
+        size_t n = 0, shown = 0, moves = 0, same = 0;
         for (size_t i = 0; i < p->n_changes; ++i)
             if (p->changes[i].instant == t) {
                 ++n;
+                same += p->changes[i].version_only;
                 shown += !carried(p, &p->changes[i]);
             }
         for (size_t i = 0; i < p->n_moves; ++i)
@@ -237,8 +279,8 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
             fprintf(fp, ": the same %zu change%s as before\n", n, n == 1 ? "" : "s");
             continue;
         }
-        fprintf(fp, ": %zu change%s%s\n", n, n == 1 ? "" : "s",
-                shown != n ? " (those already listed above are left out)" : "");
+        fprintf(fp, ": %zu changed decision%s, %zu the same under a new version%s\n", n - same,
+                n - same == 1 ? "" : "s", same, shown != n ? " (those listed above already are left out)" : "");
         if (moves != 0) {
             fputs("  locations moving between jurisdictions:\n", fp);
             for (size_t i = 0; i < p->n_moves; ++i) {
@@ -250,13 +292,16 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
                             m->every_class ? "every class" : "some classes");
             }
         }
-        fputs("  changed decisions:\n", fp);
+        int header = 0;
         for (size_t i = 0; i < p->n_changes; ++i)
-            if (p->changes[i].instant == t && !carried(p, &p->changes[i])) {
+            if (p->changes[i].instant == t && !carried(p, &p->changes[i]) && !p->changes[i].version_only) {
+                if (!header++)
+                    fputs("  changed decisions:\n", fp);
                 fputs("    ", fp);
                 print_change(fp, p, &p->changes[i]);
             }
-        int header = 0;
+        print_version_only(fp, p, t);
+        header = 0;
         for (size_t i = 0; i < p->n_changes; ++i) {
             const dom_plan_change_t *c = &p->changes[i];
             if (c->instant != t || carried(p, c) || c->from.action != DOM_ACTION_ROUTE ||
@@ -296,19 +341,26 @@ static void print_words(FILE *fp, const dom_plan_t *p, const char *from, const c
                 p->replay_lines, p->replay_decided, p->replay_skipped, p->replay_malformed);
         for (size_t t = 0; t < p->n_instants; ++t) {
             const dom_plan_replay_count_t *rc = &p->replay[t];
-            fprintf(fp, "  %s %s: %" PRIu64 " request%s would be decided differently\n", t == 0 ? "at" : "from",
+            fprintf(fp, "  %s %s: %" PRIu64 " request%s would be decided differently", t == 0 ? "at" : "from",
                     date_of(p->instants[t], date, sizeof(date)), rc->differ, rc->differ == 1 ? "" : "s");
+            if (rc->version_only != 0)
+                fprintf(fp, "; %" PRIu64 " the same, by a new version", rc->version_only);
+            fputc('\n', fp);
             for (size_t k = 0; k < rc->n_change_keys; ++k)
                 fprintf(fp, "    %6" PRIu64 "  %s\n", rc->change_n[k], rc->change_keys[k]);
         }
     }
-    size_t distinct = 0;
+    size_t distinct = 0, same = 0, moves = 0;
     for (size_t i = 0; i < p->n_changes; ++i)
-        distinct += !carried(p, &p->changes[i]);
+        if (!carried(p, &p->changes[i])) {
+            distinct += !p->changes[i].version_only;
+            same += p->changes[i].version_only;
+        }
+    for (size_t i = 0; i < p->n_moves; ++i)
+        moves += p->moves[i].instant == 0 || i == 0 || p->moves[i - 1].subject != p->moves[i].subject;
     if (dom_plan_changed(p))
-        fprintf(fp, "\nplan: %zu change%s (%zu over %zu instant%s), %zu location move%s\n", distinct,
-                distinct == 1 ? "" : "s", p->n_changes, p->n_instants, p->n_instants == 1 ? "" : "s", p->n_moves,
-                p->n_moves == 1 ? "" : "s");
+        fprintf(fp, "\nplan: %zu changed decision%s, %zu the same under a new version, %zu location%s moving\n",
+                distinct, distinct == 1 ? "" : "s", same, moves, moves == 1 ? "" : "s");
     else
         fputs("\nplan: no change: the new rules decide every request of the grid as the live ones do\n", fp);
 }
@@ -347,8 +399,14 @@ int dom_cli_rules_plan(int argc, char **argv)
     plan_cli_t cli = {NULL, 0};
     if (replays == NULL)
         return 1;
+    int after_replay = 0; /* --replay A.log B.log: the files after --replay, up to the next option */
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i];
+        if (after_replay && arg[0] != '-') {
+            replays[n_replays++] = arg;
+            continue;
+        }
+        after_replay = 0;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             usage(stdout);
             status = 0;
@@ -375,7 +433,8 @@ int dom_cli_rules_plan(int argc, char **argv)
             goto out;
         }
         *slot = argv[++i];
-        n_replays += slot == &replays[n_replays];
+        after_replay = slot == &replays[n_replays];
+        n_replays += after_replay;
     }
     if (from == NULL || to == NULL || (at != NULL && window != NULL)) {
         fputs(from == NULL || to == NULL ? "domicile rules plan: --from and --to are required\n"

@@ -1,7 +1,9 @@
 /* `domicile serve -c FILE [--check]`: the gateway, or only a check of its configuration. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "cli/cli.h"
+#include "domicile/lint.h"
 #include "gateway/config.h"
 #include "gateway/server.h"
 
@@ -18,6 +20,34 @@ static void usage(FILE *fp)
           "SIGTERM or SIGINT drains: stop accepting, finish in-flight requests within\n"
           "limits.drain_timeout, then exit 0.\n",
           fp);
+}
+
+/*
+ * --check: the rule set's lints that depend on this config (a subdivision rule its geo database never
+ * resolves), as warnings before the gateway's own checks. What cannot be loaded is left to those checks.
+ */
+static void lint_with_config(const char *path)
+{
+    dom_diag_t quiet = {.report = dom__cli_diag_discard};
+    dom_config_t *cfg = NULL;
+    dom_ruleset_t *rs = NULL;
+    dom_rules_store_t *store = NULL;
+    dom_geo_t *geo = NULL;
+    char err[512];
+    if (dom_config_load(path, &cfg, &quiet) != 0 || cfg->rules == NULL || cfg->geo.database == NULL)
+        goto out;
+    dom_geo_options_t opts = dom_config_geo_options(cfg);
+    if (dom_rules_store_open(cfg->rules, &store, err, sizeof(err)) != 0 ||
+        dom_geo_open(cfg->geo.database, &opts, &geo, err, sizeof(err)) != 0)
+        goto out;
+    rs = dom_rules_store_current(store);
+    dom_lint_options_t lo = {.now = (int64_t)time(NULL), .geo = geo, .geo_name = cfg->geo.database};
+    dom__cli_lint_compiled(rs, &lo, NULL);
+out:
+    dom_ruleset_release(rs);
+    dom_rules_store_close(store);
+    dom_geo_release(geo);
+    dom_config_free(cfg);
 }
 
 int dom_cli_serve(int argc, char **argv)
@@ -52,5 +82,7 @@ int dom_cli_serve(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (check)
+        lint_with_config(config);
     return dom_gateway_main(config, check);
 }

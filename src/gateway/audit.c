@@ -123,6 +123,9 @@ size_t dom__audit_format(const dom__audit_options_t *opts, const dom__audit_reco
     put_str(&o, "jurisdiction", r->jurisdiction);
     put_str(&o, "jurisdiction_source", r->jurisdiction_source);
     put_str(&o, "rule_version", r->rule_version);
+    put_str(&o, "pin", r->pin);
+    dom__json_lit(&o, ",\"consent\":");
+    dom__json_bool(&o, r->consent);
     dom__json_lit(&o, ",\"rules_generation\":");
     dom__json_u64(&o, r->rules_generation);
     put_str(&o, "rules_hash", r->rules_hash);

@@ -39,6 +39,8 @@ typedef struct dom__audit_record {
     const dom_addr_t *client; /* NULL: unknown */
     const char *country, *subdivision;
     const char *jurisdiction, *jurisdiction_source, *rule_version;
+    const char *pin; /* the jurisdiction a valid pin names (NULL: no valid pin): `rules plan --replay` re-decides it */
+    int consent;     /* the consent header names the request's class (`rules plan --replay`) */
     uint64_t rules_generation;
     const char *rules_hash; /* sha256 of the rule set's sources: which rule text decided */
     const char *ruleset;    /* the rule set's content hash (domicile/ledger.h) */

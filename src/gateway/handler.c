@@ -55,6 +55,8 @@ struct request_state {
     h2o_iovec_t destination;     /* MOVE, COPY: the canonical Destination path (in req->pool) */
     const char *method;          /* NUL-terminated, for step 7 */
     char geo_sha256[65];         /* the geo database that located the client (audit: which file decided) */
+    char pin[DOM_NAME_MAX + 1];  /* the jurisdiction of a valid pin (audit: for `rules plan --replay`) */
+    int consent;                 /* the consent header names the request's class (audit) */
 };
 
 static uint64_t tv_diff_ns(const struct timeval *a, const struct timeval *b)
@@ -113,6 +115,8 @@ static void record(struct request_state *st)
         .jurisdiction = jname,
         .jurisdiction_source = st->decided ? dom_jurisdiction_source_name(d->source) : NULL,
         .rule_version = st->decided && d->jurisdiction != NULL ? d->jurisdiction->version : NULL,
+        .pin = st->pin[0] != '\0' ? st->pin : NULL,
+        .consent = st->consent,
         .rules_generation = st->rules != NULL ? st->rules->generation : 0,
         .rules_hash = st->rules != NULL ? st->rules->source_hash : NULL,
         .ruleset = st->rules != NULL ? st->rules->hash : NULL,
@@ -466,6 +470,8 @@ static void note_facts(struct request_state *st, const dom_request_facts_t *fact
     st->have_client = facts->have_peer && !facts->client.hidden;
     if (st->have_client)
         st->client = facts->client.addr;
+    if (facts->pin_present && facts->pin_status == DOM_OK)
+        memcpy(st->pin, facts->pin.jurisdiction, sizeof(st->pin));
     if (facts->location_known) {
         memcpy(st->country, facts->geo.country, sizeof(st->country));
         memcpy(st->subdivision, facts->geo.subdivision, sizeof(st->subdivision));
@@ -604,6 +610,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     st->rules = dom_rules_store_current(w->live->rules->store);
     dom_decide(st->rules, &facts, &st->d);
     st->decided = 1;
+    st->consent = dom_consent_allows(facts.consent, facts.consent_len, st->d.class_name);
     st->reason = st->d.reason;
     st->decision_ns = mono_ns() - t0;
     dom__histogram_observe(&w->metrics.decision, st->decision_ns);
