@@ -117,6 +117,16 @@ uint64_t dom_geo_error_count(const dom_geo_t *geo);
 const char *dom_geo_path(const dom_geo_t *geo);
 
 /**
+ * Calls fn once for every data record of the database, with the country ("DE") and subdivision
+ * ("US-CA"; "" none) a lookup reads from it, so a report can say which countries and
+ * subdivisions the database can place a client in. Records without a usable country are
+ * skipped. Returns 0, or DOM_ENOTFOUND when the handle has no database or open did not decode
+ * every record (then fn is never called).
+ */
+int dom_geo_each_location(const dom_geo_t *geo, void (*fn)(void *ctx, const char *country, const char *subdivision),
+                          void *ctx);
+
+/**
  * Returns 1 for special-purpose addresses (IANA special-purpose registries: this-network,
  * loopback, RFC 1918, CGNAT 100.64/10, link-local, documentation, benchmarking, multicast,
  * reserved, broadcast, ULA fc00::/7, fe80::/10, 2001:db8::/32, ::/128, ::1, 64:ff9b:1::/48,

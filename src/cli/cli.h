@@ -19,6 +19,9 @@ int dom_cli_consent(int argc, char **argv); /* consent.c: issue | verify | revok
 int dom_cli_fleet(int argc, char **argv);   /* fleet.c: status (exit 1: replicas diverge or are not ready) */
 int dom_cli_audit(int argc, char **argv);   /* audit.c: verify (exit 1: the log has a break) */
 
+/** `rules report` (report.c): the HTML residency report; argv[0] is "report". Exit status as above. */
+int dom__cli_rules_report(int argc, char **argv);
+
 int dom_cli_rules_plan(int argc, char **argv); /* plan.c: `rules plan` (exit 0 no change, 2 changes, 1 error) */
 
 struct dom_ruleset;

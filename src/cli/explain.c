@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "cli/cli.h"
+#include "cli/explain.h"
 #include "domicile/policy.h"
 #include "util/time.h"
 #include "util/validate.h"
@@ -157,6 +159,32 @@ static int parse_header(const char *arg, header_t *h)
     return 0;
 }
 
+/*
+ * The checks of one request every way of asking passes (the command line, the admin listener's
+ * explorer): an address, a method token (GET when none), a path (/ when none). ip_name and
+ * method_name say what the asker calls those fields. 0, or -1 with what is wrong in why.
+ */
+static int check_request(options_t *o, const char *ip_name, const char *method_name, char *why, size_t len)
+{
+    if (o->ip == NULL || o->ip[0] == '\0') {
+        snprintf(why, len, "%s ADDR is required", ip_name);
+        return -1;
+    }
+    if (dom_addr_parse(o->ip, strlen(o->ip), &o->peer) != 0) {
+        snprintf(why, len, "%s wants an IPv4 or IPv6 address, got \"%.64s\"", ip_name, o->ip);
+        return -1;
+    }
+    if (o->method == NULL || o->method[0] == '\0')
+        o->method = "GET";
+    if (strlen(o->method) > 32 || !dom__valid_http_token(o->method, strlen(o->method))) {
+        snprintf(why, len, "%s must be an HTTP method token, got \"%.64s\"", method_name, o->method);
+        return -1;
+    }
+    if (o->path == NULL || o->path[0] == '\0')
+        o->path = "/";
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, options_t *o)
 {
     for (int i = 1; i < argc; ++i) {
@@ -230,18 +258,11 @@ static int parse_args(int argc, char **argv, options_t *o)
             ++o->n_headers;
         }
     }
-    if (o->ip == NULL)
-        return usage_error("--ip ADDR is required");
-    if (dom_addr_parse(o->ip, strlen(o->ip), &o->peer) != 0)
-        return usage_error("--ip wants an IPv4 or IPv6 address, got \"%s\"", o->ip);
+    char why[256];
+    if (check_request(o, "--ip", "--method", why, sizeof(why)) != 0)
+        return usage_error("%s", why);
     if (o->rules == NULL && o->config == NULL)
         return usage_error("--rules FILE (or -c CONFIG) is required");
-    if (o->method == NULL)
-        o->method = "GET";
-    if (strlen(o->method) > 32 || !dom__valid_http_token(o->method, strlen(o->method)))
-        return usage_error("--method must be an HTTP method token, got \"%s\"", o->method);
-    if (o->path == NULL)
-        o->path = "/";
     return 0;
 }
 
@@ -1042,5 +1063,89 @@ out:
     dom_cidr_list_free(&trusted);
     dom_config_free(cfg);
     free(e.path_buf);
+    return ret;
+}
+
+/* ---- the admin listener's explorer (explain.h) ---- */
+
+int dom__explain_live(const dom__explain_live_t *live, const dom__explain_form_t *form, FILE *words, FILE *json,
+                      char *err, size_t errlen)
+{
+    options_t o;
+    explanation_t e;
+    char *lines = NULL;
+    int ret = DOM_EINVAL;
+    memset(&o, 0, sizeof(o));
+    memset(&e, 0, sizeof(e));
+    o.ip = form->ip;
+    o.method = form->method;
+    o.path = form->path;
+    o.pin = form->pin != NULL && form->pin[0] != '\0' ? form->pin : NULL;
+    if (check_request(&o, "address", "method", err, errlen) != 0)
+        goto cleanup;
+    /* header lines, each as --header takes it */
+    if (form->headers != NULL && (lines = strdup(form->headers)) == NULL) {
+        ret = DOM_ENOMEM;
+        goto cleanup;
+    }
+    for (char *line = lines, *next; line != NULL && *line != '\0'; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        size_t n = strlen(line);
+        if (n > 0 && line[n - 1] == '\r')
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (o.n_headers == MAX_HEADERS) {
+            snprintf(err, errlen, "at most %d header lines", MAX_HEADERS);
+            goto cleanup;
+        }
+        if (parse_header(line, &o.headers[o.n_headers]) != 0) {
+            snprintf(err, errlen, "each header line wants 'Name: value' (a token name), got \"%.64s\"", line);
+            goto cleanup;
+        }
+        ++o.n_headers;
+    }
+    const char *consent_header = live->facts.consent_header;
+    if (form->consent != NULL && form->consent[0] != '\0') {
+        if (o.n_headers == MAX_HEADERS) {
+            snprintf(err, errlen, "at most %d header lines, consent included", MAX_HEADERS);
+            goto cleanup;
+        }
+        if (strpbrk(form->consent, "\r\n") != NULL) {
+            snprintf(err, errlen, "consent is one line of class names");
+            goto cleanup;
+        }
+        o.headers[o.n_headers++] =
+            (header_t){consent_header, strlen(consent_header), form->consent, strlen(form->consent)};
+    }
+    for (size_t i = 0; o.pin != NULL && i < o.n_headers; ++i)
+        if (o.headers[i].name_len == strlen(live->facts.pin_header) &&
+            strncasecmp(o.headers[i].name, live->facts.pin_header, o.headers[i].name_len) == 0) {
+            snprintf(err, errlen, "give the pin in the pin field or as a %s header, not both", live->facts.pin_header);
+            goto cleanup;
+        }
+    /* what prepare() sets up from the config's files, taken from the live state instead */
+    e.opts = &o;
+    e.cfg = live->config;
+    e.now = live->now;
+    e.geo_path = live->config->geo.database;
+    e.geo = live->geo;
+    e.rules_path = live->config->rules;
+    e.rules = (dom_ruleset_t *)live->rules;
+    e.n_pin_keys = live->n_pin_keys;
+    e.fc = live->facts;
+    if (explain_request(&e) != 0) {
+        snprintf(err, errlen, "out of memory");
+        ret = DOM_ENOMEM;
+        goto cleanup;
+    }
+    print_words(words, &e);
+    print_json(json, &e);
+    ret = 0;
+cleanup:
+    free(e.path_buf);
+    free(lines);
     return ret;
 }

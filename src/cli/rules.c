@@ -23,6 +23,7 @@ static void usage(FILE *fp)
           "       domicile rules show FILE [--json] | --hash HASH\n"
           "       domicile rules history FILE [JURISDICTION] [--json]\n"
           "       domicile rules plan --from LIVE.mdb|DIR --to DIR [options]   (rules plan --help)\n"
+          "       domicile rules report --html OUT.html RULES [--geo-db FILE] [--plan-from LIVE] [--at DATE]\n"
           "\n"
           "  check     validate every rule file in DIR; problems go to stderr as file:line:col: message;\n"
           "            semantic lints are warnings (--strict: errors): countries only the default claims,\n"
@@ -36,7 +37,9 @@ static void usage(FILE *fp)
           "            with other content is an error. --source-rev records e.g. a git commit\n"
           "  show      print the version, the ruleset hash and every jurisdiction of a compiled database;\n"
           "            --hash HASH prints the exact canonical text of a version in the ledger\n"
-          "  history   list the ledger: every compile and every version, and when each was live\n",
+          "  history   list the ledger: every compile and every version, and when each was live\n"
+          "  report    write one self-contained HTML page: a world map by jurisdiction, every version and\n"
+          "            its class x read/write regions (`domicile rules report --help`)\n",
           fp);
 }
 
@@ -54,19 +57,6 @@ static void summary(FILE *fp, const char *what, const dom_ruleset_t *rs, const d
             rs->n_jurisdictions, rs->n_classes, rs->n_regions);
     if (diag->warnings != 0)
         fprintf(fp, ", %zu warning%s", diag->warnings, diag->warnings == 1 ? "" : "s");
-}
-
-static int parse(const char *dir, dom_diag_t *diag, dom_ruleset_t **rs)
-{
-    memset(diag, 0, sizeof(*diag));
-    int ret = dom_rules_parse_dir(dir, diag, rs);
-    if (ret == 0)
-        return 0;
-    if (ret == DOM_ERULES)
-        fprintf(stderr, "%s: %zu error%s\n", dir, diag->errors, diag->errors == 1 ? "" : "s");
-    else
-        fprintf(stderr, "%s: %s\n", dir, dom_strerror(ret));
-    return -1;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -464,6 +454,8 @@ int dom_cli_rules(int argc, char **argv)
         return cmd_compile(argc - 1, argv + 1);
     if (strcmp(argv[1], "show") == 0)
         return cmd_show(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0)
+        return dom__cli_rules_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "plan") == 0)
         return dom_cli_rules_plan(argc - 1, argv + 1);
     if (strcmp(argv[1], "history") == 0) {

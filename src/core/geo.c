@@ -1147,6 +1147,23 @@ const char *dom_geo_path(const dom_geo_t *geo)
     return geo != NULL && geo->path != NULL ? geo->path : "";
 }
 
+int dom_geo_each_location(const dom_geo_t *geo, void (*fn)(void *ctx, const char *country, const char *subdivision),
+                          void *ctx)
+{
+    if (geo == NULL || !geo->has_db || geo->records == NULL)
+        return DOM_ENOTFOUND;
+    for (uint64_t i = 0; i <= geo->records_mask; ++i) {
+        const record_slot_t *slot = &geo->records[i];
+        if (slot->offset == SLOT_FREE || slot->country[0] == '\0')
+            continue;
+        char country[3] = {slot->country[0], slot->country[1], '\0'}, subdivision[7] = "";
+        if (slot->subdivision[0] != '\0')
+            snprintf(subdivision, sizeof(subdivision), "%.2s-%.3s", slot->country, slot->subdivision);
+        fn(ctx, country, subdivision);
+    }
+    return 0;
+}
+
 const char *dom_geo_source_name(dom_geo_source_t source)
 {
     switch (source) {

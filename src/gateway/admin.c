@@ -350,9 +350,15 @@ void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, 
         dom__text_printf(body, "ok\n");
         return;
     }
-    if (strcmp(path, "/metrics") != 0 && strcmp(path, "/readyz") != 0 && strcmp(path, "/status") != 0) {
+    if (strcmp(path, "/explain") == 0) {
+        *content_type = "text/html; charset=utf-8";
+        *status = dom__admin_explorer(srv, query, body);
+        return;
+    }
+    if (strcmp(path, "/metrics") != 0 && strcmp(path, "/readyz") != 0 && strcmp(path, "/status") != 0 &&
+        strcmp(path, "/") != 0) {
         *status = 404;
-        dom__text_printf(body, "not found: /metrics, /healthz, /readyz, /status\n");
+        dom__text_printf(body, "not found: /metrics, /healthz, /readyz, /status, / (status page), /explain\n");
         return;
     }
     struct snapshot s;
@@ -368,6 +374,10 @@ void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, 
         free(threads);
     } else if (strcmp(path, "/readyz") == 0) {
         answer_readyz(srv, &s, query, status, body);
+    } else if (strcmp(path, "/") == 0) {
+        *status = 200;
+        *content_type = "text/html; charset=utf-8";
+        dom__admin_status_page(srv, &s.g, s.rules, s.not_ready, body);
     } else {
         *status = 200;
         *content_type = "application/json";
@@ -565,7 +575,10 @@ static void serve_one(dom__admin_t *a, int fd)
     dom__text_t body = {0};
     char *sp1 = strchr(req, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     int head = 0;
-    if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || memchr(req, '\0', got) != NULL) {
+    if (got == REQUEST_MAX && memmem(req, got, "\r\n\r\n", 4) == NULL && memmem(req, got, "\n\n", 2) == NULL) {
+        status = 431;
+        dom__text_printf(&body, "request too large: the admin listener reads %d bytes at most\n", REQUEST_MAX);
+    } else if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || memchr(req, '\0', got) != NULL) {
         dom__text_printf(&body, "bad request\n");
     } else if (!((sp1 - req == 3 && memcmp(req, "GET", 3) == 0) ||
                  (head = sp1 - req == 4 && !memcmp(req, "HEAD", 4)))) {
@@ -608,11 +621,16 @@ static void serve_one(dom__admin_t *a, int fd)
             dom__text_printf(&body, "unauthorized: send Authorization: Bearer <the token of admin.token_file>\n");
         }
     }
-    char hdr[512];
+    char hdr[768];
     int n = snprintf(hdr, sizeof(hdr),
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "%s%s%sConnection: close\r\n\r\n",
+                     "X-Content-Type-Options: nosniff\r\n%s%s%s%sConnection: close\r\n\r\n",
                      status, status == 200 ? "OK" : dom__status_text(status), ctype, body.len,
+                     /* the HTML pages: no script, no framing, forms only to this listener */
+                     strncmp(ctype, "text/html", 9) == 0 ? "Content-Security-Policy: default-src 'none'; "
+                                                           "style-src 'unsafe-inline'; form-action 'self'; "
+                                                           "frame-ancestors 'none'\r\n"
+                                                         : "",
                      challenge != NULL ? "WWW-Authenticate: " : "", challenge != NULL ? challenge : "",
                      challenge != NULL ? "\r\n" : "");
     set_deadline(&c, WRITE_TIMEOUT_MS);

@@ -3,7 +3,8 @@
  * bearer token, client certificates or an explicit opt-out, config.c check_admin): /metrics
  * (Prometheus text), /healthz (alive), /readyz (this replica can decide: listeners accepting, rules
  * and geo loaded, audit log writable when audit.required; /readyz?region=NAME adds "a node of NAME is
- * up"), /status (JSON, with region and node health). A small blocking server on its
+ * up"), /status (JSON, with region and node health), / (the same as an HTML status page) and
+ * /explain (the decision explorer, admin_pages.c). A small blocking server on its
  * own thread: it never shares a loop with the request path, so a scrape cannot slow requests.
  */
 #ifndef DOM_GATEWAY_ADMIN_H
@@ -39,5 +40,21 @@ void dom__admin_stop(dom__admin_t *a);
  */
 void dom__admin_answer(dom__server_t *srv, const char *path, const char *query, int *status, const char **content_type,
                        dom__text_t *body);
+
+/**
+ * The status page (admin_pages.c, at /): instance, config, ruleset and geo database, regions ->
+ * clusters -> nodes with health and outstanding requests, requests per jurisdiction and refusals
+ * per reason in the last minutes (recent.h), the last reload events. HTML, refreshing itself.
+ */
+void dom__admin_status_page(dom__server_t *srv, const dom__metrics_globals_t *g, const dom_ruleset_t *rules,
+                            const char *not_ready, dom__text_t *body);
+
+/**
+ * The decision explorer (admin_pages.c, at /explain): a form, and for a query string
+ * (ip, method, path, headers, pin, consent; each bounded) the answer of `domicile explain`
+ * for the live config and rules (src/cli/explain.h), in words and JSON, all of it escaped.
+ * Returns the HTTP status: 200, 400 for input it refuses (the page says why), 500, 503 (no rules).
+ */
+int dom__admin_explorer(dom__server_t *srv, const char *query, dom__text_t *body);
 
 #endif

@@ -19,6 +19,7 @@
 #include "gateway/http1resp.h"
 #include "gateway/live.h"
 #include "gateway/metrics.h"
+#include "gateway/recent.h"
 
 struct dom__audit;
 struct dom__georeload;
@@ -205,6 +206,7 @@ struct dom__worker {
                                  between requests when a new one was published */
     uint64_t live_generation; /* of w->live */
     dom__metrics_t metrics;   /* this thread's counters (metrics.h) */
+    dom__recent_t recent;     /* this thread's per-minute counts for the status page (recent.h) */
     uint64_t rng[4];
     size_t open_connections;
     int draining, done;

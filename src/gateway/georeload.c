@@ -13,6 +13,7 @@
 #include "gateway/filewatch.h"
 #include "gateway/georeload.h"
 #include "gateway/metrics.h"
+#include "gateway/recent.h"
 
 /* A copy of the options: the config they came from may be freed by a reload. */
 struct opts_copy {
@@ -101,6 +102,8 @@ static void check_file(void *ctx)
         DOM__COUNT(&g->failures);
         fprintf(stderr, "domicile: geo database %s changed but fails its checks, keeping the previous one: %s\n",
                 g->path, err[0] ? err : "cannot open");
+        dom__event_add(1, "geo database %s changed but fails its checks (the previous one is kept): %s", g->path,
+                       err[0] ? err : "cannot open");
         pthread_mutex_unlock(&g->reload_lock);
         return;
     }
@@ -113,6 +116,7 @@ static void check_file(void *ctx)
     const dom_geo_metadata_t *md = dom_geo_metadata(geo);
     fprintf(stderr, "domicile: geo database %s reloaded (%s, built %llu)\n", g->path, md->database_type,
             (unsigned long long)md->build_epoch);
+    dom__event_add(0, "geo database %s reloaded (%s, sha256 %.12s)", g->path, md->database_type, md->sha256);
     pthread_mutex_unlock(&g->reload_lock);
     dom_geo_release(geo);
 }

@@ -85,6 +85,10 @@ static void record(struct request_state *st)
     dom__metrics_t *m = &w->metrics;
     dom__request_labels_t labels = {jname, cls, action, status, region};
     dom__metrics_count_request(m, &labels);
+    dom__recent_count(&w->recent, req->timestamps.request_begin_at.tv_sec, jname,
+                      st->decided && st->node != NULL ? NULL
+                      : st->reason != NULL            ? st->reason
+                                                      : "refused");
     dom__histogram_observe(&m->total, latency);
     DOM__COUNT_ADD(&m->bytes_in, req->entity.len);
     DOM__COUNT_ADD(&m->bytes_out, req->bytes_sent);
@@ -160,7 +164,7 @@ static void request_state_dispose(void *p)
     dom__forward_dispose(&st->ex);
     record(st);
     if (st->node != NULL)
-        --st->node->outstanding;
+        DOM__COUNT_ADD(&st->node->outstanding, (size_t)-1); /* atomic: the status page reads it */
     dom_ruleset_release(st->rules);
 }
 
@@ -295,7 +299,7 @@ static void on_unreachable(dom__exchange_t *ex, const char *why)
     dom__health_refused(node->health);
     if (st->n_tried < MAX_TRIED_NODES)
         st->tried[st->n_tried++] = node;
-    --node->outstanding;
+    DOM__COUNT_ADD(&node->outstanding, (size_t)-1);
     st->node = NULL;
 
     dom__node_t *next = NULL;
@@ -304,7 +308,7 @@ static void on_unreachable(dom__exchange_t *ex, const char *why)
         dom__upstream_pick(&w->upstream, st->rules, &st->d, (const dom__node_t *const *)st->tried, st->n_tried, &next,
                            &region) == DOM_PICK_OK) {
         DOM__COUNT(&w->metrics.upstream_retries);
-        ++next->outstanding;
+        DOM__COUNT(&next->outstanding);
         st->node = next;
         st->region = region;
         /* from the loop, not from inside the client's callback */
@@ -640,7 +644,7 @@ int dom__handler_on_req(h2o_handler_t *self, h2o_req_t *req)
     case DOM_PICK_OK:
         break;
     }
-    ++st->node->outstanding; /* st->region: a name in st->rules, held as long as st */
+    DOM__COUNT(&st->node->outstanding); /* st->region: a name in st->rules, held as long as st */
     if (cfg->forward_trailers)
         dom__forward_trailers(req, &fc);
     rewrite_upstream(st, cfg, &facts, &refusal);

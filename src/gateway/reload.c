@@ -141,6 +141,8 @@ void dom__reload_config(dom__server_t *srv)
     __atomic_add_fetch(&srv->sighup_reloads, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&srv->config_loaded_at, (int64_t)time(NULL), __ATOMIC_RELAXED);
     fprintf(stderr, "domicile: SIGHUP: %s reloaded; applied: %s (%zu pin keys)\n", file, changes.applied.buf, n_keys);
+    dom__event_add(0, "config %s reloaded (SIGHUP); applied: %s%s", file, changes.applied.buf,
+                   changes.restart.len != 0 ? "; some changes need a restart" : "");
     if (changes.restart.len != 0)
         fprintf(stderr, "domicile: SIGHUP: %s: changed but needs a restart (not applied): %s\n", file,
                 changes.restart.buf);
@@ -152,6 +154,8 @@ fail:
     __atomic_add_fetch(&srv->config_reload_failures, 1, __ATOMIC_RELAXED);
     fprintf(stderr, "domicile: SIGHUP: %s does not load (%zu error%s): keeping the running configuration\n", file,
             diag.errors, diag.errors == 1 ? "" : "s");
+    dom__event_add(1, "config %s does not load (%zu error%s): the running configuration is kept", file, diag.errors,
+                   diag.errors == 1 ? "" : "s");
     OPENSSL_cleanse(token, sizeof(token));
     dom_pin_keyring_free(&ring);
     dom_pin_keyring_free(&consent_ring);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include "gateway/metrics.h"
+#include "gateway/recent.h"
 #include "gateway/rulesreload.h"
 
 struct dom__rulesreload {
@@ -82,11 +83,15 @@ static void check_file(void *ctx)
         DOM__COUNT(&r->refusals);
         fprintf(stderr, "domicile: rules database %s was replaced but cannot be used, keeping the rules in use: %s\n",
                 r->path, err[0] ? err : "cannot open");
+        dom__event_add(1, "rules database %s was replaced but cannot be used (the rules in use are kept): %s", r->path,
+                       err[0] ? err : "cannot open");
         return;
     }
     dom_ruleset_t *rs = dom_rules_store_current(f->store);
     fprintf(stderr, "domicile: rules database %s replaced (inode %" PRIu64 "): generation %" PRIu64 ", sha256 %.12s\n",
             r->path, (uint64_t)f->id.ino, rs->generation, rs->source_hash);
+    dom__event_add(0, "rules database %s replaced: generation %" PRIu64 ", sha256 %.12s", r->path, rs->generation,
+                   rs->source_hash);
     dom_ruleset_release(rs);
     r->current = f->id;
     r->publish(r->ctx, f);
