@@ -94,7 +94,7 @@ def cli(t, d):
 
     # a new version, delivered by rename, with and without --ledger-from
     eu_yaml = os.path.join(src, "eu-gdpr.yaml")
-    edit(eu_yaml, 'version: "2026-01"\neffective: 2026-01-01', 'version: "2026-02"\neffective: 2026-12-01')
+    edit(eu_yaml, 'version: "2026-01"\neffective: 2026-01-01', 'version: "2026-02"\neffective: 2026-12-02')
     new = os.path.join(d, "live.mdb.new")
     r = domicile("rules", "compile", src, "-o", new, "--ledger-from", live, "--source-rev", "git:2222222")
     t.eq(r.returncode, 0, "compile to a new file with --ledger-from the live one")
@@ -142,7 +142,7 @@ def cli(t, d):
     with open(eu_yaml) as f:
         body = f.read()
     with open(dup, "w") as f:
-        f.write(body.split("---")[0].replace("effective: 2026-12-01", "effective: 2026-12-15")
+        f.write(body.split("---")[0].replace("effective: 2026-12-02", "effective: 2026-12-15")
                 .replace("  content:   { write: [eu-central, eu-west] }", "  content:   { write: [us-east] }")
                 )
     r = domicile("rules", "check", src)

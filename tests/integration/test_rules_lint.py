@@ -39,19 +39,20 @@ def lines(stderr, prefix):
 
 
 def past_version(t, d, live):
-    src = open(os.path.join(REGIONS, "eu-gdpr.yaml"), encoding="utf-8").read()
+    # the version in force only (the file also holds a report-mode version)
+    src = open(os.path.join(REGIONS, "eu-gdpr.yaml"), encoding="utf-8").read().split("\n---\n")[0]
     past = src.replace('version: "2026-01"', 'version: "2026-02"').replace("effective: 2026-01-01",
                                                                           "effective: 2026-10-01")
     to = tree(d, "past", files={"eu-gdpr-2026-02.yaml": past})
     r = check(to, "--against", live, "--now", NOW)
     t.eq(r.returncode, 0, "past-dated new version: a warning, exit 0")
-    want = ('eu-gdpr-2026-02.yaml:20:12: warning: EU-GDPR version "2026-02" is new and its effective date 2026-10-01 '
+    want = ('eu-gdpr-2026-02.yaml:28:12: warning: EU-GDPR version "2026-02" is new and its effective date 2026-10-01 '
             "is in the past: compiled, it applies at once, and what was decided before cannot be told apart from it "
             "(date it today or later)")
     t.eq(lines(r.stderr, to), [want], "past-dated new version: the exact message at effective:")
     r = check(to, "--now", NOW)
     t.eq(r.stderr, "", "past-dated new version: not judged without the live set (--against)")
-    future = tree(d, "future", files={"eu-gdpr-2026-02.yaml": past.replace("2026-10-01", "2026-12-01")})
+    future = tree(d, "future", files={"eu-gdpr-2026-02.yaml": past.replace("2026-10-01", "2026-12-02")})
     r = check(future, "--against", live, "--now", NOW)
     t.eq((r.returncode, r.stderr), (0, ""), "a new version dated in the future: no warning")
     r = check(to, "--against", live, "--now", NOW, "--strict")
@@ -71,14 +72,14 @@ def moving_country(t, d, live):
 
 
 def default_only(t, d, live):
-    to = tree(d, "no-turkey", edits=[("_groups.yaml", " TO, TR, TT,", " TO, TT,")])
+    to = tree(d, "no-trinidad", edits=[("_groups.yaml", " TO, TT, TV,", " TO, TV,")])
     r = check(to, "--now", NOW)
     t.eq(r.returncode, 0, "default-only country: a warning, exit 0")
     want = ("default.yaml:18:15: warning: 1 country is claimed by no jurisdiction and gets DEFAULT, the rule for unknown "
-            "locations (content write: 451 location_unknown): TR")
+            "locations (content write: 451 location_unknown): TT")
     t.eq(lines(r.stderr, to), [want], "default-only country: the exact message at the default's name")
     r = check(to, "--against", live, "--now", NOW)
-    t.eq(lines(r.stderr, to), ["default.yaml:18:15: warning: 1 location moves from GLOBAL to DEFAULT: TR", want],
+    t.eq(lines(r.stderr, to), ["default.yaml:18:15: warning: 1 location moves from GLOBAL to DEFAULT: TT", want],
          "default-only country against the live set: it also moves from GLOBAL")
 
 
@@ -112,16 +113,16 @@ def geo_db(t, d, live):
 
 def did_you_mean(t, d):
     cases = [
-        ("ch-fadp.yaml", "applies_to: [CH]", "applies_to: [CHE]", "ch-fadp.yaml:18:14: unknown group \"CHE\"; did you mean CH?"),
+        ("ch-fadp.yaml", "applies_to: [CH]", "applies_to: [CHE]", "ch-fadp.yaml:22:14: unknown group \"CHE\"; did you mean CH?"),
         ("uk-gdpr.yaml", "applies_to: [GB]", "applies_to: [UK]",
          "uk-gdpr.yaml:19:14: unknown country \"UK\" (not an ISO 3166-1 alpha-2 code); did you mean GB?"),
         ("eu-gdpr.yaml", "applies_to: [EEA, EU-TERRITORIES]", "applies_to: [EAA, EU-TERRITORIES]",
-         "eu-gdpr.yaml:22:14: unknown group \"EAA\"; did you mean EEA?"),
+         "eu-gdpr.yaml:30:14: unknown group \"EAA\"; did you mean EEA?"),
         ("jp-appi.yaml", "applies_to: [JP]", "applies_to: [jp]",
          "jp-appi.yaml:17:14: unknown country \"jp\" (not an ISO 3166-1 alpha-2 code; codes are upper case); did you mean "
          "JP?"),
-        ("_groups.yaml", " TO, TR, TT,", " TO, TUR, TT,",
-         "_groups.yaml:47:65: unknown country \"TUR\" (groups hold ISO 3166-1 alpha-2 codes); did you mean TR?"),
+        ("_groups.yaml", " TO, TT, TV,", " TO, TTO, TV,",
+         "_groups.yaml:48:65: unknown country \"TTO\" (groups hold ISO 3166-1 alpha-2 codes); did you mean TT?"),
     ]
     for i, (fname, old, new, want) in enumerate(cases):
         to = tree(d, "dym%d" % i, edits=[(fname, old, new)])
