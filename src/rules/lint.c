@@ -235,16 +235,21 @@ static void lint_geo(lint_t *l)
         /* what a request from there gets: the same location without its subdivision */
         char country[3] = {c->key[0], c->key[1], 0}, instead[160] = "no jurisdiction";
         dom_decision_t d;
-        if (locate(l->rs, country, NULL, l->o->now, &d) == 0 && d.jurisdiction != NULL)
-            snprintf(instead, sizeof(instead), "%s %s (by %s %s)", d.jurisdiction->name, d.jurisdiction->version,
-                     dom_jurisdiction_source_name(d.source), country);
+        if (locate(l->rs, country, NULL, l->o->now, &d) == 0 && d.jurisdiction != NULL) {
+            int n = snprintf(instead, sizeof(instead), "%s %s (by %s %s)", d.jurisdiction->name,
+                             d.jurisdiction->version, dom_jurisdiction_source_name(d.source), country);
+            /* an unknown subdivision is decided jointly with every subdivision rule of the country */
+            for (size_t k = 0; k < d.n_joined && n > 0 && (size_t)n < sizeof(instead); ++k)
+                n += snprintf(instead + n, sizeof(instead) - (size_t)n, " intersected with %s %s", d.joined[k]->name,
+                              d.joined[k]->version);
+        }
         const dom_jurisdiction_t *j = &l->rs->jurisdictions[c->jurisdiction];
-        finding(
-            l, j, entry_at(l, j, c->key, DOM_JSRC_SUBDIVISION),
-            "%s can never match: the geo database %s%s%s%s never gives subdivision %s; such requests get %s instead",
-            c->key, l->o->geo_name != NULL ? l->o->geo_name : dom_geo_path(l->o->geo),
-            meta->database_type[0] ? " (" : "", meta->database_type, meta->database_type[0] ? ")" : "", c->key,
-            instead);
+        finding(l, j, entry_at(l, j, c->key, DOM_JSRC_SUBDIVISION),
+                "%s never decides alone: the geo database %s%s%s%s never gives subdivision %s; such requests get %s "
+                "instead",
+                c->key, l->o->geo_name != NULL ? l->o->geo_name : dom_geo_path(l->o->geo),
+                meta->database_type[0] ? " (" : "", meta->database_type, meta->database_type[0] ? ")" : "", c->key,
+                instead);
     }
 }
 

@@ -87,14 +87,14 @@ def geo_db(t, d, live):
     r = check(REGIONS, "--geo-db", FLAT, "--now", NOW)
     t.eq(r.returncode, 0, "subdivisions a flat geo database never gives: warnings, exit 0")
     t.eq(lines(r.stderr, REGIONS), [
-        "ca-qc-law25.yaml:18:14: warning: CA-QC can never match: the geo database %s (geo-whois-asn-country) never "
-        "gives subdivision CA-QC; such requests get CA-PIPEDA 2026-01 (by country CA) instead" % FLAT,
-        "us-ca-ccpa.yaml:27:14: warning: US-CA can never match: the geo database %s (geo-whois-asn-country) never "
-        "gives subdivision US-CA; such requests get US 2026-01 (by country US) instead" % FLAT,
+        "ca-qc-law25.yaml:18:14: warning: CA-QC never decides alone: the geo database %s (geo-whois-asn-country) never "
+        "gives subdivision CA-QC; such requests get CA-PIPEDA 2026-01 (by country CA) intersected with CA-QC 2026-01 instead" % FLAT,
+        "us-ca-ccpa.yaml:27:14: warning: US-CA never decides alone: the geo database %s (geo-whois-asn-country) never "
+        "gives subdivision US-CA; such requests get US 2026-01 (by country US) intersected with US-CA 2026-01 instead" % FLAT,
     ], "flat geo database: US-CA and CA-QC, each at its applies_to entry, and what those requests get")
     r = check(REGIONS, "--geo-db", H.GEO_DB, "--now", NOW)
     got = lines(r.stderr, REGIONS)
-    t.ok(len(got) == 1 and got[0].startswith("ca-qc-law25.yaml:18:14: warning: CA-QC can never match"),
+    t.ok(len(got) == 1 and got[0].startswith("ca-qc-law25.yaml:18:14: warning: CA-QC never decides alone"),
          "a City database that has US-CA but no CA-QC: only CA-QC", got)
 
     # serve --check with the live config names the same
@@ -106,8 +106,8 @@ def geo_db(t, d, live):
     open(path, "w", encoding="utf-8").write(H.to_yaml(cfg))
     r = H.run([H.BIN, "serve", "-c", path, "--check"], timeout=60)
     t.eq(r.returncode, 0, "serve --check: warnings only, exit 0")
-    t.ok(REGIONS + "/us-ca-ccpa.yaml:27:14: warning: US-CA can never match: the geo database %s "
-         "(geo-whois-asn-country) never gives subdivision US-CA; such requests get US 2026-01 (by country US) instead"
+    t.ok(REGIONS + "/us-ca-ccpa.yaml:27:14: warning: US-CA never decides alone: the geo database %s "
+         "(geo-whois-asn-country) never gives subdivision US-CA; such requests get US 2026-01 (by country US) intersected with US-CA 2026-01 instead"
          % FLAT in r.stderr, "serve --check: the subdivision lint, with positions from the rules' source", r.stderr)
 
 
