@@ -461,35 +461,14 @@ cleanup:
 
 int dom_consent_revocations_load(const char *path, dom_consent_revocations_t **out, char *err, size_t errlen)
 {
-    FILE *fp = NULL;
-    char *buf = NULL;
-    int ret;
-
+    char *buf = NULL, too_large[64];
+    size_t len = 0;
     *out = NULL;
-    if ((fp = fopen(path, "rb")) == NULL) {
-        dom__token_err(err, errlen, "%s: %s", path, strerror(errno));
-        return DOM_EIO;
-    }
-    if ((buf = malloc(REVOCATIONS_MAX + 1)) == NULL) {
-        dom__token_err(err, errlen, "%s: out of memory", path);
-        ret = DOM_ENOMEM;
-        goto cleanup;
-    }
-    size_t len = fread(buf, 1, REVOCATIONS_MAX + 1, fp);
-    if (ferror(fp)) {
-        dom__token_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
-        ret = DOM_EIO;
-        goto cleanup;
-    }
-    if (len > REVOCATIONS_MAX) {
-        dom__token_err(err, errlen, "%s: the revocation list is larger than %d MiB", path, REVOCATIONS_MAX >> 20);
-        ret = DOM_EINVAL;
-        goto cleanup;
-    }
-    ret = dom_consent_revocations_parse(path, buf, len, out, err, errlen);
-cleanup:
+    snprintf(too_large, sizeof(too_large), "the revocation list is larger than %d MiB", REVOCATIONS_MAX >> 20);
+    int ret = dom__token_read_file(path, REVOCATIONS_MAX, too_large, &buf, &len, err, errlen);
+    if (ret == DOM_OK)
+        ret = dom_consent_revocations_parse(path, buf, len, out, err, errlen);
     free(buf);
-    fclose(fp);
     return ret;
 }
 

@@ -352,7 +352,6 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
     char *buf = NULL;
     size_t len = 0;
     dom_pin_key_t key;
-    FILE *fp = NULL;
     int ret;
 
     if (err != NULL && errlen > 0)
@@ -364,27 +363,10 @@ int dom_pin_keyring_load(const char *path, dom_pin_keyring_t *out, char *err, si
         dom__token_err(err, errlen, "no key file given");
         return DOM_EINVAL;
     }
-    if ((fp = fopen(path, "rb")) == NULL) {
-        dom__token_err(err, errlen, "%s: %s", path, strerror(errno));
-        return DOM_EIO;
-    }
-    /* One buffer of the largest allowed size: growing it would leave secrets in freed memory. */
-    if ((buf = malloc(KEYFILE_MAX + 1)) == NULL) {
-        ret = DOM_ENOMEM;
-        dom__token_err(err, errlen, "%s: out of memory", path);
+    char too_large[64];
+    snprintf(too_large, sizeof(too_large), "the key file is larger than %d KiB", KEYFILE_MAX / 1024);
+    if ((ret = dom__token_read_file(path, KEYFILE_MAX, too_large, &buf, &len, err, errlen)) != DOM_OK)
         goto cleanup;
-    }
-    len = fread(buf, 1, KEYFILE_MAX + 1, fp);
-    if (ferror(fp)) {
-        ret = DOM_EIO;
-        dom__token_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
-        goto cleanup;
-    }
-    if (len > KEYFILE_MAX) {
-        ret = DOM_EINVAL;
-        dom__token_err(err, errlen, "%s: the key file is larger than %d KiB", path, KEYFILE_MAX / 1024);
-        goto cleanup;
-    }
 
     unsigned lineno = 0;
     for (size_t at = 0; at < len;) {
@@ -431,8 +413,6 @@ cleanup:
     }
     free(key_lines);
     dom_pin_keyring_free(&ring);
-    if (fp != NULL)
-        fclose(fp);
     return ret;
 }
 

@@ -2,8 +2,10 @@
  * The signed-token mechanics residency pins and consent tokens share (internal/token.h):
  * base64url, strict decimals, key lookup, HMAC-SHA256 signing and constant-time checking.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -193,4 +195,43 @@ void dom__token_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+int dom__token_read_file(const char *path, size_t max, const char *too_large, char **buf, size_t *len, char *err,
+                         size_t errlen)
+{
+    FILE *fp = NULL;
+    char *b = NULL;
+    int ret = DOM_OK;
+    *buf = NULL;
+    *len = 0;
+    if ((fp = fopen(path, "rb")) == NULL) {
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno));
+        return DOM_EIO;
+    }
+    if ((b = malloc(max + 1)) == NULL) {
+        dom__token_err(err, errlen, "%s: out of memory", path);
+        ret = DOM_ENOMEM;
+        goto cleanup;
+    }
+    size_t n = fread(b, 1, max + 1, fp);
+    if (ferror(fp)) {
+        dom__token_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        ret = DOM_EIO;
+    } else if (n > max) {
+        dom__token_err(err, errlen, "%s: %s", path, too_large);
+        ret = DOM_EINVAL;
+    }
+cleanup:
+    fclose(fp);
+    if (ret != DOM_OK) {
+        if (b != NULL) {
+            OPENSSL_cleanse(b, max + 1);
+            free(b);
+        }
+        return ret;
+    }
+    *buf = b;
+    *len = n;
+    return DOM_OK;
 }

@@ -65,4 +65,13 @@ int dom__token_check(const dom_pin_keyring_t *ring, const char *kid, size_t kid_
 /** Writes a message into err (errlen bytes; nothing when err is NULL): the key and revocation file loaders'. */
 __attribute__((format(printf, 3, 4))) void dom__token_err(char *err, size_t errlen, const char *fmt, ...);
 
+/**
+ * Reads the whole file at path into one buffer of max + 1 bytes, never grown (growing would leave a key
+ * file's secrets in freed memory): *buf (the caller's to cleanse and free) and *len. too_large is the
+ * message after "path: " when the file holds more than max bytes. On failure nothing is returned and
+ * what was read is cleansed. Errors: DOM_EIO, DOM_ENOMEM, DOM_EINVAL (too large).
+ */
+int dom__token_read_file(const char *path, size_t max, const char *too_large, char **buf, size_t *len, char *err,
+                         size_t errlen);
+
 #endif
