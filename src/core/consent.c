@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 #include "domicile/consent.h"
 #include "token.h"
+#include "util/text.h"
 #include "util/time.h"
 #include "util/validate.h"
 
@@ -339,17 +340,6 @@ static size_t word(const char *line, size_t n, size_t *at, const char **w)
     return *at - start;
 }
 
-static void *grow(void *arr, size_t count, size_t *cap, size_t size)
-{
-    if (count < *cap)
-        return arr;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *p = realloc(arr, ncap * size);
-    if (p != NULL)
-        *cap = ncap;
-    return p;
-}
-
 int dom_consent_revocations_parse(const char *name, const char *buf, size_t len, dom_consent_revocations_t **out,
                                   char *err, size_t errlen)
 {
@@ -391,7 +381,7 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
                                lineno);
                 goto cleanup;
             }
-            revoked_id_t *ids = grow(r->ids, r->n_ids, &cap_ids, sizeof(*ids));
+            revoked_id_t *ids = dom__array_grow(r->ids, r->n_ids, &cap_ids, 16, sizeof(*ids));
             if (ids == NULL)
                 goto oom;
             r->ids = ids;
@@ -413,7 +403,8 @@ int dom_consent_revocations_parse(const char *name, const char *buf, size_t len,
                                DOM__TIME_ANY_WORDS);
                 goto cleanup;
             }
-            revoked_subject_t *subjects = grow(r->subjects, r->n_subjects, &cap_subjects, sizeof(*subjects));
+            revoked_subject_t *subjects =
+                dom__array_grow(r->subjects, r->n_subjects, &cap_subjects, 16, sizeof(*subjects));
             if (subjects == NULL)
                 goto oom;
             r->subjects = subjects;

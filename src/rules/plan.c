@@ -13,6 +13,7 @@
 #include "domicile/plan.h"
 #include "domicile/rules_record.h"
 #include "util/json.h"
+#include "util/text.h"
 #include "util/time.h"
 #include "util/validate.h"
 
@@ -185,14 +186,10 @@ static int add_subject(dom_plan_t *p, size_t *cap, dom_plan_subject_kind_t kind,
     for (size_t i = 0; i < p->n_subjects; ++i)
         if (p->subjects[i].kind == kind && strcmp(p->subjects[i].code, code) == 0)
             return 0;
-    if (p->n_subjects == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 512;
-        dom_plan_subject_t *n = realloc(p->subjects, ncap * sizeof(*n));
-        if (n == NULL)
-            return DOM_ENOMEM;
-        p->subjects = n;
-        *cap = ncap;
-    }
+    dom_plan_subject_t *n = dom__array_grow(p->subjects, p->n_subjects, cap, 512, sizeof(*n));
+    if (n == NULL)
+        return DOM_ENOMEM;
+    p->subjects = n;
     dom_plan_subject_t *s = &p->subjects[p->n_subjects++];
     s->kind = kind;
     snprintf(s->code, sizeof(s->code), "%s", code);
@@ -296,14 +293,10 @@ typedef struct diffs {
 
 static int push_diff(diffs_t *d, const diff_t *x)
 {
-    if (d->n == d->cap) {
-        size_t ncap = d->cap ? d->cap * 2 : 256;
-        diff_t *n = realloc(d->v, ncap * sizeof(*n));
-        if (n == NULL)
-            return DOM_ENOMEM;
-        d->v = n;
-        d->cap = ncap;
-    }
+    diff_t *n = dom__array_grow(d->v, d->n, &d->cap, 256, sizeof(*n));
+    if (n == NULL)
+        return DOM_ENOMEM;
+    d->v = n;
     d->v[d->n++] = *x;
     return 0;
 }
@@ -350,14 +343,10 @@ static int group(dom_plan_t *p, diffs_t *d)
             }
         }
         if (c == NULL) {
-            if (p->n_changes == cap) {
-                size_t ncap = cap ? cap * 2 : 32;
-                dom_plan_change_t *n = realloc(p->changes, ncap * sizeof(*n));
-                if (n == NULL)
-                    return DOM_ENOMEM;
-                p->changes = n;
-                cap = ncap;
-            }
+            dom_plan_change_t *n = dom__array_grow(p->changes, p->n_changes, &cap, 32, sizeof(*n));
+            if (n == NULL)
+                return DOM_ENOMEM;
+            p->changes = n;
             c = &p->changes[p->n_changes++];
             memset(c, 0, sizeof(*c));
             c->instant = x->instant;
@@ -397,14 +386,10 @@ static int find_moves(dom_plan_t *p, const diffs_t *d, size_t cells_per_subject)
                     str_eq(x->to.jurisdiction, first->to.jurisdiction);
         }
         if (first != NULL && s->kind != DOM_PLAN_PIN) {
-            if (p->n_moves == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                dom_plan_move_t *n = realloc(p->moves, ncap * sizeof(*n));
-                if (n == NULL)
-                    return DOM_ENOMEM;
-                p->moves = n;
-                cap = ncap;
-            }
+            dom_plan_move_t *n = dom__array_grow(p->moves, p->n_moves, &cap, 16, sizeof(*n));
+            if (n == NULL)
+                return DOM_ENOMEM;
+            p->moves = n;
             p->moves[p->n_moves++] = (dom_plan_move_t){first->instant, first->subject, first->from.jurisdiction,
                                                        first->to.jurisdiction, same == cells_per_subject};
         }

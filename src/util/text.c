@@ -1,4 +1,4 @@
-/* The growable text buffer (util/text.h). */
+/* The growable text buffer and arrays (util/text.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,4 +51,17 @@ void dom__text_free(dom__text_t *t)
 {
     free(t->base);
     memset(t, 0, sizeof(*t));
+}
+
+void *dom__array_grow(void *arr, size_t count, size_t *cap, size_t first, size_t size)
+{
+    if (count < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap < *cap || size == 0 || ncap > (size_t)-1 / size)
+        return NULL;
+    void *p = realloc(arr, ncap * size);
+    if (p != NULL)
+        *cap = ncap;
+    return p;
 }

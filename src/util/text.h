@@ -20,4 +20,11 @@ void dom__text_printf(dom__text_t *t, const char *fmt, ...) __attribute__((forma
 /** Frees the bytes and zeroes the buffer. */
 void dom__text_free(dom__text_t *t);
 
+/**
+ * Room for one more element in a growable array of `count` elements of `size` bytes with capacity *cap
+ * (doubling, `first` elements the first time). Returns the array (moved, *cap updated, when it grew), or
+ * NULL when out of memory or the size would overflow (the old array is then untouched).
+ */
+void *dom__array_grow(void *arr, size_t count, size_t *cap, size_t first, size_t size);
+
 #endif
